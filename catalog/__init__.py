@@ -1,0 +1,1 @@
+"""Master data: categories, units, items and barcodes, warehouses and their locations."""

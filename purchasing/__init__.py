@@ -1,0 +1,1 @@
+"""Purchasing: suppliers, purchase orders, receipts, reorder policies (a later issue)."""

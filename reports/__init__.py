@@ -1,0 +1,1 @@
+"""Read-only reports and KPIs; owns no write path (a later issue)."""

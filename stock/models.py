@@ -1,0 +1,310 @@
+"""The stock ledger: movements, the stock-level projection, lots, reservations, valuation.
+
+Rules (docs/ledger.md and shared/DESIGN.md):
+- Every change of quantity is a ``Movement`` from a source to a destination location; virtual
+  locations (supplier, customer, loss/gain, scrap, transit) make each item's quantities over
+  all locations sum to zero.
+- Movements are append-only: ``save()`` on an existing row and ``delete()`` raise; a mistake is
+  undone by a reversing movement (``reverses``).
+- ``StockLevel`` is the only projection and only ``stock.services`` writes it, in the same
+  transaction as the movement. Available = on_hand - reserved.
+- Valuation per (item, warehouse) lives in ``ItemValuation`` (quantity and value) and, for FIFO
+  items, in ``CostLayer`` rows whose remaining quantity and value sum to it. Every movement that
+  crosses a warehouse boundary records its cost (``total_cost``) at posting time.
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from simple_history.models import HistoricalRecords
+
+from catalog.models import MONEY, QTY, Item, Location, Warehouse
+
+ZERO = Decimal(0)
+QTY_STEP = Decimal("0.0001")
+MONEY_STEP = Decimal("0.0001")
+
+
+class AppendOnlyError(Exception):
+    """Raised on any attempt to change or delete a ledger row."""
+
+
+class MovementKind(models.TextChoices):
+    RECEIPT = "receipt", "Receipt"
+    ISSUE = "issue", "Sale / issue"
+    TRANSFER = "transfer", "Transfer"
+    ADJUSTMENT = "adjustment", "Adjustment"
+    SCRAP = "scrap", "Scrap"
+    CUSTOMER_RETURN = "customer_return", "Customer return"
+    SUPPLIER_RETURN = "supplier_return", "Supplier return"
+    REVERSAL = "reversal", "Reversal"
+
+
+class Lot(models.Model):
+    """A batch of an item. Perishable items' lots carry an expiry date (checked by the
+    services, which know the item)."""
+
+    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="lots")
+    code = models.CharField(max_length=64)
+    expiry_date = models.DateField(null=True, blank=True)
+    received_on = models.DateField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["item", F("expiry_date").asc(nulls_last=True), "code"]
+        constraints = [models.UniqueConstraint(fields=["item", "code"], name="lot_code_unique_per_item")]
+        indexes = [models.Index(fields=["expiry_date"])]
+
+    def __str__(self) -> str:
+        return f"{self.code} (exp. {self.expiry_date})" if self.expiry_date else self.code
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs):  # noqa: ANN003 - Django signature
+        raise AppendOnlyError(f"{self.model.__name__} rows are append-only: post a reversal instead.")
+
+    def delete(self):
+        raise AppendOnlyError(f"{self.model.__name__} rows are append-only: post a reversal instead.")
+
+
+class Movement(models.Model):
+    """One double-entry line of the ledger: ``quantity`` (> 0, base units) of ``item`` (and
+    ``lot``) leaves ``source`` and arrives at ``destination``.
+
+    ``id`` is the monotonic posting sequence. Movements posted together share ``batch`` and are
+    numbered by ``batch_line``; the idempotency key is stored on line 1 and names the whole
+    batch. ``unit_cost``/``total_cost`` are the cost carried by the movement at posting time:
+    what it added to, or took out of, the destination's or source's warehouse valuation.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    batch = models.UUIDField(default=uuid.uuid4, db_index=True, editable=False)
+    batch_line = models.PositiveSmallIntegerField(default=1)
+    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="movements")
+    lot = models.ForeignKey(Lot, null=True, blank=True, on_delete=models.PROTECT, related_name="movements")
+    quantity = models.DecimalField(**QTY)
+    source = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="outgoing_movements")
+    destination = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="incoming_movements")
+    kind = models.CharField(max_length=20, choices=MovementKind.choices)
+    reason_code = models.CharField(max_length=40, blank=True)
+    note = models.TextField(blank=True)
+    unit_cost = models.DecimalField(**MONEY, default=ZERO)
+    total_cost = models.DecimalField(**MONEY, default=ZERO)
+    reference_type = models.CharField(max_length=60, blank=True, help_text="Kind of causing document.")
+    reference_id = models.CharField(max_length=100, blank=True)
+    reference_line = models.CharField(max_length=40, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    occurred_at = models.DateTimeField()
+    posted_at = models.DateTimeField()
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    reverses = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by")
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="movement_quantity_positive"),
+            models.CheckConstraint(condition=~Q(source=F("destination")), name="movement_two_sides"),
+        ]
+        indexes = [
+            models.Index(fields=["item", "destination", "occurred_at"], name="movement_in_asof"),
+            models.Index(fields=["item", "source", "occurred_at"], name="movement_out_asof"),
+            models.Index(fields=["item", "occurred_at", "id"], name="movement_item_card"),
+            models.Index(fields=["occurred_at"], name="movement_occurred"),
+            models.Index(fields=["reference_type", "reference_id"], name="movement_reference"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.get_kind_display()} {self.quantity} {self.item.sku}"
+
+    def save(self, *args, **kwargs):  # noqa: ANN002, ANN003 - Django signature
+        if self.pk is not None and not kwargs.get("force_insert"):
+            raise AppendOnlyError("Movements are append-only: post a reversal instead of editing.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):  # noqa: ANN002, ANN003
+        raise AppendOnlyError("Movements are append-only: post a reversal instead of deleting.")
+
+    @property
+    def sequence(self) -> int:
+        """The monotonic posting sequence (the primary key)."""
+        return self.pk
+
+
+class StockLevel(models.Model):
+    """The projection of the ledger per (item, location, lot).
+
+    Invariants: ``on_hand`` equals the sum of the movements into the location minus those out
+    of it (checked by ``stock.reconciliation``); ``reserved`` is between 0 and ``on_hand``;
+    ``on_hand >= 0`` unless ``allow_negative``, which the posting service sets on every write
+    from the location's warehouse policy (virtual locations always allow negative: the supplier
+    location is minus everything ever received). Rows are locked with ``SELECT ... FOR UPDATE``
+    in (item, location, lot) order by ``stock.services`` only.
+    """
+
+    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="stock_levels")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="stock_levels")
+    lot = models.ForeignKey(Lot, null=True, blank=True, on_delete=models.PROTECT, related_name="stock_levels")
+    on_hand = models.DecimalField(**QTY, default=ZERO)
+    reserved = models.DecimalField(**QTY, default=ZERO)
+    allow_negative = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["item", "location", "lot"], condition=Q(lot__isnull=False), name="stocklevel_unique_lot"
+            ),
+            models.UniqueConstraint(
+                fields=["item", "location"], condition=Q(lot__isnull=True), name="stocklevel_unique_nolot"
+            ),
+            models.CheckConstraint(condition=Q(allow_negative=True) | Q(on_hand__gte=0), name="stocklevel_no_negative"),
+            models.CheckConstraint(condition=Q(reserved__gte=0), name="stocklevel_reserved_non_negative"),
+            models.CheckConstraint(
+                condition=Q(reserved=0) | Q(reserved__lte=F("on_hand")), name="stocklevel_reserved_within_on_hand"
+            ),
+        ]
+        indexes = [models.Index(fields=["location", "item"], name="stocklevel_location_item")]
+
+    def __str__(self) -> str:
+        lot = f" lot {self.lot.code}" if self.lot_id else ""
+        return f"{self.item.sku}{lot} @ {self.location}: {self.on_hand}"
+
+    @property
+    def available(self) -> Decimal:
+        return self.on_hand - self.reserved
+
+
+class ReservationStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    CONSUMED = "consumed", "Consumed"
+    RELEASED = "released", "Released"
+
+
+class Reservation(models.Model):
+    """Quantity of an item held for a demand document (an order, a transfer, a pick) in a
+    warehouse, optionally at one location or lot. The held quantity is allocated to stock
+    levels (``ReservationLine``) whose ``reserved`` it raises. ``quantity = consumed + released
+    + open`` at all times; consuming issues the stock, releasing gives it back."""
+
+    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="reservations")
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="reservations")
+    location = models.ForeignKey(Location, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    lot = models.ForeignKey(Lot, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    quantity = models.DecimalField(**QTY)
+    consumed = models.DecimalField(**QTY, default=ZERO)
+    released = models.DecimalField(**QTY, default=ZERO)
+    status = models.CharField(max_length=10, choices=ReservationStatus.choices, default=ReservationStatus.OPEN)
+    reference_type = models.CharField(max_length=60, blank=True)
+    reference_id = models.CharField(max_length=100, blank=True)
+    reference_line = models.CharField(max_length=40, blank=True)
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="reservation_quantity_positive"),
+            models.CheckConstraint(
+                condition=Q(consumed__gte=0) & Q(released__gte=0) & Q(quantity__gte=F("consumed") + F("released")),
+                name="reservation_parts_within_quantity",
+            ),
+        ]
+        indexes = [models.Index(fields=["reference_type", "reference_id"], name="reservation_reference")]
+
+    def __str__(self) -> str:
+        return f"Reservation #{self.pk} {self.quantity} {self.item.sku} ({self.status})"
+
+    @property
+    def open_quantity(self) -> Decimal:
+        return self.quantity - self.consumed - self.released
+
+
+class ReservationLine(models.Model):
+    """The part of a reservation held at one (location, lot); ``quantity`` is what is still held."""
+
+    reservation = models.ForeignKey(Reservation, on_delete=models.PROTECT, related_name="lines")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+")
+    lot = models.ForeignKey(Lot, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    quantity = models.DecimalField(**QTY)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.CheckConstraint(condition=Q(quantity__gte=0), name="reservationline_non_negative")]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} @ {self.location}"
+
+
+class ItemValuation(models.Model):
+    """Quantity and value of an item in a warehouse (its internal locations). The moving
+    average cost is ``value / quantity``; ``last_unit_cost`` prices issues while the quantity
+    is not positive. The row's lock also guards the pair's FIFO layers."""
+
+    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="valuations")
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="valuations")
+    quantity = models.DecimalField(**QTY, default=ZERO)
+    value = models.DecimalField(**MONEY, default=ZERO)
+    last_unit_cost = models.DecimalField(**MONEY, default=ZERO)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["item", "warehouse"], name="valuation_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.item.sku} @ {self.warehouse.code}: {self.quantity} = {self.value}"
+
+    @property
+    def average_cost(self) -> Decimal:
+        return (self.value / self.quantity).quantize(MONEY_STEP) if self.quantity > 0 else self.last_unit_cost
+
+
+class CostLayer(models.Model):
+    """A FIFO layer: what one incoming movement brought into a warehouse at one unit cost,
+    and how much of it (quantity and value) is still there. Issues consume the oldest first.
+    A negative layer records an issue beyond the layers where negative stock is allowed."""
+
+    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="cost_layers")
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="cost_layers")
+    movement = models.ForeignKey(Movement, on_delete=models.PROTECT, related_name="cost_layers")
+    received_at = models.DateTimeField()
+    unit_cost = models.DecimalField(**MONEY)
+    quantity = models.DecimalField(**QTY)
+    remaining_quantity = models.DecimalField(**QTY)
+    remaining_value = models.DecimalField(**MONEY)
+
+    class Meta:
+        ordering = ["received_at", "id"]
+        indexes = [
+            models.Index(
+                fields=["item", "warehouse", "received_at", "id"],
+                condition=~Q(remaining_quantity=0),
+                name="costlayer_open",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.remaining_quantity}/{self.quantity} @ {self.unit_cost}"
+
+
+class CostLayerConsumption(models.Model):
+    """What an outgoing movement took from one FIFO layer (kept to undo it on reversal)."""
+
+    movement = models.ForeignKey(Movement, on_delete=models.PROTECT, related_name="layer_consumptions")
+    layer = models.ForeignKey(CostLayer, on_delete=models.PROTECT, related_name="consumptions")
+    quantity = models.DecimalField(**QTY)
+    value = models.DecimalField(**MONEY)
+
+    def __str__(self) -> str:
+        return f"{self.quantity} from layer {self.layer_id}"

@@ -1,0 +1,272 @@
+"""Read queries of the ledger that more than one caller needs.
+
+On-hand and available come from the ``StockLevel`` projection (one indexed read, whatever the
+size of the ledger); quantities and values *as of* a past moment sum the movements of one item
+up to that moment through the (item, location, occurred_at) indexes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from django.db.models import Case, DecimalField, F, Q, QuerySet, Sum, Value, When
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from catalog.models import Item, Location, LocationKind, Warehouse
+
+from .models import MONEY_STEP, ZERO, ItemValuation, Lot, Movement, StockLevel
+
+_DEC = DecimalField(max_digits=20, decimal_places=4)
+
+
+def _levels(
+    *,
+    item: Item | None = None,
+    warehouse: Warehouse | None = None,
+    location: Location | None = None,
+    lot: Lot | None = None,
+    include_sublocations: bool = True,
+) -> QuerySet[StockLevel]:
+    levels = StockLevel.objects.filter(location__kind=LocationKind.INTERNAL)
+    if item is not None:
+        levels = levels.filter(item=item)
+    if warehouse is not None:
+        levels = levels.filter(location__warehouse=warehouse)
+    if location is not None:
+        levels = levels.filter(location_id__in=location.descendant_ids() if include_sublocations else [location.pk])
+    if lot is not None:
+        levels = levels.filter(lot=lot)
+    return levels
+
+
+@dataclass(frozen=True)
+class Stock:
+    on_hand: Decimal
+    reserved: Decimal
+
+    @property
+    def available(self) -> Decimal:
+        return self.on_hand - self.reserved
+
+
+def stock_on_hand(
+    *,
+    item: Item,
+    warehouse: Warehouse | None = None,
+    location: Location | None = None,
+    lot: Lot | None = None,
+    include_sublocations: bool = True,
+) -> Stock:
+    """On hand and reserved of an item in internal locations: everywhere, in a warehouse, at a
+    location (with its sub-locations unless told otherwise), optionally of one lot."""
+    totals = _levels(
+        item=item, warehouse=warehouse, location=location, lot=lot, include_sublocations=include_sublocations
+    ).aggregate(
+        on_hand=Coalesce(Sum("on_hand"), Value(ZERO), output_field=_DEC),
+        reserved=Coalesce(Sum("reserved"), Value(ZERO), output_field=_DEC),
+    )
+    return Stock(on_hand=totals["on_hand"], reserved=totals["reserved"])
+
+
+def stock_available(**kwargs) -> Decimal:  # noqa: ANN003 - same filters as stock_on_hand
+    return stock_on_hand(**kwargs).available
+
+
+def stock_by_warehouse(*, item: Item) -> list[dict]:
+    return list(
+        _levels(item=item)
+        .values(warehouse_code=F("location__warehouse__code"))
+        .annotate(on_hand=Sum("on_hand"), reserved=Sum("reserved"))
+        .order_by("warehouse_code")
+    )
+
+
+def stock_by_location(
+    *, item: Item | None = None, warehouse: Warehouse | None = None, location: Location | None = None
+) -> QuerySet[StockLevel]:
+    """Non-empty levels with their location and lot, for look-up screens and lists."""
+    return (
+        _levels(item=item, warehouse=warehouse, location=location)
+        .filter(~Q(on_hand=0) | ~Q(reserved=0))
+        .select_related("item", "location__warehouse", "lot")
+        .order_by("item__sku", "location__warehouse__code", "location__code", "lot__expiry_date")
+    )
+
+
+def stock_by_lot(*, item: Item, warehouse: Warehouse | None = None) -> list[dict]:
+    return list(
+        _levels(item=item, warehouse=warehouse)
+        .filter(lot__isnull=False)
+        .values("lot_id", lot_code=F("lot__code"), expiry_date=F("lot__expiry_date"))
+        .annotate(on_hand=Sum("on_hand"), reserved=Sum("reserved"))
+        .filter(~Q(on_hand=0))
+        .order_by(F("expiry_date").asc(nulls_last=True), "lot_code")
+    )
+
+
+def stock_levels_available_fefo(
+    *,
+    item: Item,
+    warehouse: Warehouse | None = None,
+    location: Location | None = None,
+    lot: Lot | None = None,
+    today: date | None = None,
+) -> list[StockLevel]:
+    """Levels with available stock in pick order: first expiry first (lots without expiry last),
+    then the oldest lot, then location code. Expired lots are left out (they cannot be sold)."""
+    today = today or timezone.localdate()
+    levels = (
+        _levels(item=item, warehouse=warehouse, location=location, lot=lot)
+        .filter(on_hand__gt=F("reserved"))
+        .exclude(lot__expiry_date__lt=today)
+        .select_related("location__warehouse", "lot")
+        .order_by(
+            F("lot__expiry_date").asc(nulls_last=True),
+            F("lot__received_on").asc(nulls_last=True),
+            "lot_id",
+            "location__code",
+        )
+    )
+    return list(levels)
+
+
+def lots_expiring(*, within_days: int, warehouse: Warehouse | None = None, today: date | None = None) -> list[dict]:
+    """Lots with stock on hand whose expiry falls within ``within_days`` (expired ones included)."""
+    today = today or timezone.localdate()
+    return list(
+        _levels(warehouse=warehouse)
+        .filter(lot__expiry_date__lte=today + timedelta(days=within_days), on_hand__gt=0)
+        .values(
+            "item_id",
+            "lot_id",
+            sku=F("item__sku"),
+            name=F("item__name"),
+            lot_code=F("lot__code"),
+            expiry_date=F("lot__expiry_date"),
+        )
+        .annotate(on_hand=Sum("on_hand"))
+        .order_by("expiry_date", "sku", "lot_code")
+    )
+
+
+# --- As of ------------------------------------------------------------------------------------
+
+
+def _signed_sum(movements: QuerySet[Movement], inside: Q, outside: Q, field: str) -> Decimal:
+    """Sum of ``field`` over movements entering (+) or leaving (-) a set of locations."""
+    signed = Case(
+        When(inside & ~outside, then=F(field)),
+        When(outside & ~inside, then=-F(field)),
+        default=Value(ZERO),
+        output_field=_DEC,
+    )
+    return movements.aggregate(total=Coalesce(Sum(signed), Value(ZERO), output_field=_DEC))["total"]
+
+
+def stock_quantity_as_of(
+    *,
+    item: Item,
+    at: datetime,
+    location: Location | None = None,
+    warehouse: Warehouse | None = None,
+    lot: Lot | None = None,
+    include_sublocations: bool = True,
+) -> Decimal:
+    """Quantity of an item at a location (or in a warehouse) as of ``at``, from the ledger."""
+    if location is not None:
+        ids = location.descendant_ids() if include_sublocations else [location.pk]
+        into, out_of = Q(destination_id__in=ids), Q(source_id__in=ids)
+    elif warehouse is not None:
+        into = Q(destination__warehouse=warehouse, destination__kind=LocationKind.INTERNAL)
+        out_of = Q(source__warehouse=warehouse, source__kind=LocationKind.INTERNAL)
+    else:
+        into, out_of = Q(destination__kind=LocationKind.INTERNAL), Q(source__kind=LocationKind.INTERNAL)
+    movements = Movement.objects.filter(item=item, occurred_at__lte=at).filter(into | out_of)
+    if lot is not None:
+        movements = movements.filter(lot=lot)
+    return _signed_sum(movements, into, out_of, "quantity")
+
+
+def stock_value_as_of(*, item: Item, warehouse: Warehouse, at: datetime) -> tuple[Decimal, Decimal]:
+    """(quantity, value) of an item in a warehouse as of ``at``: the costs of the movements that
+    crossed the warehouse's boundary, which is how valuation recorded them."""
+    into = Q(destination__warehouse=warehouse, destination__kind=LocationKind.INTERNAL)
+    out_of = Q(source__warehouse=warehouse, source__kind=LocationKind.INTERNAL)
+    movements = Movement.objects.filter(item=item, occurred_at__lte=at).filter(into | out_of)
+    return _signed_sum(movements, into, out_of, "quantity"), _signed_sum(movements, into, out_of, "total_cost")
+
+
+def stock_as_of(*, item: Item, location: Location, at: datetime, lot: Lot | None = None) -> tuple[Decimal, Decimal]:
+    """(quantity, value) at a location as of ``at``. Value is per warehouse (one pool per item
+    and warehouse), so a location's value is its quantity at the warehouse's unit cost then."""
+    quantity = stock_quantity_as_of(item=item, location=location, at=at, lot=lot)
+    if not location.is_internal:
+        return quantity, ZERO
+    wh_quantity, wh_value = stock_value_as_of(item=item, warehouse=location.warehouse, at=at)
+    if wh_quantity == 0:
+        return quantity, ZERO
+    if quantity == wh_quantity:
+        return quantity, wh_value
+    return quantity, (quantity * wh_value / wh_quantity).quantize(MONEY_STEP)
+
+
+def stock_valuation(*, warehouse: Warehouse | None = None) -> QuerySet[ItemValuation]:
+    """Current quantity and value per item and warehouse (non-zero rows)."""
+    rows = ItemValuation.objects.select_related("item", "warehouse").exclude(quantity=0, value=0)
+    if warehouse is not None:
+        rows = rows.filter(warehouse=warehouse)
+    return rows.order_by("item__sku", "warehouse__code")
+
+
+def _warehouse_of(location: Location) -> int | None:
+    return location.warehouse_id if location.is_internal else None
+
+
+@dataclass(frozen=True)
+class StockCardRow:
+    movement: Movement
+    change: Decimal
+    balance: Decimal
+    value_change: Decimal
+    value: Decimal
+
+
+def stock_card(
+    *,
+    item: Item,
+    warehouse: Warehouse | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    limit: int = 500,
+) -> tuple[Decimal, Decimal, list[StockCardRow]]:
+    """The movements of an item (in a warehouse, or all internal stock) between ``start`` and
+    ``end`` in the order they happened, each with the running quantity and value after it.
+    Returns (opening quantity, opening value, rows). Value is tracked only per warehouse."""
+    if warehouse is not None:
+        into = Q(destination__warehouse=warehouse, destination__kind=LocationKind.INTERNAL)
+        out_of = Q(source__warehouse=warehouse, source__kind=LocationKind.INTERNAL)
+    else:
+        into, out_of = Q(destination__kind=LocationKind.INTERNAL), Q(source__kind=LocationKind.INTERNAL)
+    movements = Movement.objects.filter(item=item).filter(into | out_of)
+    opening_qty = opening_value = ZERO
+    if start is not None:
+        before = movements.filter(occurred_at__lt=start)
+        opening_qty = _signed_sum(before, into, out_of, "quantity")
+        opening_value = _signed_sum(before, into, out_of, "total_cost")
+        movements = movements.filter(occurred_at__gte=start)
+    if end is not None:
+        movements = movements.filter(occurred_at__lte=end)
+    rows, balance, value = [], opening_qty, opening_value
+    for m in movements.select_related("source", "destination", "lot", "actor").order_by("occurred_at", "id")[:limit]:
+        entering = m.destination.is_internal and (warehouse is None or m.destination.warehouse_id == warehouse.pk)
+        leaving = m.source.is_internal and (warehouse is None or m.source.warehouse_id == warehouse.pk)
+        sign = (1 if entering else 0) - (1 if leaving else 0)
+        crosses = _warehouse_of(m.source) != _warehouse_of(m.destination)
+        value_sign = sign if crosses else 0
+        balance += sign * m.quantity
+        value += value_sign * m.total_cost
+        rows.append(StockCardRow(m, sign * m.quantity, balance, value_sign * m.total_cost, value))
+    return opening_qty, opening_value, rows

@@ -1,0 +1,1342 @@
+"""The only writer of the ledger: movements, stock levels, valuation, reservations.
+
+Every business action (receive, issue, transfer, scrap, adjust, return, reverse, reserve,
+release, consume) ends in ``movement_post`` or, for reservations, in ``_levels_change_reserved``.
+
+Locking protocol (docs/ledger.md), the same in every path so that no two postings deadlock:
+1. document rows first (the reservation being consumed, the movement being reversed or the
+   shipment arriving), with ``SELECT ... FOR UPDATE``;
+2. then the ``StockLevel`` rows, all of them in (item, location, lot) order, after creating the
+   missing ones (in that same order, ``ON CONFLICT DO NOTHING``) before locking any;
+3. then the ``ItemValuation`` rows in (item, warehouse) order; their lock guards the pair's FIFO
+   layers.
+Call ``movement_post`` once per transaction with all lines (it takes a batch) rather than
+several times: two separate calls would lock in two rounds and the order would no longer hold.
+
+Refusals raise a ``StockError`` subclass before anything is written, or roll the savepoint back,
+so a refused posting leaves no row behind.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from catalog.models import Item, ItemStatus, Location, LocationKind, Tracking, ValuationMethod, Warehouse
+
+from .models import (
+    MONEY_STEP,
+    QTY_STEP,
+    ZERO,
+    CostLayer,
+    CostLayerConsumption,
+    ItemValuation,
+    Lot,
+    Movement,
+    MovementKind,
+    Reservation,
+    ReservationLine,
+    ReservationStatus,
+    StockLevel,
+)
+
+LevelKey = tuple[int, int, int | None]  # (item_id, location_id, lot_id)
+ValuationKey = tuple[int, int]  # (item_id, warehouse_id)
+
+CLOCK_SKEW = timedelta(minutes=5)
+FEFO_RETRIES = 3
+
+# Which location kinds each movement kind may take from and bring to.
+ALLOWED_SIDES: dict[str, tuple[set[str], set[str]]] = {
+    MovementKind.RECEIPT: ({LocationKind.SUPPLIER}, {LocationKind.INTERNAL}),
+    MovementKind.ISSUE: ({LocationKind.INTERNAL}, {LocationKind.CUSTOMER}),
+    MovementKind.TRANSFER: (
+        {LocationKind.INTERNAL, LocationKind.TRANSIT},
+        {LocationKind.INTERNAL, LocationKind.TRANSIT},
+    ),
+    MovementKind.ADJUSTMENT: (
+        {LocationKind.INTERNAL, LocationKind.INVENTORY_ADJUSTMENT},
+        {LocationKind.INTERNAL, LocationKind.INVENTORY_ADJUSTMENT},
+    ),
+    MovementKind.SCRAP: ({LocationKind.INTERNAL}, {LocationKind.SCRAP}),
+    MovementKind.CUSTOMER_RETURN: ({LocationKind.CUSTOMER}, {LocationKind.INTERNAL}),
+    MovementKind.SUPPLIER_RETURN: ({LocationKind.INTERNAL}, {LocationKind.SUPPLIER}),
+}
+
+
+# --- Errors ----------------------------------------------------------------------------------
+
+
+class StockError(Exception):
+    """A refused stock operation. ``code`` is machine-readable, ``str()`` is for people."""
+
+    code = "stock_error"
+
+    def __init__(self, message: str, **details: object) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class InsufficientStock(StockError):
+    code = "insufficient_stock"
+
+    def __init__(
+        self, *, item: Item, location: Location | Warehouse | None, lot: Lot | None, asked: Decimal, available: Decimal
+    ) -> None:
+        if isinstance(location, Warehouse):
+            where = f" in warehouse {location.code}"
+        else:
+            where = f" at {location}" if location is not None else ""
+        lot_text = f" (lot {lot.code})" if lot is not None else ""
+        super().__init__(
+            f"Only {_fmt(available)} of {item.sku}{lot_text} available{where}; asked {_fmt(asked)}.",
+            sku=item.sku,
+            location=str(location) if location else None,
+            lot=lot.code if lot else None,
+            asked=asked,
+            available=available,
+        )
+        self.item, self.location, self.lot, self.asked, self.available = item, location, lot, asked, available
+
+
+class InvalidMovement(StockError):
+    code = "invalid_movement"
+
+
+class AlreadyReversed(StockError):
+    code = "already_reversed"
+
+
+def _fmt(value: Decimal) -> str:
+    return f"{value.normalize():f}" if value == value.to_integral() else f"{value.normalize()}"
+
+
+# --- Lines ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MovementLine:
+    """One movement to post. ``unit_cost`` prices stock coming into a warehouse from outside
+    (receipts, gains, returns); None means the current cost there (average, last, or the
+    item's standard cost). ``reserved`` is the part of ``quantity`` that consumes the source
+    level's reserved stock (reservation consume); it must not exceed ``quantity``."""
+
+    item: Item
+    quantity: Decimal
+    source: Location
+    destination: Location
+    kind: str
+    lot: Lot | None = None
+    unit_cost: Decimal | None = None
+    reason_code: str = ""
+    note: str = ""
+    reference_type: str = ""
+    reference_id: str = ""
+    reference_line: str = ""
+    reserved: Decimal = ZERO
+    reverses: Movement | None = None
+
+
+@dataclass
+class _Costing:
+    """What one line does to valuation, computed under lock before anything is inserted."""
+
+    total_cost: Decimal = ZERO
+    new_layers: list[CostLayer] = field(default_factory=list)
+    consumptions: list[tuple[CostLayer, Decimal, Decimal]] = field(default_factory=list)
+
+
+def _quantity(value: object, what: str = "quantity") -> Decimal:
+    try:
+        number = value if isinstance(value, Decimal) else Decimal(str(value))
+    except (InvalidOperation, ValueError) as exc:
+        raise InvalidMovement(f"The {what} {value!r} is not a number.") from exc
+    if not number.is_finite():
+        raise InvalidMovement(f"The {what} {value!r} is not a number.")
+    if number.quantize(QTY_STEP) != number:
+        raise InvalidMovement(f"The {what} {_fmt(number)} has more than 4 decimal places.")
+    return number
+
+
+def _money(value: object, what: str = "unit cost") -> Decimal:
+    number = _quantity(value, what)
+    if number < 0:
+        raise InvalidMovement(f"The {what} cannot be negative ({_fmt(number)}).")
+    return number
+
+
+def _occurred_at(value: datetime | None) -> datetime:
+    now = timezone.now()
+    if value is None:
+        return now
+    if timezone.is_naive(value):
+        raise InvalidMovement("occurred_at must carry a time zone.")
+    if value > now + CLOCK_SKEW:
+        raise InvalidMovement(f"occurred_at {value.isoformat()} is in the future.")
+    return value
+
+
+def _validate_line(line: MovementLine) -> MovementLine:
+    item, quantity = line.item, _quantity(line.quantity)
+    if quantity <= 0:
+        raise InvalidMovement(f"The quantity must be greater than zero (got {_fmt(quantity)}).")
+    if line.source.pk == line.destination.pk:
+        raise InvalidMovement(f"{line.source} is both source and destination.")
+    reserved = _quantity(line.reserved, "reserved quantity")
+    if reserved < 0 or reserved > quantity:
+        raise InvalidMovement("The reserved part must be between zero and the quantity.")
+    if line.kind != MovementKind.REVERSAL:
+        if line.kind not in ALLOWED_SIDES:
+            raise InvalidMovement(f"Unknown movement kind {line.kind!r}.")
+        sources, destinations = ALLOWED_SIDES[line.kind]
+        if line.source.kind not in sources or line.destination.kind not in destinations:
+            raise InvalidMovement(
+                f"A {MovementKind(line.kind).label.lower()} goes from "
+                f"{' or '.join(sorted(sources))} to {' or '.join(sorted(destinations))}; "
+                f"got {line.source} ({line.source.kind}) to {line.destination} ({line.destination.kind})."
+            )
+        if line.kind == MovementKind.RECEIPT and item.status == ItemStatus.DISCONTINUED:
+            raise InvalidMovement(f"{item.sku} is discontinued: it cannot be received.")
+    for location in (line.source, line.destination):
+        if location.is_internal and (not location.active or not location.warehouse.active):
+            raise InvalidMovement(f"Location {location} is inactive.")
+    if item.tracking == Tracking.NONE and line.lot is not None:
+        raise InvalidMovement(f"{item.sku} is not lot-tracked: post it without a lot.")
+    if item.tracking != Tracking.NONE:
+        if line.lot is None:
+            raise InvalidMovement(f"{item.sku} is {item.get_tracking_display().lower()}-tracked: give its lot.")
+        if line.lot.item_id != item.pk:
+            raise InvalidMovement(f"Lot {line.lot.code} belongs to another item, not {item.sku}.")
+        if item.perishable and line.lot.expiry_date is None:
+            raise InvalidMovement(f"Lot {line.lot.code} of perishable {item.sku} needs an expiry date.")
+        if item.tracking == Tracking.SERIAL and quantity != quantity.to_integral():
+            raise InvalidMovement(f"{item.sku} is serial-tracked: quantities are whole units.")
+    expiry = line.lot.expiry_date if line.lot is not None else None
+    if line.kind == MovementKind.ISSUE and expiry is not None and expiry < timezone.localdate():
+        raise InvalidMovement(f"Lot {line.lot.code} of {item.sku} expired on {expiry}: it cannot be sold; scrap it.")
+    unit_cost = None if line.unit_cost is None else _money(line.unit_cost)
+    return replace(line, quantity=quantity, reserved=reserved, unit_cost=unit_cost)
+
+
+# --- Posting ----------------------------------------------------------------------------------
+
+
+def movement_post(
+    *,
+    lines: MovementLine | Sequence[MovementLine],
+    actor: AbstractBaseUser | None,
+    idempotency_key: str | None = None,
+    occurred_at: datetime | None = None,
+) -> list[Movement]:
+    """Post one movement or a batch, atomically: all lines or none.
+
+    Locks the stock levels (and valuations) the lines touch in the fixed order, refuses with
+    ``InsufficientStock`` (naming item, location, lot, asked and available) when a source
+    would go below what is available, and otherwise inserts the movements, updates the levels,
+    the valuation and the FIFO layers in one transaction. With an ``idempotency_key`` that was
+    already used, returns the movements of that first posting and writes nothing, also when
+    retries race: the unique key makes the later one roll back and read the first.
+    """
+    batch = [lines] if isinstance(lines, MovementLine) else list(lines)
+    if not batch:
+        raise InvalidMovement("Nothing to post: no lines.")
+    if len(batch) > 1000:
+        raise InvalidMovement("At most 1000 lines can be posted at once.")
+    if idempotency_key is not None:
+        idempotency_key = idempotency_key.strip()
+        if not idempotency_key or len(idempotency_key) > 200:
+            raise InvalidMovement("An idempotency key has 1 to 200 characters.")
+        if previous := movements_for_key(idempotency_key):
+            return previous
+    when = _occurred_at(occurred_at)
+    checked = [_validate_line(line) for line in batch]
+    try:
+        with transaction.atomic():
+            return _post(checked, actor=actor, idempotency_key=idempotency_key, occurred_at=when)
+    except IntegrityError:
+        if idempotency_key is not None and (previous := movements_for_key(idempotency_key)):
+            return previous
+        raise
+
+
+def movements_for_key(idempotency_key: str) -> list[Movement]:
+    """The movements of the posting that used this key (empty if none did)."""
+    first = Movement.objects.filter(idempotency_key=idempotency_key).only("batch").first()
+    if first is None:
+        return []
+    return list(Movement.objects.filter(batch=first.batch).order_by("batch_line"))
+
+
+def _level_policy(location: Location) -> bool:
+    """May this location's level go negative? Virtual locations always; internal ones when
+    their warehouse allows negative stock."""
+    return not location.is_internal or location.warehouse.allow_negative_stock
+
+
+def _post(lines: list[MovementLine], *, actor, idempotency_key: str | None, occurred_at: datetime) -> list[Movement]:
+    on_hand_delta: dict[LevelKey, Decimal] = defaultdict(Decimal)
+    reserved_delta: dict[LevelKey, Decimal] = defaultdict(Decimal)
+    locations: dict[int, Location] = {}
+    for line in lines:
+        lot_id = line.lot.pk if line.lot else None
+        source_key = (line.item.pk, line.source.pk, lot_id)
+        destination_key = (line.item.pk, line.destination.pk, lot_id)
+        on_hand_delta[source_key] -= line.quantity
+        on_hand_delta[destination_key] += line.quantity
+        reserved_delta[source_key] -= line.reserved
+        locations[line.source.pk] = line.source
+        locations[line.destination.pk] = line.destination
+
+    levels = _lock_levels(on_hand_delta.keys())
+    if idempotency_key is not None and (previous := movements_for_key(idempotency_key)):
+        return previous  # a racing retry committed while we waited for the locks
+
+    items = {line.item.pk: line.item for line in lines}
+    lots = {line.lot.pk: line.lot for line in lines if line.lot}
+    for key, delta in on_hand_delta.items():
+        level = levels[key]
+        new_on_hand = level.on_hand + delta
+        new_reserved = level.reserved + reserved_delta[key]
+        location = locations[key[1]]
+        free_after = new_on_hand - new_reserved
+        if delta < 0 and ((new_reserved > 0 and free_after < 0) or (free_after < 0 and not _level_policy(location))):
+            raise InsufficientStock(
+                item=items[key[0]],
+                location=location,
+                lot=lots.get(key[2]) if key[2] else None,
+                asked=-delta,
+                available=level.on_hand - level.reserved - reserved_delta[key],
+            )
+
+    costings = _cost_lines(lines)
+
+    now = timezone.now()
+    batch = uuid.uuid4()
+    movements = [
+        Movement(
+            batch=batch,
+            batch_line=number,
+            item=line.item,
+            lot=line.lot,
+            quantity=line.quantity,
+            source=line.source,
+            destination=line.destination,
+            kind=line.kind,
+            reason_code=line.reason_code,
+            note=line.note,
+            unit_cost=(costing.total_cost / line.quantity).quantize(MONEY_STEP),
+            total_cost=costing.total_cost,
+            reference_type=line.reference_type,
+            reference_id=line.reference_id,
+            reference_line=line.reference_line,
+            actor=actor,
+            occurred_at=occurred_at,
+            posted_at=now,
+            idempotency_key=idempotency_key if number == 1 else None,
+            reverses=line.reverses,
+        )
+        for number, (line, costing) in enumerate(zip(lines, costings, strict=True), start=1)
+    ]
+    Movement.objects.bulk_create(movements)
+
+    for key, delta in on_hand_delta.items():
+        StockLevel.objects.filter(pk=levels[key].pk).update(
+            on_hand=F("on_hand") + delta,
+            reserved=F("reserved") + reserved_delta[key],
+            allow_negative=_level_policy(locations[key[1]]),
+        )
+    _save_costings(movements, costings)
+    return movements
+
+
+def _lock_levels(keys: Iterable[LevelKey]) -> dict[LevelKey, StockLevel]:
+    """Create the missing StockLevel rows, then lock all of them, both in key order."""
+    ordered = sorted(set(keys), key=lambda k: (k[0], k[1], k[2] or 0))
+    match = Q()
+    for item_id, location_id, lot_id in ordered:
+        match |= Q(item_id=item_id, location_id=location_id, lot_id=lot_id)
+    present = set(StockLevel.objects.filter(match).values_list("item_id", "location_id", "lot_id"))
+    missing = [k for k in ordered if k not in present]
+    if missing:
+        StockLevel.objects.bulk_create(
+            [StockLevel(item_id=i, location_id=loc, lot_id=lot) for i, loc, lot in missing], ignore_conflicts=True
+        )
+    rows = (
+        StockLevel.objects.select_for_update()
+        .filter(match)
+        .order_by("item_id", "location_id", F("lot_id").asc(nulls_first=True))
+    )
+    return {(r.item_id, r.location_id, r.lot_id): r for r in rows}
+
+
+def _lock_valuations(keys: Iterable[ValuationKey]) -> dict[ValuationKey, ItemValuation]:
+    ordered = sorted(set(keys))
+    if not ordered:
+        return {}
+    match = Q()
+    for item_id, warehouse_id in ordered:
+        match |= Q(item_id=item_id, warehouse_id=warehouse_id)
+    present = set(ItemValuation.objects.filter(match).values_list("item_id", "warehouse_id"))
+    missing = [k for k in ordered if k not in present]
+    if missing:
+        ItemValuation.objects.bulk_create(
+            [ItemValuation(item_id=i, warehouse_id=w) for i, w in missing], ignore_conflicts=True
+        )
+    rows = ItemValuation.objects.select_for_update().filter(match).order_by("item_id", "warehouse_id")
+    return {(r.item_id, r.warehouse_id): r for r in rows}
+
+
+# --- Valuation --------------------------------------------------------------------------------
+
+
+def _warehouse_of(location: Location) -> int | None:
+    return location.warehouse_id if location.is_internal else None
+
+
+def _cost_lines(lines: list[MovementLine]) -> list[_Costing]:
+    """Price every line and stage its effect on valuation (quantities, values, FIFO layers).
+
+    A line that crosses a warehouse boundary takes its cost out of the source warehouse
+    (moving average or FIFO) and brings the same cost into the destination warehouse; stock
+    arriving from a virtual location brings ``unit_cost`` (or the current cost). A reversal
+    mirrors the cost of the movement it reverses exactly. Lines inside one warehouse change no
+    value; they record quantity x the average cost for information.
+    """
+    keys: set[ValuationKey] = set()
+    for line in lines:
+        source_wh, destination_wh = _warehouse_of(line.source), _warehouse_of(line.destination)
+        for wh in (source_wh, destination_wh):
+            if wh is not None:
+                keys.add((line.item.pk, wh))
+    valuations = _lock_valuations(keys)
+    layer_cache: dict[ValuationKey, list[CostLayer]] = {}
+    costings: list[_Costing] = []
+    for line in lines:
+        costing = _Costing()
+        source_wh, destination_wh = _warehouse_of(line.source), _warehouse_of(line.destination)
+        fifo = line.item.valuation_method == ValuationMethod.FIFO
+        if source_wh is not None and source_wh == destination_wh:
+            costing.total_cost = (line.quantity * valuations[(line.item.pk, source_wh)].average_cost).quantize(
+                MONEY_STEP
+            )
+            costings.append(costing)
+            continue
+        cost: Decimal | None = None
+        if source_wh is not None:
+            valuation = valuations[(line.item.pk, source_wh)]
+            if line.reverses is not None:
+                cost = _reverse_incoming(line, valuation, fifo, costing)
+            elif fifo:
+                cost = _fifo_take(line, valuation, layer_cache, costing)
+            else:
+                cost = _average_take(line.quantity, valuation, line.item)
+            valuation.quantity -= line.quantity
+            valuation.value -= cost
+        if destination_wh is not None:
+            valuation = valuations[(line.item.pk, destination_wh)]
+            if line.reverses is not None:
+                cost = _reverse_outgoing(line, valuation, fifo, costing, cost)
+            else:
+                if cost is None:
+                    unit = line.unit_cost if line.unit_cost is not None else _current_unit_cost(valuation, line.item)
+                    cost = (line.quantity * unit).quantize(MONEY_STEP)
+                if fifo:
+                    costing.new_layers.append(
+                        CostLayer(
+                            item=line.item,
+                            warehouse_id=destination_wh,
+                            received_at=timezone.now(),
+                            unit_cost=(cost / line.quantity).quantize(MONEY_STEP),
+                            quantity=line.quantity,
+                            remaining_quantity=line.quantity,
+                            remaining_value=cost,
+                        )
+                    )
+            valuation.quantity += line.quantity
+            valuation.value += cost
+            valuation.last_unit_cost = (cost / line.quantity).quantize(MONEY_STEP)
+        if cost is None:  # between two virtual locations: no warehouse value changes
+            cost = (
+                line.reverses.total_cost
+                if line.reverses
+                else (line.quantity * (line.unit_cost or ZERO)).quantize(MONEY_STEP)
+            )
+        costing.total_cost = cost
+        costings.append(costing)
+    for valuation in valuations.values():
+        ItemValuation.objects.filter(pk=valuation.pk).update(
+            quantity=valuation.quantity, value=valuation.value, last_unit_cost=valuation.last_unit_cost
+        )
+    return costings
+
+
+def _current_unit_cost(valuation: ItemValuation, item: Item) -> Decimal:
+    if valuation.quantity > 0:
+        return valuation.average_cost
+    return valuation.last_unit_cost or item.standard_cost
+
+
+def _average_take(quantity: Decimal, valuation: ItemValuation, item: Item) -> Decimal:
+    """Cost of taking ``quantity`` out of a moving-average pool. Taking all that is there takes
+    the whole value, so no rounding residue ever stays behind."""
+    in_stock = min(quantity, max(valuation.quantity, ZERO))
+    if in_stock == valuation.quantity and in_stock > 0:
+        cost = valuation.value
+    elif in_stock > 0:
+        cost = (valuation.value * in_stock / valuation.quantity).quantize(MONEY_STEP)
+    else:
+        cost = ZERO
+    beyond = quantity - in_stock  # only where negative stock is allowed
+    if beyond > 0:
+        cost += (beyond * _current_unit_cost(valuation, item)).quantize(MONEY_STEP)
+    return cost
+
+
+def _open_layers(key: ValuationKey, cache: dict[ValuationKey, list[CostLayer]]) -> list[CostLayer]:
+    if key not in cache:
+        cache[key] = list(
+            CostLayer.objects.filter(item_id=key[0], warehouse_id=key[1], remaining_quantity__gt=0).order_by(
+                "received_at", "id"
+            )
+        )
+    return cache[key]
+
+
+def _fifo_take(line: MovementLine, valuation: ItemValuation, cache: dict, costing: _Costing) -> Decimal:
+    """Consume the oldest layers; beyond them (negative stock allowed) record a negative layer."""
+    need, cost = line.quantity, ZERO
+    last_unit = _current_unit_cost(valuation, line.item)
+    for layer in _open_layers((line.item.pk, valuation.warehouse_id), cache):
+        if need == 0:
+            break
+        if layer.remaining_quantity <= 0:
+            continue
+        take = min(need, layer.remaining_quantity)
+        value = (
+            layer.remaining_value if take == layer.remaining_quantity else (take * layer.unit_cost).quantize(MONEY_STEP)
+        )
+        layer.remaining_quantity -= take
+        layer.remaining_value -= value
+        costing.consumptions.append((layer, take, value))
+        cost += value
+        need -= take
+        last_unit = layer.unit_cost
+    if need > 0:
+        value = (need * last_unit).quantize(MONEY_STEP)
+        costing.new_layers.append(
+            CostLayer(
+                item=line.item,
+                warehouse_id=valuation.warehouse_id,
+                received_at=timezone.now(),
+                unit_cost=last_unit,
+                quantity=ZERO,
+                remaining_quantity=-need,
+                remaining_value=-value,
+            )
+        )
+        cost += value
+    return cost
+
+
+def _reverse_incoming(line: MovementLine, valuation: ItemValuation, fifo: bool, costing: _Costing) -> Decimal:
+    """Reversing a movement that brought stock into this warehouse takes back exactly what it
+    brought: its cost and, under FIFO, the quantity from its own layer."""
+    original = line.reverses
+    assert original is not None
+    if fifo:
+        layer = (
+            CostLayer.objects.filter(movement=original, warehouse_id=valuation.warehouse_id, quantity__gt=0)
+            .select_for_update()
+            .first()
+        )
+        if layer is None or layer.remaining_quantity < line.quantity:
+            left = layer.remaining_quantity if layer else ZERO
+            raise InvalidMovement(
+                f"Movement #{original.pk} cannot be reversed: only {_fmt(left)} of its {_fmt(original.quantity)} "
+                f"{original.item.sku} are still in stock at their cost; reverse what took them first."
+            )
+        value = layer.remaining_value if layer.remaining_quantity == line.quantity else original.total_cost
+        layer.remaining_quantity -= line.quantity
+        layer.remaining_value -= value
+        costing.consumptions.append((layer, line.quantity, value))
+        return value
+    return original.total_cost
+
+
+def _reverse_outgoing(
+    line: MovementLine, valuation: ItemValuation, fifo: bool, costing: _Costing, cost_out: Decimal | None
+) -> Decimal:
+    """Reversing a movement that took stock out of this warehouse puts back exactly what it
+    took: its cost and, under FIFO, the quantities into the layers it consumed."""
+    original = line.reverses
+    assert original is not None
+    if fifo:
+        consumptions = list(
+            CostLayerConsumption.objects.filter(
+                movement=original, layer__warehouse_id=valuation.warehouse_id
+            ).select_related("layer")
+        )
+        for consumption in consumptions:
+            layer = consumption.layer
+            layer.remaining_quantity += consumption.quantity
+            layer.remaining_value += consumption.value
+            costing.consumptions.append((layer, -consumption.quantity, -consumption.value))
+        restored = sum((c.value for c in consumptions), ZERO)
+        shortfall = original.total_cost - restored
+        taken = original.quantity - sum((c.quantity for c in consumptions), ZERO)
+        if taken > 0:  # the original went beyond the layers: give the negative layer back
+            negative = CostLayer.objects.filter(
+                movement=original, warehouse_id=valuation.warehouse_id, quantity=0
+            ).first()
+            if negative is not None:
+                negative.remaining_quantity += taken
+                negative.remaining_value += shortfall
+                costing.consumptions.append((negative, -taken, -shortfall))
+    return original.total_cost if cost_out is None else cost_out
+
+
+def _save_costings(movements: list[Movement], costings: list[_Costing]) -> None:
+    new_layers, consumption_rows, touched = [], [], {}
+    for movement, costing in zip(movements, costings, strict=True):
+        for layer in costing.new_layers:
+            layer.movement = movement
+            layer.received_at = movement.occurred_at
+            new_layers.append(layer)
+        for layer, quantity, value in costing.consumptions:
+            touched[layer.pk] = layer
+            consumption_rows.append(
+                CostLayerConsumption(movement=movement, layer=layer, quantity=quantity, value=value)
+            )
+    for layer in touched.values():
+        CostLayer.objects.filter(pk=layer.pk).update(
+            remaining_quantity=layer.remaining_quantity, remaining_value=layer.remaining_value
+        )
+    if new_layers:
+        CostLayer.objects.bulk_create(new_layers)
+    if consumption_rows:
+        CostLayerConsumption.objects.bulk_create(consumption_rows)
+
+
+# --- Lots -------------------------------------------------------------------------------------
+
+
+def lot_get_or_create(
+    *, item: Item, code: str, expiry_date: date | None = None, received_on: date | None = None
+) -> Lot:
+    """The lot ``code`` of ``item``, created if new. A perishable item's new lot needs an expiry
+    (or gets received date + shelf life); an existing lot must not be given another expiry."""
+    code = (code or "").strip()
+    if not code:
+        raise InvalidMovement(f"{item.sku} is lot-tracked: give a lot code.")
+    if item.tracking == Tracking.NONE:
+        raise InvalidMovement(f"{item.sku} is not lot-tracked: post it without a lot.")
+    lot = Lot.objects.filter(item=item, code=code).first()
+    if lot is not None:
+        if expiry_date is not None and lot.expiry_date not in (None, expiry_date):
+            raise InvalidMovement(
+                f"Lot {code} of {item.sku} already exists with expiry {lot.expiry_date}, not {expiry_date}."
+            )
+        return lot
+    received_on = received_on or timezone.localdate()
+    if expiry_date is None and item.perishable:
+        if not item.shelf_life_days:
+            raise InvalidMovement(f"Lot {code} of perishable {item.sku} needs an expiry date.")
+        expiry_date = received_on + timedelta(days=item.shelf_life_days)
+    lot, _ = Lot.objects.get_or_create(
+        item=item, code=code, defaults={"expiry_date": expiry_date, "received_on": received_on}
+    )
+    return lot
+
+
+def _resolve_lot(item: Item, lot: Lot | str | None, expiry_date: date | None = None) -> Lot | None:
+    if lot is None or isinstance(lot, Lot):
+        return lot
+    return lot_get_or_create(item=item, code=lot, expiry_date=expiry_date)
+
+
+def _existing_lot(item: Item, lot: Lot | str | None) -> Lot | None:
+    if lot is None or isinstance(lot, Lot):
+        return lot
+    found = Lot.objects.filter(item=item, code=lot.strip()).first()
+    if found is None:
+        raise InvalidMovement(f"{item.sku} has no lot {lot!r}.")
+    return found
+
+
+# --- Business actions -------------------------------------------------------------------------
+
+
+def _virtual(kind: str) -> Location:
+    return Location.objects.virtual(kind)
+
+
+def _one(movements: list[Movement]) -> Movement:
+    return movements[0]
+
+
+def stock_receive(
+    *,
+    item: Item,
+    location: Location,
+    quantity: Decimal,
+    actor,
+    unit_cost: Decimal | None = None,
+    lot: Lot | str | None = None,
+    expiry_date: date | None = None,
+    idempotency_key: str | None = None,
+    occurred_at: datetime | None = None,
+    reference_type: str = "",
+    reference_id: str = "",
+    reference_line: str = "",
+    note: str = "",
+) -> Movement:
+    """Unplanned receipt from the supplier location into ``location`` at ``unit_cost``
+    (default: the item's standard cost)."""
+    if idempotency_key and (previous := movements_for_key(idempotency_key)):
+        return previous[0]
+    with transaction.atomic():
+        line = MovementLine(
+            item=item,
+            quantity=quantity,
+            source=_virtual(LocationKind.SUPPLIER),
+            destination=location,
+            kind=MovementKind.RECEIPT,
+            lot=_resolve_lot(item, lot, expiry_date),
+            unit_cost=item.standard_cost if unit_cost is None else unit_cost,
+            reference_type=reference_type,
+            reference_id=reference_id,
+            reference_line=reference_line,
+            note=note,
+        )
+        return _one(movement_post(lines=line, actor=actor, idempotency_key=idempotency_key, occurred_at=occurred_at))
+
+
+def fefo_plan(
+    *,
+    item: Item,
+    quantity: Decimal,
+    warehouse: Warehouse | None = None,
+    location: Location | None = None,
+    lot: Lot | None = None,
+) -> list[tuple[Location, Lot | None, Decimal]]:
+    """Where to take ``quantity`` from: available stock of unexpired lots, first expiry first,
+    then oldest lot, then location code. Raises InsufficientStock if there is not enough."""
+    from .selectors import stock_levels_available_fefo
+
+    plan, need = [], quantity
+    candidates = stock_levels_available_fefo(item=item, warehouse=warehouse, location=location, lot=lot)
+    for level in candidates:
+        if need <= 0:
+            break
+        take = min(need, level.available)
+        plan.append((level.location, level.lot, take))
+        need -= take
+    if need > 0:
+        raise InsufficientStock(
+            item=item, location=location or warehouse, lot=lot, asked=quantity, available=quantity - need
+        )
+    return plan
+
+
+def _outgoing(
+    *,
+    kind: str,
+    destination_kind: str,
+    item: Item,
+    quantity: Decimal,
+    actor,
+    location: Location | None,
+    warehouse: Warehouse | None,
+    lot: Lot | str | None,
+    reason_code: str,
+    idempotency_key: str | None,
+    occurred_at: datetime | None,
+    reference_type: str,
+    reference_id: str,
+    reference_line: str,
+    note: str,
+) -> list[Movement]:
+    """Take stock out to a virtual location. With a location (and the lot, if tracked) it takes
+    from there; otherwise the FEFO plan over the warehouse or the location's subtree chooses.
+    The plan is made without locks and checked under lock by ``movement_post``; if a concurrent
+    posting took the stock meanwhile, the plan is made again (at most ``FEFO_RETRIES`` times)."""
+    if idempotency_key and (previous := movements_for_key(idempotency_key)):
+        return previous
+    quantity = _quantity(quantity)
+    lot = _existing_lot(item, lot)
+    destination = _virtual(destination_kind)
+    common = {
+        "kind": kind,
+        "reason_code": reason_code,
+        "reference_type": reference_type,
+        "reference_id": reference_id,
+        "reference_line": reference_line,
+        "note": note,
+    }
+    direct = (
+        location is not None and (item.tracking == Tracking.NONE or lot is not None) and not location.children.exists()
+    )
+    if direct:
+        line = MovementLine(item=item, quantity=quantity, source=location, destination=destination, lot=lot, **common)
+        return movement_post(lines=line, actor=actor, idempotency_key=idempotency_key, occurred_at=occurred_at)
+    if warehouse is None and location is None:
+        raise InvalidMovement("Say where to take the stock from: a warehouse or a location.")
+    for attempt in range(FEFO_RETRIES):
+        plan = fefo_plan(item=item, quantity=quantity, warehouse=warehouse, location=location, lot=lot)
+        lines = [
+            MovementLine(item=item, quantity=take, source=loc, destination=destination, lot=plan_lot, **common)
+            for loc, plan_lot, take in plan
+        ]
+        try:
+            return movement_post(lines=lines, actor=actor, idempotency_key=idempotency_key, occurred_at=occurred_at)
+        except InsufficientStock:
+            if attempt == FEFO_RETRIES - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def stock_issue(
+    *,
+    item: Item,
+    quantity: Decimal,
+    actor,
+    location: Location | None = None,
+    warehouse: Warehouse | None = None,
+    lot: Lot | str | None = None,
+    idempotency_key: str | None = None,
+    occurred_at: datetime | None = None,
+    reference_type: str = "",
+    reference_id: str = "",
+    reference_line: str = "",
+    note: str = "",
+) -> list[Movement]:
+    """Sell or issue stock to the customer location (FEFO when the place is not exact)."""
+    return _outgoing(
+        kind=MovementKind.ISSUE,
+        destination_kind=LocationKind.CUSTOMER,
+        item=item,
+        quantity=quantity,
+        actor=actor,
+        location=location,
+        warehouse=warehouse,
+        lot=lot,
+        reason_code="",
+        idempotency_key=idempotency_key,
+        occurred_at=occurred_at,
+        reference_type=reference_type,
+        reference_id=reference_id,
+        reference_line=reference_line,
+        note=note,
+    )
+
+
+def _require_reason(reason_code: str, what: str) -> str:
+    reason_code = (reason_code or "").strip()
+    if not reason_code:
+        raise InvalidMovement(f"A {what} needs a reason code.")
+    return reason_code
+
+
+def stock_scrap(
+    *,
+    item: Item,
+    quantity: Decimal,
+    location: Location,
+    reason_code: str,
+    actor,
+    lot: Lot | str | None = None,
+    idempotency_key: str | None = None,
+    occurred_at: datetime | None = None,
+    note: str = "",
+    reference_type: str = "",
+    reference_id: str = "",
+    reference_line: str = "",
+) -> list[Movement]:
+    """Move damaged or expired stock to the scrap location (reason required)."""
+    return _outgoing(
+        kind=MovementKind.SCRAP,
+        destination_kind=LocationKind.SCRAP,
+        item=item,
+        quantity=quantity,
+        actor=actor,
+        location=location,
+        warehouse=None,
+        lot=lot,
+        reason_code=_require_reason(reason_code, "scrap"),
+        idempotency_key=idempotency_key,
+        occurred_at=occurred_at,
+        reference_type=reference_type,
+        reference_id=reference_id,
+        reference_line=reference_line,
+        note=note,
+    )
+
+
+def stock_supplier_return(
+    *,
+    item: Item,
+    quantity: Decimal,
+    location: Location,
+    actor,
+    lot: Lot | str | None = None,
+    reason_code: str = "",
+    idempotency_key: str | None = None,
+    occurred_at: datetime | None = None,
+    reference_type: str = "",
+    reference_id: str = "",
+    reference_line: str = "",
+    note: str = "",
+) -> list[Movement]:
+    """Send stock back to the supplier (costed like an issue)."""
+    return _outgoing(
+        kind=MovementKind.SUPPLIER_RETURN,
+        destination_kind=LocationKind.SUPPLIER,
+        item=item,
+        quantity=quantity,
+        actor=actor,
+        location=location,
+        warehouse=None,
+        lot=lot,
+        reason_code=reason_code,
+        idempotency_key=idempotency_key,
+        occurred_at=occurred_at,
+        reference_type=reference_type,
+        reference_id=reference_id,
+        reference_line=reference_line,
+        note=note,
+    )
+
+
+def stock_customer_return(
+    *,
+    item: Item,
+    quantity: Decimal,
+    location: Location,
+    actor,
+    unit_cost: Decimal | None = None,
+    lot: Lot | str | None = None,
+    expiry_date: date | None = None,
+    reason_code: str = "",
+    idempotency_key: str | None = None,
+    occurred_at: datetime | None = None,
+    reference_type: str = "",
+    reference_id: str = "",
+    reference_line: str = "",
+    note: str = "",
+) -> Movement:
+    """Take back stock a customer returned, at ``unit_cost`` (default: the current cost)."""
+    if idempotency_key and (previous := movements_for_key(idempotency_key)):
+        return previous[0]
+    with transaction.atomic():
+        line = MovementLine(
+            item=item,
+            quantity=quantity,
+            source=_virtual(LocationKind.CUSTOMER),
+            destination=location,
+            kind=MovementKind.CUSTOMER_RETURN,
+            lot=_resolve_lot(item, lot, expiry_date),
+            unit_cost=unit_cost,
+            reason_code=reason_code,
+            reference_type=reference_type,
+            reference_id=reference_id,
+            reference_line=reference_line,
+            note=note,
+        )
+        return _one(movement_post(lines=line, actor=actor, idempotency_key=idempotency_key, occurred_at=occurred_at))
+
+
+def stock_adjust(
+    *,
+    item: Item,
+    location: Location,
+    quantity_delta: Decimal,
+    reason_code: str,
+    actor,
+    lot: Lot | str | None = None,
+    expiry_date: date | None = None,
+    unit_cost: Decimal | None = None,
+    idempotency_key: str | None = None,
+    occurred_at: datetime | None = None,
+    note: str = "",
+    reference_type: str = "",
+    reference_id: str = "",
+    reference_line: str = "",
+) -> Movement:
+    """Correct the quantity at a location: a positive delta is a gain from the inventory
+    loss/gain location (valued at ``unit_cost`` or the current cost), a negative one a loss to
+    it. A reason code is mandatory."""
+    reason_code = _require_reason(reason_code, "stock adjustment")
+    delta = _quantity(quantity_delta, "quantity change")
+    if delta == 0:
+        raise InvalidMovement("An adjustment of zero changes nothing.")
+    if idempotency_key and (previous := movements_for_key(idempotency_key)):
+        return previous[0]
+    adjustment = _virtual(LocationKind.INVENTORY_ADJUSTMENT)
+    with transaction.atomic():
+        the_lot = _resolve_lot(item, lot, expiry_date) if delta > 0 else _existing_lot(item, lot)
+        source, destination = (adjustment, location) if delta > 0 else (location, adjustment)
+        line = MovementLine(
+            item=item,
+            quantity=abs(delta),
+            source=source,
+            destination=destination,
+            kind=MovementKind.ADJUSTMENT,
+            lot=the_lot,
+            unit_cost=unit_cost if delta > 0 else None,
+            reason_code=reason_code,
+            note=note,
+            reference_type=reference_type,
+            reference_id=reference_id,
+            reference_line=reference_line,
+        )
+        return _one(movement_post(lines=line, actor=actor, idempotency_key=idempotency_key, occurred_at=occurred_at))
+
+
+def stock_transfer(
+    *,
+    item: Item,
+    quantity: Decimal,
+    source: Location,
+    destination: Location,
+    actor,
+    lot: Lot | str | None = None,
+    idempotency_key: str | None = None,
+    occurred_at: datetime | None = None,
+    note: str = "",
+    reference_type: str = "",
+    reference_id: str = "",
+    reference_line: str = "",
+) -> Movement:
+    """Move stock between two internal locations at once (same or another warehouse; between
+    warehouses the cost leaves one valuation and enters the other)."""
+    if not (source.is_internal and destination.is_internal):
+        raise InvalidMovement("A transfer goes between two internal locations; use ship/arrive for transit.")
+    line = MovementLine(
+        item=item,
+        quantity=quantity,
+        source=source,
+        destination=destination,
+        kind=MovementKind.TRANSFER,
+        lot=_existing_lot(item, lot),
+        note=note,
+        reference_type=reference_type,
+        reference_id=reference_id,
+        reference_line=reference_line,
+    )
+    return _one(movement_post(lines=line, actor=actor, idempotency_key=idempotency_key, occurred_at=occurred_at))
+
+
+def transfer_ship(
+    *,
+    item: Item,
+    quantity: Decimal,
+    source: Location,
+    to_warehouse: Warehouse,
+    actor,
+    lot: Lot | str | None = None,
+    idempotency_key: str | None = None,
+    occurred_at: datetime | None = None,
+    note: str = "",
+    reference_id: str = "",
+) -> Movement:
+    """Ship stock towards another warehouse: it leaves ``source`` (and its warehouse's value)
+    for the in-transit location until ``transfer_arrive``."""
+    if source.warehouse_id == to_warehouse.pk:
+        raise InvalidMovement("Within one warehouse, transfer directly instead of shipping.")
+    line = MovementLine(
+        item=item,
+        quantity=quantity,
+        source=source,
+        destination=_virtual(LocationKind.TRANSIT),
+        kind=MovementKind.TRANSFER,
+        lot=_existing_lot(item, lot),
+        note=note,
+        reference_type="stock.shipment",
+        reference_id=reference_id or f"{source.warehouse.code}>{to_warehouse.code}",
+        reference_line=to_warehouse.code,
+    )
+    return _one(movement_post(lines=line, actor=actor, idempotency_key=idempotency_key, occurred_at=occurred_at))
+
+
+def shipment_arrived_quantity(shipment: Movement) -> Decimal:
+    """How much of a shipment has arrived (net of reversed arrivals)."""
+    arrivals = Movement.objects.filter(
+        reference_type="stock.shipment-arrival", reference_id=str(shipment.pk), reversed_by__isnull=True
+    )
+    return sum((m.quantity for m in arrivals), ZERO)
+
+
+@transaction.atomic
+def transfer_arrive(
+    *,
+    shipment: Movement,
+    destination: Location,
+    actor,
+    quantity: Decimal | None = None,
+    idempotency_key: str | None = None,
+    occurred_at: datetime | None = None,
+    note: str = "",
+) -> Movement:
+    """Receive (part of) a shipment at ``destination``, at the cost it left with. The shipment
+    row is locked first, so two arrivals cannot exceed what was shipped."""
+    if idempotency_key and (previous := movements_for_key(idempotency_key)):
+        return previous[0]
+    shipment = Movement.objects.select_for_update().select_related("item", "lot").get(pk=shipment.pk)
+    transit = _virtual(LocationKind.TRANSIT)
+    if shipment.destination_id != transit.pk or Movement.objects.filter(reverses=shipment).exists():
+        raise InvalidMovement(f"Movement #{shipment.pk} is not an open shipment.")
+    if not destination.is_internal or destination.warehouse.code != shipment.reference_line:
+        raise InvalidMovement(
+            f"Shipment #{shipment.pk} goes to warehouse {shipment.reference_line}, not to {destination}."
+        )
+    arrived = shipment_arrived_quantity(shipment)
+    open_quantity = shipment.quantity - arrived
+    quantity = open_quantity if quantity is None else _quantity(quantity)
+    if quantity <= 0 or quantity > open_quantity:
+        raise InvalidMovement(
+            f"Shipment #{shipment.pk} has {_fmt(open_quantity)} still in transit; cannot arrive {_fmt(quantity)}."
+        )
+    if quantity == open_quantity:
+        arrived_value = sum(
+            (
+                m.total_cost
+                for m in Movement.objects.filter(
+                    reference_type="stock.shipment-arrival", reference_id=str(shipment.pk), reversed_by__isnull=True
+                )
+            ),
+            ZERO,
+        )
+        unit_cost = (shipment.total_cost - arrived_value) / quantity
+    else:
+        unit_cost = shipment.unit_cost
+    line = MovementLine(
+        item=shipment.item,
+        quantity=quantity,
+        source=transit,
+        destination=destination,
+        kind=MovementKind.TRANSFER,
+        lot=shipment.lot,
+        unit_cost=unit_cost.quantize(MONEY_STEP),
+        note=note,
+        reference_type="stock.shipment-arrival",
+        reference_id=str(shipment.pk),
+    )
+    return _one(movement_post(lines=line, actor=actor, idempotency_key=idempotency_key, occurred_at=occurred_at))
+
+
+@transaction.atomic
+def movement_reverse(
+    *,
+    movement: Movement,
+    actor,
+    reason: str,
+    idempotency_key: str | None = None,
+    occurred_at: datetime | None = None,
+) -> Movement:
+    """Undo a movement with its mirror image: same item, lot and quantity from its destination
+    back to its source, carrying exactly the cost the original carried. A movement is
+    reversed at most once; a reversal is not reversed (post the movement again instead)."""
+    reason = _require_reason(reason, "reversal")
+    if idempotency_key and (previous := movements_for_key(idempotency_key)):
+        return previous[0]
+    original = (
+        Movement.objects.select_for_update()
+        .select_related("item", "lot", "source__warehouse", "destination__warehouse")
+        .get(pk=movement.pk)
+    )
+    if original.kind == MovementKind.REVERSAL:
+        raise InvalidMovement(f"Movement #{original.pk} is itself a reversal; post the movement again instead.")
+    if Movement.objects.filter(reverses=original).exists():
+        raise AlreadyReversed(f"Movement #{original.pk} has already been reversed.")
+    if original.reference_type == "stock.shipment" and shipment_arrived_quantity(original) > 0:
+        raise InvalidMovement(f"Shipment #{original.pk} has arrivals; reverse those first.")
+    line = MovementLine(
+        item=original.item,
+        quantity=original.quantity,
+        source=original.destination,
+        destination=original.source,
+        kind=MovementKind.REVERSAL,
+        lot=original.lot,
+        reason_code=original.reason_code,
+        note=reason,
+        reference_type=original.reference_type,
+        reference_id=original.reference_id,
+        reference_line=original.reference_line,
+        reverses=original,
+    )
+    return _one(movement_post(lines=line, actor=actor, idempotency_key=idempotency_key, occurred_at=occurred_at))
+
+
+# --- Reservations -----------------------------------------------------------------------------
+
+
+def _levels_change_reserved(changes: dict[LevelKey, Decimal]) -> dict[LevelKey, StockLevel]:
+    """Lock the levels (in order) and add ``changes`` to their ``reserved``."""
+    levels = _lock_levels(changes.keys())
+    for key, delta in changes.items():
+        if delta:
+            StockLevel.objects.filter(pk=levels[key].pk).update(reserved=F("reserved") + delta)
+    return levels
+
+
+@transaction.atomic
+def reservation_create(
+    *,
+    item: Item,
+    warehouse: Warehouse,
+    quantity: Decimal,
+    actor,
+    location: Location | None = None,
+    lot: Lot | str | None = None,
+    reference_type: str = "",
+    reference_id: str = "",
+    reference_line: str = "",
+    idempotency_key: str | None = None,
+) -> Reservation:
+    """Hold ``quantity`` of an item for a demand document, allocated by FEFO over the warehouse
+    (or the location's subtree, or one lot). Refuses with InsufficientStock if not enough is
+    available; the same idempotency key returns the first reservation."""
+    if idempotency_key and (previous := Reservation.objects.filter(idempotency_key=idempotency_key).first()):
+        return previous
+    quantity = _quantity(quantity)
+    if quantity <= 0:
+        raise InvalidMovement("A reservation needs a quantity greater than zero.")
+    if location is not None and location.warehouse_id != warehouse.pk:
+        raise InvalidMovement(f"{location} is not in warehouse {warehouse.code}.")
+    lot = _existing_lot(item, lot)
+    for attempt in range(FEFO_RETRIES):
+        plan = fefo_plan(item=item, quantity=quantity, warehouse=warehouse, location=location, lot=lot)
+        changes = {(item.pk, loc.pk, plan_lot.pk if plan_lot else None): take for loc, plan_lot, take in plan}
+        try:
+            with transaction.atomic():
+                levels = _levels_change_reserved(changes)
+                for key, take in changes.items():
+                    if levels[key].available < take:
+                        raise InsufficientStock(
+                            item=item,
+                            location=levels[key].location,
+                            lot=levels[key].lot,
+                            asked=take,
+                            available=levels[key].available,
+                        )
+                reservation = Reservation.objects.create(
+                    item=item,
+                    warehouse=warehouse,
+                    location=location,
+                    lot=lot,
+                    quantity=quantity,
+                    reference_type=reference_type,
+                    reference_id=reference_id,
+                    reference_line=reference_line,
+                    idempotency_key=idempotency_key or None,
+                    actor=actor,
+                )
+                ReservationLine.objects.bulk_create(
+                    [
+                        ReservationLine(reservation=reservation, location=loc, lot=plan_lot, quantity=take)
+                        for loc, plan_lot, take in plan
+                    ]
+                )
+                return reservation
+        except InsufficientStock:
+            if attempt == FEFO_RETRIES - 1:
+                raise
+        except IntegrityError:
+            if idempotency_key and (previous := Reservation.objects.filter(idempotency_key=idempotency_key).first()):
+                return previous
+            raise
+    raise AssertionError("unreachable")
+
+
+def _take_from_lines(
+    reservation: Reservation, quantity: Decimal | None
+) -> tuple[Decimal, list[tuple[ReservationLine, Decimal]]]:
+    open_quantity = reservation.open_quantity
+    quantity = open_quantity if quantity is None else _quantity(quantity)
+    if reservation.status != ReservationStatus.OPEN or open_quantity <= 0:
+        raise InvalidMovement(f"Reservation #{reservation.pk} is {reservation.get_status_display().lower()}.")
+    if quantity <= 0 or quantity > open_quantity:
+        raise InvalidMovement(
+            f"Reservation #{reservation.pk} holds {_fmt(open_quantity)}; cannot take {_fmt(quantity)}."
+        )
+    takes, need = [], quantity
+    for line in reservation.lines.filter(quantity__gt=0).select_related("location__warehouse", "lot").order_by("id"):
+        if need <= 0:
+            break
+        take = min(need, line.quantity)
+        takes.append((line, take))
+        need -= take
+    return quantity, takes
+
+
+def _reservation_settle(
+    reservation: Reservation, takes: list[tuple[ReservationLine, Decimal]], *, consumed: Decimal, released: Decimal
+) -> Reservation:
+    for line, take in takes:
+        ReservationLine.objects.filter(pk=line.pk).update(quantity=F("quantity") - take)
+    reservation.consumed += consumed
+    reservation.released += released
+    if reservation.open_quantity == 0:
+        reservation.status = ReservationStatus.CONSUMED if reservation.consumed > 0 else ReservationStatus.RELEASED
+    reservation.save(update_fields=["consumed", "released", "status", "updated_at"])
+    return reservation
+
+
+@transaction.atomic
+def reservation_release(*, reservation: Reservation, actor, quantity: Decimal | None = None) -> Reservation:
+    """Give back (part of) what is held: the levels' ``reserved`` drops, nothing moves."""
+    reservation = Reservation.objects.select_for_update().get(pk=reservation.pk)
+    quantity, takes = _take_from_lines(reservation, quantity)
+    changes: dict[LevelKey, Decimal] = defaultdict(Decimal)
+    for line, take in takes:
+        changes[(reservation.item_id, line.location_id, line.lot_id)] -= take
+    _levels_change_reserved(changes)
+    return _reservation_settle(reservation, takes, consumed=ZERO, released=quantity)
+
+
+@transaction.atomic
+def reservation_consume(
+    *,
+    reservation: Reservation,
+    actor,
+    quantity: Decimal | None = None,
+    idempotency_key: str | None = None,
+    occurred_at: datetime | None = None,
+) -> list[Movement]:
+    """Ship (part of) what is held: issue movements from the reserved levels to the customer
+    location, taking from ``reserved`` and ``on_hand`` together."""
+    if idempotency_key and (previous := movements_for_key(idempotency_key)):
+        return previous
+    reservation = Reservation.objects.select_for_update().select_related("item").get(pk=reservation.pk)
+    if idempotency_key and (previous := movements_for_key(idempotency_key)):
+        return previous  # a racing retry consumed while we waited for the reservation lock
+    quantity, takes = _take_from_lines(reservation, quantity)
+    customer = _virtual(LocationKind.CUSTOMER)
+    lines = [
+        MovementLine(
+            item=reservation.item,
+            quantity=take,
+            source=line.location,
+            destination=customer,
+            kind=MovementKind.ISSUE,
+            lot=line.lot,
+            reserved=take,
+            reference_type=reservation.reference_type or "stock.reservation",
+            reference_id=reservation.reference_id or str(reservation.pk),
+            reference_line=reservation.reference_line,
+        )
+        for line, take in takes
+    ]
+    movements = movement_post(lines=lines, actor=actor, idempotency_key=idempotency_key, occurred_at=occurred_at)
+    _reservation_settle(reservation, takes, consumed=quantity, released=ZERO)
+    return movements
