@@ -1,0 +1,296 @@
+"""Admin for the ledger: everything read-only; the only write is the reversal action, which goes
+through ``stock.services.movement_reverse``. The stock card shows an item's movements with
+running balance and value."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from simple_history.admin import SimpleHistoryAdmin
+
+from catalog.models import Item, Warehouse
+
+from .models import CostLayer, ItemValuation, Lot, Movement, Reservation, ReservationLine, StockLevel
+from .selectors import stock_card
+from .services import StockError, movement_reverse
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Ledger rows are written by the services only: no add, change or delete here."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+class WarehouseFilter(admin.SimpleListFilter):
+    """Movements that touch a warehouse on either side."""
+
+    title = "warehouse"
+    parameter_name = "warehouse"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [(str(w.pk), str(w)) for w in Warehouse.objects.all()]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value():
+            return queryset.filter(Q(source__warehouse_id=self.value()) | Q(destination__warehouse_id=self.value()))
+        return queryset
+
+
+class ReverseForm(forms.Form):
+    reason = forms.CharField(
+        max_length=500, widget=forms.Textarea(attrs={"rows": 3}), help_text="Why the movement is undone."
+    )
+
+
+class StockCardForm(forms.Form):
+    item = forms.CharField(label="SKU")
+    warehouse = forms.ModelChoiceField(queryset=Warehouse.objects.all(), required=False)
+    start = forms.DateField(required=False, help_text="YYYY-MM-DD")
+    end = forms.DateField(required=False, help_text="YYYY-MM-DD")
+
+
+@admin.register(Movement)
+class MovementAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "occurred_at",
+        "kind",
+        "item",
+        "lot",
+        "quantity",
+        "source",
+        "destination",
+        "unit_cost",
+        "total_cost",
+        "reason_code",
+        "reference",
+        "actor",
+        "reversal_state",
+    ]
+    list_filter = ["kind", WarehouseFilter, "occurred_at", "posted_at", ("actor", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["item__sku", "item__name", "lot__code", "reference_id", "idempotency_key", "note", "=id"]
+    autocomplete_fields = ["item"]
+    list_select_related = ["item", "lot", "source__warehouse", "destination__warehouse", "actor", "reversed_by"]
+    date_hierarchy = "occurred_at"
+    actions = ["reverse_movements"]
+    ordering = ["-id"]
+    show_full_result_count = False
+
+    @admin.display(description="reference")
+    def reference(self, obj: Movement) -> str:
+        return " ".join(p for p in (obj.reference_type, obj.reference_id, obj.reference_line) if p)
+
+    @admin.display(description="reversed")
+    def reversal_state(self, obj: Movement) -> str:
+        if obj.reverses_id:
+            return f"reverses #{obj.reverses_id}"
+        reversal = getattr(obj, "reversed_by", None)
+        return f"by #{reversal.pk}" if reversal else ""
+
+    def get_urls(self):  # noqa: ANN201 - Django signature
+        extra = [
+            path("stock-card/", self.admin_site.admin_view(self.stock_card_view), name="stock_card"),
+            path(
+                "<int:pk>/reverse/",
+                self.admin_site.admin_view(self.reverse_view),
+                name="stock_movement_reverse",
+            ),
+        ]
+        return extra + super().get_urls()
+
+    def has_reverse_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("stock.add_movement")
+
+    @admin.action(description="Reverse selected movements…", permissions=["reverse"])
+    def reverse_movements(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        ids = list(queryset.values_list("pk", flat=True)[:50])
+        if len(ids) == 1:
+            return HttpResponseRedirect(reverse("admin:stock_movement_reverse", args=[ids[0]]))
+        return self._reverse_page(request, ids)
+
+    def reverse_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        get_object_or_404(Movement, pk=pk)
+        return self._reverse_page(request, [pk])
+
+    def _reverse_page(self, request: HttpRequest, ids: list[int]) -> HttpResponse:
+        """Confirmation page: shows the movements, asks for the reason, then reverses each one
+        through the service (each in its own transaction; a refusal is reported, not hidden)."""
+        if not self.has_reverse_permission(request):
+            raise PermissionDenied
+        movements = list(Movement.objects.filter(pk__in=ids).select_related("item", "lot", "source", "destination"))
+        form = ReverseForm(request.POST if request.POST.get("confirm") else None)
+        if form.is_bound and form.is_valid():
+            done = 0
+            for movement in movements:
+                try:
+                    reversal = movement_reverse(
+                        movement=movement, actor=request.user, reason=form.cleaned_data["reason"]
+                    )
+                except StockError as exc:
+                    self.message_user(request, f"Movement #{movement.pk} was not reversed: {exc}", messages.ERROR)
+                else:
+                    done += 1
+                    self.message_user(request, f"Movement #{movement.pk} reversed by #{reversal.pk}.", messages.SUCCESS)
+            return HttpResponseRedirect(reverse("admin:stock_movement_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Reverse movements",
+            "opts": self.model._meta,
+            "movements": movements,
+            "form": form,
+            "ids": ids,
+        }
+        return TemplateResponse(request, "admin/stock/movement/reverse_confirmation.html", context)
+
+    def stock_card_view(self, request: HttpRequest) -> HttpResponse:
+        """The stock card of one item: its movements in order with running quantity and value."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        form = StockCardForm(request.GET or None)
+        card = None
+        item = None
+        if form.is_bound and form.is_valid():
+            item = Item.objects.by_sku(form.cleaned_data["item"]).first()
+            if item is None:
+                form.add_error("item", f"No item with SKU {form.cleaned_data['item']!r}.")
+            else:
+                start, end = form.cleaned_data["start"], form.cleaned_data["end"]
+                opening_qty, opening_value, rows = stock_card(
+                    item=item,
+                    warehouse=form.cleaned_data["warehouse"],
+                    start=_day_start(start),
+                    end=_day_end(end),
+                )
+                card = {"opening_quantity": opening_qty, "opening_value": opening_value, "rows": rows}
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Stock card: {item}" if item else "Stock card",
+            "opts": self.model._meta,
+            "form": form,
+            "item": item,
+            "card": card,
+        }
+        return TemplateResponse(request, "admin/stock/movement/stock_card.html", context)
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        extra_context = {**(extra_context or {}), "stock_card_url": reverse("admin:stock_card")}
+        return super().changelist_view(request, extra_context)
+
+
+def _day_start(day: date | None) -> datetime | None:
+    return timezone.make_aware(datetime.combine(day, time.min)) if day else None
+
+
+def _day_end(day: date | None) -> datetime | None:
+    return timezone.make_aware(datetime.combine(day, time.max)) if day else None
+
+
+@admin.register(StockLevel)
+class StockLevelAdmin(ReadOnlyAdmin):
+    list_display = ["item", "location", "lot", "on_hand", "reserved", "available_display", "card"]
+    list_filter = ["location__warehouse", "location__kind", ("item__category", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["item__sku", "item__name", "location__code", "location__barcode", "lot__code"]
+    list_select_related = ["item", "location__warehouse", "lot"]
+    show_full_result_count = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).exclude(on_hand=0, reserved=0)
+
+    @admin.display(description="available")
+    def available_display(self, obj: StockLevel) -> object:
+        return obj.available
+
+    @admin.display(description="stock card")
+    def card(self, obj: StockLevel) -> str:
+        url = reverse("admin:stock_card") + f"?item={obj.item.sku}"
+        if obj.location.warehouse_id:
+            url += f"&warehouse={obj.location.warehouse_id}"
+        return format_html('<a href="{}">card</a>', url)
+
+
+@admin.register(Lot)
+class LotAdmin(SimpleHistoryAdmin):
+    list_display = ["code", "item", "expiry_date", "received_on", "created_at"]
+    list_filter = ["expiry_date", "received_on"]
+    search_fields = ["code", "item__sku", "item__name"]
+    autocomplete_fields = ["item"]
+    list_select_related = ["item"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Lot | None = None) -> list[str]:
+        # A lot's identity is fixed once it exists; its expiry may be corrected.
+        return ["item", "code"] if obj else []
+
+    def has_delete_permission(self, request: HttpRequest, obj: Lot | None = None) -> bool:
+        return False
+
+
+class ReservationLineInline(admin.TabularInline):
+    model = ReservationLine
+    extra = 0
+    can_delete = False
+    readonly_fields = ["location", "lot", "quantity"]
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(Reservation)
+class ReservationAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "item",
+        "warehouse",
+        "quantity",
+        "consumed",
+        "released",
+        "status",
+        "reference_id",
+        "created_at",
+    ]
+    list_filter = ["status", "warehouse", "created_at"]
+    search_fields = ["item__sku", "reference_id", "idempotency_key"]
+    list_select_related = ["item", "warehouse"]
+    inlines = [ReservationLineInline]
+
+
+@admin.register(ItemValuation)
+class ItemValuationAdmin(ReadOnlyAdmin):
+    list_display = ["item", "warehouse", "quantity", "value", "average_cost", "last_unit_cost"]
+    list_filter = ["warehouse", "item__valuation_method"]
+    search_fields = ["item__sku", "item__name"]
+    list_select_related = ["item", "warehouse"]
+
+
+@admin.register(CostLayer)
+class CostLayerAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "item",
+        "warehouse",
+        "received_at",
+        "unit_cost",
+        "quantity",
+        "remaining_quantity",
+        "remaining_value",
+        "movement_id",
+    ]
+    list_filter = ["warehouse", "received_at"]
+    search_fields = ["item__sku"]
+    list_select_related = ["item", "warehouse"]
