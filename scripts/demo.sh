@@ -21,10 +21,10 @@ cat <<MSG
 
 MSG
 "$PY" - <<'PYCODE'
-from catalog.management.commands.seed_demo import DEMO_PASSWORDS, DEMO_ROLES
+from catalog.demo import DEMO_PASSWORDS, USERS
 print("  Demo logins (user / password / role):")
-for username, password in DEMO_PASSWORDS.items():
-    print(f"    {username:<10} {password:<22} {DEMO_ROLES.get(username, '')}")
+for spec in USERS:
+    print(f"    {spec.username:<10} {DEMO_PASSWORDS[spec.username]:<22} {spec.role}")
 print()
 PYCODE
 "$PY" manage.py runserver "127.0.0.1:${PORT}" --noreload &

@@ -45,8 +45,9 @@ class Difference:
     found: Decimal
 
     def __str__(self) -> str:
-        where = " ".join(part for part in (self.location, f"lot {self.lot}" if self.lot else "") if part)
-        return f"{self.check}: {self.item} {where}: expected {self.expected}, found {self.found}"
+        # Fixed-point (``:f``): the normalized 10 would otherwise print as 1E+1.
+        where = " ".join(part for part in (self.item, self.location, f"lot {self.lot}" if self.lot else "") if part)
+        return f"{self.check}: {where}: expected {self.expected:f}, found {self.found:f}"
 
 
 def _tables() -> dict[str, str]:

@@ -27,8 +27,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from catalog.models import Item, ItemStatus, Location, LocationKind, Tracking, ValuationMethod, Warehouse
@@ -128,8 +128,11 @@ def _fmt(value: Decimal) -> str:
 class MovementLine:
     """One movement to post. ``unit_cost`` prices stock coming into a warehouse from outside
     (receipts, gains, returns); None means the current cost there (average, last, or the
-    item's standard cost). ``reserved`` is the part of ``quantity`` that consumes the source
-    level's reserved stock (reservation consume); it must not exceed ``quantity``."""
+    item's standard cost). ``total_cost``, when given, is the exact cost such a line brings in
+    (instead of ``quantity x unit_cost`` rounded): the last arrival of a shipment carries what is
+    left of the shipment's value, to the last decimal. ``reserved`` is the part of ``quantity``
+    that consumes the source level's reserved stock (reservation consume); it must not exceed
+    ``quantity``."""
 
     item: Item
     quantity: Decimal
@@ -145,6 +148,7 @@ class MovementLine:
     reference_line: str = ""
     reserved: Decimal = ZERO
     reverses: Movement | None = None
+    total_cost: Decimal | None = None
 
 
 @dataclass
@@ -225,7 +229,8 @@ def _validate_line(line: MovementLine) -> MovementLine:
     if line.kind == MovementKind.ISSUE and expiry is not None and expiry < timezone.localdate():
         raise InvalidMovement(f"Lot {line.lot.code} of {item.sku} expired on {expiry}: it cannot be sold; scrap it.")
     unit_cost = None if line.unit_cost is None else _money(line.unit_cost)
-    return replace(line, quantity=quantity, reserved=reserved, unit_cost=unit_cost)
+    total_cost = None if line.total_cost is None else _money(line.total_cost, "total cost")
+    return replace(line, quantity=quantity, reserved=reserved, unit_cost=unit_cost, total_cost=total_cost)
 
 
 # --- Posting ----------------------------------------------------------------------------------
@@ -263,7 +268,9 @@ def movement_post(
     try:
         with transaction.atomic():
             return _post(checked, actor=actor, idempotency_key=idempotency_key, occurred_at=when)
-    except IntegrityError:
+    except (IntegrityError, StockError):
+        # A racing retry with the same key committed while we waited for the locks: we were
+        # refused (its stock is gone) or hit the unique key; either way, answer with its result.
         if idempotency_key is not None and (previous := movements_for_key(idempotency_key)):
             return previous
         raise
@@ -298,8 +305,6 @@ def _post(lines: list[MovementLine], *, actor, idempotency_key: str | None, occu
         locations[line.destination.pk] = line.destination
 
     levels = _lock_levels(on_hand_delta.keys())
-    if idempotency_key is not None and (previous := movements_for_key(idempotency_key)):
-        return previous  # a racing retry committed while we waited for the locks
 
     items = {line.item.pk: line.item for line in lines}
     lots = {line.lot.pk: line.lot for line in lines if line.lot}
@@ -349,51 +354,99 @@ def _post(lines: list[MovementLine], *, actor, idempotency_key: str | None, occu
     ]
     Movement.objects.bulk_create(movements)
 
-    for key, delta in on_hand_delta.items():
-        StockLevel.objects.filter(pk=levels[key].pk).update(
-            on_hand=F("on_hand") + delta,
-            reserved=F("reserved") + reserved_delta[key],
-            allow_negative=_level_policy(locations[key[1]]),
-        )
+    # A level still below zero after this posting was already negative (the check above
+    # refuses to take one there) and is being filled: the warehouse allowed negative stock
+    # when it went negative. It stays flagged until filled, and reconciliation reports it.
+    _levels_apply(
+        [
+            (levels[k].pk, delta, reserved_delta[k], _level_policy(locations[k[1]]) or levels[k].on_hand + delta < 0)
+            for k, delta in on_hand_delta.items()
+        ]
+    )
     _save_costings(movements, costings)
     return movements
 
 
-def _lock_levels(keys: Iterable[LevelKey]) -> dict[LevelKey, StockLevel]:
-    """Create the missing StockLevel rows, then lock all of them, both in key order."""
-    ordered = sorted(set(keys), key=lambda k: (k[0], k[1], k[2] or 0))
-    match = Q()
-    for item_id, location_id, lot_id in ordered:
-        match |= Q(item_id=item_id, location_id=location_id, lot_id=lot_id)
-    present = set(StockLevel.objects.filter(match).values_list("item_id", "location_id", "lot_id"))
-    missing = [k for k in ordered if k not in present]
-    if missing:
-        StockLevel.objects.bulk_create(
-            [StockLevel(item_id=i, location_id=loc, lot_id=lot) for i, loc, lot in missing], ignore_conflicts=True
+# The hot path below is plain SQL (the same text on PostgreSQL and SQLite): building these
+# statements through the ORM cost more than running them. Table names come from _meta.
+
+
+def _for_update() -> str:
+    return " FOR UPDATE" if connection.features.has_select_for_update else ""
+
+
+def _levels_apply(changes: list[tuple[int, Decimal, Decimal, bool]]) -> None:
+    """Add the deltas to the locked levels: (pk, on-hand delta, reserved delta, allow negative)."""
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {StockLevel._meta.db_table} SET on_hand = on_hand + %s, reserved = reserved + %s, "
+            "allow_negative = %s WHERE id = %s",
+            [(on_hand, reserved, allow, pk) for pk, on_hand, reserved, allow in changes],
         )
-    rows = (
-        StockLevel.objects.select_for_update()
-        .filter(match)
-        .order_by("item_id", "location_id", F("lot_id").asc(nulls_first=True))
+
+
+def _lock_levels(keys: Iterable[LevelKey]) -> dict[LevelKey, StockLevel]:
+    """Create the missing StockLevel rows, then lock all of them, both in key order.
+
+    Step one is an unconditional ``INSERT ... ON CONFLICT DO NOTHING`` of every key (cheaper than
+    asking which exist first), made before any lock is taken: a posting that waits there for a
+    concurrent insert of the same row holds no row lock anyone else needs, so the fixed order
+    of step two (``ORDER BY item, location, lot ... FOR UPDATE``) cannot be crossed."""
+    ordered = sorted(set(keys), key=lambda k: (k[0], k[1], k[2] or 0))
+    table = StockLevel._meta.db_table
+    params = [value for item_id, location_id, lot_id in ordered for value in (item_id, location_id, lot_id, False)]
+    where, where_params = [], []
+    for item_id, location_id, lot_id in ordered:
+        if lot_id is None:
+            where.append("(item_id = %s AND location_id = %s AND lot_id IS NULL)")
+            where_params += [item_id, location_id]
+        else:
+            where.append("(item_id = %s AND location_id = %s AND lot_id = %s)")
+            where_params += [item_id, location_id, lot_id]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (item_id, location_id, lot_id, allow_negative, on_hand, reserved) VALUES "
+            + ", ".join(["(%s, %s, %s, %s, 0, 0)"] * len(ordered))
+            + " ON CONFLICT DO NOTHING",
+            params,
+        )
+    rows = StockLevel.objects.raw(
+        f"SELECT id, item_id, location_id, lot_id, on_hand, reserved, allow_negative FROM {table} "
+        f"WHERE {' OR '.join(where)} ORDER BY item_id, location_id, lot_id NULLS FIRST{_for_update()}",
+        where_params,
     )
     return {(r.item_id, r.location_id, r.lot_id): r for r in rows}
 
 
 def _lock_valuations(keys: Iterable[ValuationKey]) -> dict[ValuationKey, ItemValuation]:
+    """Like ``_lock_levels``, for the (item, warehouse) valuation rows."""
     ordered = sorted(set(keys))
     if not ordered:
         return {}
-    match = Q()
-    for item_id, warehouse_id in ordered:
-        match |= Q(item_id=item_id, warehouse_id=warehouse_id)
-    present = set(ItemValuation.objects.filter(match).values_list("item_id", "warehouse_id"))
-    missing = [k for k in ordered if k not in present]
-    if missing:
-        ItemValuation.objects.bulk_create(
-            [ItemValuation(item_id=i, warehouse_id=w) for i, w in missing], ignore_conflicts=True
+    table = ItemValuation._meta.db_table
+    params = [value for pair in ordered for value in pair]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (item_id, warehouse_id, quantity, value, last_unit_cost) VALUES "
+            + ", ".join(["(%s, %s, 0, 0, 0)"] * len(ordered))
+            + " ON CONFLICT DO NOTHING",
+            params,
         )
-    rows = ItemValuation.objects.select_for_update().filter(match).order_by("item_id", "warehouse_id")
+    rows = ItemValuation.objects.raw(
+        f"SELECT id, item_id, warehouse_id, quantity, value, last_unit_cost FROM {table} WHERE "
+        + " OR ".join(["(item_id = %s AND warehouse_id = %s)"] * len(ordered))
+        + f" ORDER BY item_id, warehouse_id{_for_update()}",
+        params,
+    )
     return {(r.item_id, r.warehouse_id): r for r in rows}
+
+
+def _valuations_save(valuations: Iterable[ItemValuation]) -> None:
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {ItemValuation._meta.db_table} SET quantity = %s, value = %s, last_unit_cost = %s WHERE id = %s",
+            [(v.quantity, v.value, v.last_unit_cost, v.pk) for v in valuations],
+        )
 
 
 # --- Valuation --------------------------------------------------------------------------------
@@ -447,6 +500,8 @@ def _cost_lines(lines: list[MovementLine]) -> list[_Costing]:
             if line.reverses is not None:
                 cost = _reverse_outgoing(line, valuation, fifo, costing, cost)
             else:
+                if cost is None and line.total_cost is not None:
+                    cost = line.total_cost
                 if cost is None:
                     unit = line.unit_cost if line.unit_cost is not None else _current_unit_cost(valuation, line.item)
                     cost = (line.quantity * unit).quantize(MONEY_STEP)
@@ -473,10 +528,8 @@ def _cost_lines(lines: list[MovementLine]) -> list[_Costing]:
             )
         costing.total_cost = cost
         costings.append(costing)
-    for valuation in valuations.values():
-        ItemValuation.objects.filter(pk=valuation.pk).update(
-            quantity=valuation.quantity, value=valuation.value, last_unit_cost=valuation.last_unit_cost
-        )
+    if valuations:
+        _valuations_save(valuations.values())
     return costings
 
 
@@ -658,10 +711,12 @@ def lot_get_or_create(
     return lot
 
 
-def _resolve_lot(item: Item, lot: Lot | str | None, expiry_date: date | None = None) -> Lot | None:
+def _resolve_lot(
+    item: Item, lot: Lot | str | None, expiry_date: date | None = None, received_on: date | None = None
+) -> Lot | None:
     if lot is None or isinstance(lot, Lot):
         return lot
-    return lot_get_or_create(item=item, code=lot, expiry_date=expiry_date)
+    return lot_get_or_create(item=item, code=lot, expiry_date=expiry_date, received_on=received_on)
 
 
 def _existing_lot(item: Item, lot: Lot | str | None) -> Lot | None:
@@ -702,8 +757,7 @@ def stock_receive(
 ) -> Movement:
     """Unplanned receipt from the supplier location into ``location`` at ``unit_cost``
     (default: the item's standard cost)."""
-    if idempotency_key and (previous := movements_for_key(idempotency_key)):
-        return previous[0]
+    when = _occurred_at(occurred_at)
     with transaction.atomic():
         line = MovementLine(
             item=item,
@@ -711,7 +765,7 @@ def stock_receive(
             source=_virtual(LocationKind.SUPPLIER),
             destination=location,
             kind=MovementKind.RECEIPT,
-            lot=_resolve_lot(item, lot, expiry_date),
+            lot=_resolve_lot(item, lot, expiry_date, received_on=timezone.localdate(when)),
             unit_cost=item.standard_cost if unit_cost is None else unit_cost,
             reference_type=reference_type,
             reference_id=reference_id,
@@ -935,8 +989,6 @@ def stock_customer_return(
     note: str = "",
 ) -> Movement:
     """Take back stock a customer returned, at ``unit_cost`` (default: the current cost)."""
-    if idempotency_key and (previous := movements_for_key(idempotency_key)):
-        return previous[0]
     with transaction.atomic():
         line = MovementLine(
             item=item,
@@ -979,8 +1031,6 @@ def stock_adjust(
     delta = _quantity(quantity_delta, "quantity change")
     if delta == 0:
         raise InvalidMovement("An adjustment of zero changes nothing.")
-    if idempotency_key and (previous := movements_for_key(idempotency_key)):
-        return previous[0]
     adjustment = _virtual(LocationKind.INVENTORY_ADJUSTMENT)
     with transaction.atomic():
         the_lot = _resolve_lot(item, lot, expiry_date) if delta > 0 else _existing_lot(item, lot)
@@ -1068,12 +1118,17 @@ def transfer_ship(
     return _one(movement_post(lines=line, actor=actor, idempotency_key=idempotency_key, occurred_at=occurred_at))
 
 
+def _shipment_arrivals(shipment: Movement):  # noqa: ANN202 - a Movement QuerySet
+    """The arrivals of a shipment that still stand. A reversed arrival is left out, and so is
+    its reversal, which copies the arrival's reference but sends the stock back to transit."""
+    return Movement.objects.filter(
+        reference_type="stock.shipment-arrival", reference_id=str(shipment.pk), reversed_by__isnull=True
+    ).exclude(kind=MovementKind.REVERSAL)
+
+
 def shipment_arrived_quantity(shipment: Movement) -> Decimal:
     """How much of a shipment has arrived (net of reversed arrivals)."""
-    arrivals = Movement.objects.filter(
-        reference_type="stock.shipment-arrival", reference_id=str(shipment.pk), reversed_by__isnull=True
-    )
-    return sum((m.quantity for m in arrivals), ZERO)
+    return sum((m.quantity for m in _shipment_arrivals(shipment)), ZERO)
 
 
 @transaction.atomic
@@ -1091,7 +1146,7 @@ def transfer_arrive(
     row is locked first, so two arrivals cannot exceed what was shipped."""
     if idempotency_key and (previous := movements_for_key(idempotency_key)):
         return previous[0]
-    shipment = Movement.objects.select_for_update().select_related("item", "lot").get(pk=shipment.pk)
+    shipment = Movement.objects.select_for_update(of=("self",)).select_related("item", "lot").get(pk=shipment.pk)
     transit = _virtual(LocationKind.TRANSIT)
     if shipment.destination_id != transit.pk or Movement.objects.filter(reverses=shipment).exists():
         raise InvalidMovement(f"Movement #{shipment.pk} is not an open shipment.")
@@ -1106,17 +1161,11 @@ def transfer_arrive(
         raise InvalidMovement(
             f"Shipment #{shipment.pk} has {_fmt(open_quantity)} still in transit; cannot arrive {_fmt(quantity)}."
         )
-    if quantity == open_quantity:
-        arrived_value = sum(
-            (
-                m.total_cost
-                for m in Movement.objects.filter(
-                    reference_type="stock.shipment-arrival", reference_id=str(shipment.pk), reversed_by__isnull=True
-                )
-            ),
-            ZERO,
-        )
-        unit_cost = (shipment.total_cost - arrived_value) / quantity
+    total_cost = None
+    if quantity == open_quantity:  # the last arrival carries exactly what is left of the value
+        arrived_value = sum((m.total_cost for m in _shipment_arrivals(shipment)), ZERO)
+        total_cost = shipment.total_cost - arrived_value
+        unit_cost = total_cost / quantity
     else:
         unit_cost = shipment.unit_cost
     line = MovementLine(
@@ -1127,6 +1176,7 @@ def transfer_arrive(
         kind=MovementKind.TRANSFER,
         lot=shipment.lot,
         unit_cost=unit_cost.quantize(MONEY_STEP),
+        total_cost=total_cost,
         note=note,
         reference_type="stock.shipment-arrival",
         reference_id=str(shipment.pk),
@@ -1150,7 +1200,7 @@ def movement_reverse(
     if idempotency_key and (previous := movements_for_key(idempotency_key)):
         return previous[0]
     original = (
-        Movement.objects.select_for_update()
+        Movement.objects.select_for_update(of=("self",))
         .select_related("item", "lot", "source__warehouse", "destination__warehouse")
         .get(pk=movement.pk)
     )
@@ -1219,8 +1269,8 @@ def reservation_create(
         changes = {(item.pk, loc.pk, plan_lot.pk if plan_lot else None): take for loc, plan_lot, take in plan}
         try:
             with transaction.atomic():
-                levels = _levels_change_reserved(changes)
-                for key, take in changes.items():
+                levels = _lock_levels(changes.keys())
+                for key, take in changes.items():  # checked under lock, before anything changes
                     if levels[key].available < take:
                         raise InsufficientStock(
                             item=item,
@@ -1229,6 +1279,7 @@ def reservation_create(
                             asked=take,
                             available=levels[key].available,
                         )
+                _levels_change_reserved(changes)
                 reservation = Reservation.objects.create(
                     item=item,
                     warehouse=warehouse,

@@ -1,0 +1,165 @@
+"""Read queries over master data that more than one caller needs (admin, reports, API)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import models
+from django.db.models import Count, Exists, F, OuterRef, Q, Sum
+from django.db.models.functions import Lower, Trim
+from django.urls import NoReverseMatch, reverse
+
+from .models import Barcode, Item, ItemStatus, LocationKind, UnitOfMeasure
+
+
+class DataProblemKind(models.TextChoices):
+    """Kinds of master-data problem, in the order they are reported."""
+
+    ITEM_WITHOUT_BARCODE = "item_without_barcode", "Items without a barcode"
+    ITEM_WITHOUT_CATEGORY = "item_without_category", "Items without a category"
+    DUPLICATE_ITEM_NAME = "duplicate_item_name", "Items sharing a name"
+    DISCONTINUED_ON_HAND = "discontinued_on_hand", "Discontinued items still on hand"
+    UNIT_WITHOUT_CONVERSION = "unit_without_conversion", "Units of measure without conversion"
+    ITEM_UNIT_NOT_CONVERTIBLE = "item_unit_not_convertible", "Purchase or sales units without a factor"
+    PERISHABLE_WITHOUT_SHELF_LIFE = "perishable_without_shelf_life", "Perishable items without shelf life"
+
+
+@dataclass(frozen=True)
+class DataProblem:
+    """One problem of one master-data row. ``model`` is the model name in the catalog app
+    (``item``, ``unitofmeasure``), so callers can link to the row without loading it."""
+
+    kind: str
+    model: str
+    object_id: int
+    label: str
+    message: str
+
+    @property
+    def kind_label(self) -> str:
+        return DataProblemKind(self.kind).label
+
+    @property
+    def admin_url(self) -> str | None:
+        try:
+            return reverse(f"admin:catalog_{self.model}_change", args=[self.object_id])
+        except NoReverseMatch:  # the admin is not installed (API-only deployment)
+            return None
+
+
+def _item_problem(kind: str, item: Item, message: str) -> DataProblem:
+    return DataProblem(kind=kind, model="item", object_id=item.pk, label=str(item), message=message)
+
+
+def _unconvertible(unit_field: str, factor_field: str) -> Q:
+    """Items whose ``unit_field`` is set, has no explicit factor and no conversion to the base
+    unit: another dimension, or either unit without ratio (the same rule as ``Item.unit_factor``)."""
+    return (
+        Q(**{f"{unit_field}__isnull": False, f"{factor_field}__isnull": True})
+        & ~Q(**{unit_field: F("base_unit")})
+        & (
+            ~Q(**{f"{unit_field}__dimension": F("base_unit__dimension")})
+            | Q(**{f"{unit_field}__ratio__isnull": True})
+            | Q(base_unit__ratio__isnull=True)
+        )
+    )
+
+
+def data_quality_problems() -> list[DataProblem]:
+    """Every master-data problem a manager should fix, ordered by kind, then SKU or code.
+
+    Set-based: one query per kind of problem, whatever the number of items. Stock is read
+    through the reverse relation ``stock_levels`` (catalog never imports stock).
+    """
+    problems: list[DataProblem] = []
+    items = Item.objects.only("pk", "sku", "name").order_by("sku")
+
+    for item in items.filter(~Exists(Barcode.objects.filter(item=OuterRef("pk")))):
+        problems.append(_item_problem(DataProblemKind.ITEM_WITHOUT_BARCODE, item, "No barcode: it cannot be scanned."))
+
+    for item in items.filter(category__isnull=True):
+        problems.append(
+            _item_problem(DataProblemKind.ITEM_WITHOUT_CATEGORY, item, "No category: reports cannot group it.")
+        )
+
+    duplicated = (
+        Item.objects.annotate(key=Lower(Trim("name")))
+        .values("key")
+        .annotate(n=Count("pk"))
+        .filter(n__gt=1)
+        .values("key")
+    )
+    sharing = list(items.annotate(key=Lower(Trim("name"))).filter(key__in=duplicated))
+    skus_by_name: dict[str, list[str]] = {}
+    for item in sharing:
+        skus_by_name.setdefault(item.key, []).append(item.sku)
+    for item in sharing:
+        others = ", ".join(sku for sku in skus_by_name[item.key] if sku != item.sku)
+        problems.append(
+            _item_problem(DataProblemKind.DUPLICATE_ITEM_NAME, item, f"Same name {item.name!r} as SKU {others}.")
+        )
+
+    on_hand = (
+        items.filter(
+            status=ItemStatus.DISCONTINUED,
+            stock_levels__on_hand__gt=0,
+            stock_levels__location__kind=LocationKind.INTERNAL,
+        )
+        .annotate(quantity=Sum("stock_levels__on_hand"))
+        .select_related("base_unit")
+        .only("pk", "sku", "name", "base_unit__code")
+    )
+    for item in on_hand:
+        problems.append(
+            _item_problem(
+                DataProblemKind.DISCONTINUED_ON_HAND,
+                item,
+                f"Discontinued but {item.quantity.normalize():f} {item.base_unit.code} still on hand.",
+            )
+        )
+
+    for unit in UnitOfMeasure.objects.filter(ratio__isnull=True).order_by("code"):
+        problems.append(
+            DataProblem(
+                kind=DataProblemKind.UNIT_WITHOUT_CONVERSION,
+                model="unitofmeasure",
+                object_id=unit.pk,
+                label=str(unit),
+                message=f"No ratio: {unit.code} converts to no other {unit.get_dimension_display().lower()} "
+                "unit; every item using it needs its own factor.",
+            )
+        )
+
+    unconvertible = (
+        Item.objects.order_by("sku")
+        .filter(_unconvertible("purchase_unit", "purchase_factor") | _unconvertible("sales_unit", "sales_factor"))
+        .select_related("base_unit", "purchase_unit", "sales_unit")
+    )
+    for item in unconvertible:
+        units = [
+            unit.code
+            for unit, factor in (
+                (item.purchase_unit, item.purchase_factor),
+                (item.sales_unit, item.sales_factor),
+            )
+            if unit is not None and item.unit_factor(unit, factor) is None
+        ]
+        problems.append(
+            _item_problem(
+                DataProblemKind.ITEM_UNIT_NOT_CONVERTIBLE,
+                item,
+                f"{' and '.join(units)} do{'es' if len(units) == 1 else ''} not convert to "
+                f"{item.base_unit.code}: give the number of {item.base_unit.code} per unit.",
+            )
+        )
+
+    for item in items.filter(Q(shelf_life_days__isnull=True) | Q(shelf_life_days=0), perishable=True):
+        problems.append(
+            _item_problem(
+                DataProblemKind.PERISHABLE_WITHOUT_SHELF_LIFE,
+                item,
+                "Perishable without shelf life: expiry dates of its lots cannot be checked.",
+            )
+        )
+
+    return problems

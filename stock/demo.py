@@ -1,0 +1,102 @@
+"""Demo stock on top of ``catalog.demo``: opening balances two months back and daily sales since,
+posted through the stock services with idempotency keys, so a second run posts nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from decimal import Decimal
+from typing import TextIO
+
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from catalog import demo as catalog_demo
+from catalog.demo import ITEMS, Tally
+from catalog.models import Item, Location, Tracking, Warehouse
+
+from .services import InsufficientStock, movements_for_key, stock_issue, stock_receive
+
+HISTORY_DAYS = 60
+
+
+def _bins(code: str) -> list[Location]:
+    return list(Location.objects.filter(warehouse__code=code, level="bin").select_related("warehouse").order_by("code"))
+
+
+def seed_opening_stock() -> Tally:
+    """Most items get an opening balance in AMS and every third one in RTM too; one in seven
+    has none (so the stock-out reports have something to show)."""
+    tally = Tally()
+    actor = get_user_model().objects.get(username="manager")
+    items = {item.sku: item for item in Item.objects.filter(sku__in=[spec.sku for spec in ITEMS])}
+    opened = timezone.now() - timedelta(days=HISTORY_DAYS)
+    for code, bins in (("AMS", _bins("AMS")), ("RTM", _bins("RTM"))):
+        for spec in ITEMS:
+            if spec.number % 7 == 0 or (code == "RTM" and spec.number % 3):
+                continue
+            key = f"demo-opening-{code}-{spec.sku}"
+            if movements_for_key(key):
+                tally.unchanged += 1
+                continue
+            item = items[spec.sku]
+            quantity = Decimal(20 + spec.number * 37 % 180) if code == "AMS" else Decimal(5 + spec.number % 40)
+            stock_receive(
+                item=item,
+                location=bins[spec.number % len(bins)],
+                quantity=quantity,
+                unit_cost=spec.standard_cost,
+                lot=f"L{spec.number:03d}-{code}" if item.tracking != Tracking.NONE else None,
+                actor=actor,
+                idempotency_key=key,
+                occurred_at=opened,
+                reference_type="demo",
+                reference_id="opening balance",
+            )
+            tally.created += 1
+    return tally
+
+
+def seed_sales_history() -> Tally:
+    """Sales from AMS over the last ``HISTORY_DAYS`` days, a few items a day (FEFO picks)."""
+    tally = Tally()
+    actor = get_user_model().objects.get(username="clerk")
+    warehouse = Warehouse.objects.get(code="AMS")
+    items = {item.sku: item for item in Item.objects.filter(sku__in=[spec.sku for spec in ITEMS])}
+    now = timezone.now()
+    for days_ago in range(HISTORY_DAYS - 1, 0, -1):
+        for spec in ITEMS:
+            if (spec.number * 13 + days_ago) % 23:
+                continue
+            key = f"demo-sale-{spec.sku}-{days_ago}"
+            if movements_for_key(key):
+                tally.unchanged += 1
+                continue
+            try:
+                stock_issue(
+                    item=items[spec.sku],
+                    warehouse=warehouse,
+                    quantity=Decimal(1 + (spec.number + days_ago) % 4),
+                    actor=actor,
+                    idempotency_key=key,
+                    occurred_at=now - timedelta(days=days_ago),
+                    reference_type="demo",
+                    reference_id=f"WEB-{days_ago:02d}{spec.number:03d}",
+                )
+            except InsufficientStock:
+                tally.unchanged += 1  # sold out that day: a real shop has those too
+            else:
+                tally.created += 1
+    return tally
+
+
+STEPS: list[tuple[str, Callable[[], Tally]]] = [
+    *catalog_demo.STEPS,
+    ("opening stock", seed_opening_stock),
+    ("sales history", seed_sales_history),
+]
+
+
+def seed_demo(stdout: TextIO | None = None) -> dict[str, dict[str, int]]:
+    """The whole demo: master data, then opening stock and sales history."""
+    return catalog_demo.seed_demo(stdout=stdout, steps=STEPS)
