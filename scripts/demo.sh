@@ -20,13 +20,13 @@ cat <<MSG
   Celery worker and beat logs:        var/log/worker.log, var/log/beat.log
 
 MSG
-"$PY" - <<'PYCODE'
+"$PY" manage.py shell -v0 -c '
 from catalog.demo import DEMO_PASSWORDS, USERS
 print("  Demo logins (user / password / role):")
 for spec in USERS:
     print(f"    {spec.username:<10} {DEMO_PASSWORDS[spec.username]:<22} {spec.role}")
-print()
-PYCODE
+print()'
+
 "$PY" manage.py runserver "127.0.0.1:${PORT}" --noreload &
 pids+=($!)
 wait "${pids[-1]}"

@@ -53,7 +53,9 @@ LevelKey = tuple[int, int, int | None]  # (item_id, location_id, lot_id)
 ValuationKey = tuple[int, int]  # (item_id, warehouse_id)
 
 CLOCK_SKEW = timedelta(minutes=5)
-FEFO_RETRIES = 3
+# Each failed attempt of an optimistic FEFO plan means a concurrent posting took the stock, so
+# N contenders need at most N attempts; a plan that finds too little stock refuses at once.
+FEFO_RETRIES = 20
 
 # Which location kinds each movement kind may take from and bring to.
 ALLOWED_SIDES: dict[str, tuple[set[str], set[str]]] = {
