@@ -20,6 +20,7 @@ from guardian.admin import GuardedModelAdminMixin
 from simple_history.admin import SimpleHistoryAdmin
 
 from .models import Barcode, Category, Item, Location, UnitOfMeasure, Warehouse
+from .permissions import PermittedWarehouseFilter, WarehouseScopedAdminMixin
 from .selectors import DataProblemKind, data_quality_problems
 from .services import category_save, item_save, items_discontinue
 
@@ -144,9 +145,12 @@ class BarcodeAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Warehouse)
-class WarehouseAdmin(GuardedModelAdminMixin, SimpleHistoryAdmin):
+class WarehouseAdmin(WarehouseScopedAdminMixin, GuardedModelAdminMixin, SimpleHistoryAdmin):
     """Object permissions (guardian) on a warehouse scope what users may do there: the
-    "Object permissions" button on the change page assigns them."""
+    "Object permissions" button on the change page assigns them (per user and per group).
+    Users see only the warehouses where they may view stock."""
+
+    warehouse_lookups = ("pk",)
 
     list_display = ["code", "name", "time_zone", "allow_negative_stock", "active"]
     list_filter = ["active", "allow_negative_stock"]
@@ -154,9 +158,11 @@ class WarehouseAdmin(GuardedModelAdminMixin, SimpleHistoryAdmin):
 
 
 @admin.register(Location)
-class LocationAdmin(SimpleHistoryAdmin):
+class LocationAdmin(WarehouseScopedAdminMixin, SimpleHistoryAdmin):
+    warehouse_lookups = ("warehouse",)
+    include_unassigned = True  # the virtual locations belong to no warehouse
     list_display = ["code", "name", "warehouse", "kind", "level", "parent", "barcode", "active"]
-    list_filter = ["kind", "level", "active", "warehouse"]
+    list_filter = ["kind", "level", "active", PermittedWarehouseFilter]
     list_select_related = ["warehouse", "parent__warehouse"]
     search_fields = ["code", "name", "barcode"]
     autocomplete_fields = ["warehouse", "parent"]

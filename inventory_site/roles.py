@@ -60,6 +60,19 @@ ROLE_SPECS: dict[str, dict[str, tuple[str, ...]]] = {
     AUDITOR: {"*": (VIEW,)},
 }
 
+# Warehouse actions (custom permissions of catalog.Warehouse) granted for *every* warehouse by a
+# model-level grant; the other roles get them per warehouse with django-guardian.
+GLOBAL_WAREHOUSE_ACTIONS: dict[str, tuple[str, ...]] = {
+    ADMINISTRATOR: (
+        "view_warehouse_stock",
+        "post_warehouse_movements",
+        "adjust_warehouse_stock",
+        "approve_warehouse_adjustments",
+        "receive_warehouse_purchases",
+    ),
+    AUDITOR: ("view_warehouse_stock",),
+}
+
 # Apps whose permissions the roles are about (auth and the rest are the Administrator's).
 PRODUCT_APPS = ("catalog", "stock", "counting", "purchasing", "reports", "django_celery_beat")
 
@@ -95,6 +108,6 @@ def sync_roles(apps: Any, schema_editor: Any = None) -> None:
             ct = perm.content_type
             allowed = _allowed(spec, ct.app_label, ct.model)
             is_model_perm = perm.codename == f"{action}_{ct.model}"
-            if (is_model_perm and action in allowed) or (not is_model_perm and role == ADMINISTRATOR):
+            if (is_model_perm and action in allowed) or perm.codename in GLOBAL_WAREHOUSE_ACTIONS.get(role, ()):
                 wanted.append(perm)
         group.permissions.add(*wanted)

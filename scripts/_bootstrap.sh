@@ -1,5 +1,6 @@
 # Sourced by scripts/demo.sh and scripts/test.sh: make .venv with Python 3.11 and install the
-# pinned set (requirements.lock) plus the project. Re-installs only when the lock changes.
+# pinned set (requirements.lock). The project itself runs from this folder (manage.py, pytest's
+# rootdir), so it is not installed. Re-installs only when the lock or pyproject.toml changes.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -22,7 +23,6 @@ stamp=.venv/.installed-$(cat requirements.lock pyproject.toml | sha1sum | cut -c
 if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -r requirements.lock
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
   rm -f .venv/.installed-*
   touch "$stamp"
 fi

@@ -9,7 +9,7 @@ from datetime import date, datetime, time
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -19,6 +19,13 @@ from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from catalog.models import Item, Warehouse
+from catalog.permissions import (
+    PermittedWarehouseFilter,
+    WarehouseAction,
+    WarehouseScopedAdminMixin,
+    warehouse_allows,
+    warehouses_for,
+)
 
 from .models import CostLayer, ItemValuation, Lot, Movement, Reservation, ReservationLine, StockLevel
 from .selectors import stock_card
@@ -38,21 +45,6 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-class WarehouseFilter(admin.SimpleListFilter):
-    """Movements that touch a warehouse on either side."""
-
-    title = "warehouse"
-    parameter_name = "warehouse"
-
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        return [(str(w.pk), str(w)) for w in Warehouse.objects.all()]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        if self.value():
-            return queryset.filter(Q(source__warehouse_id=self.value()) | Q(destination__warehouse_id=self.value()))
-        return queryset
-
-
 class ReverseForm(forms.Form):
     reason = forms.CharField(
         max_length=500, widget=forms.Textarea(attrs={"rows": 3}), help_text="Why the movement is undone."
@@ -60,14 +52,23 @@ class ReverseForm(forms.Form):
 
 
 class StockCardForm(forms.Form):
+    """Item and period of a stock card. Users who may view stock only in some warehouses pick
+    one of them; users with a global grant may leave it empty for all warehouses."""
+
     item = forms.CharField(label="SKU")
-    warehouse = forms.ModelChoiceField(queryset=Warehouse.objects.all(), required=False)
+    warehouse = forms.ModelChoiceField(queryset=Warehouse.objects.none(), required=False)
     start = forms.DateField(required=False, help_text="YYYY-MM-DD")
     end = forms.DateField(required=False, help_text="YYYY-MM-DD")
 
+    def __init__(self, *args, user, **kwargs) -> None:  # noqa: ANN002, ANN003
+        super().__init__(*args, **kwargs)
+        self.fields["warehouse"].queryset = warehouses_for(user)
+        self.fields["warehouse"].required = not warehouse_allows(user, None, WarehouseAction.VIEW)
+
 
 @admin.register(Movement)
-class MovementAdmin(ReadOnlyAdmin):
+class MovementAdmin(WarehouseScopedAdminMixin, ReadOnlyAdmin):
+    warehouse_lookups = ("source__warehouse", "destination__warehouse")
     list_display = [
         "id",
         "occurred_at",
@@ -84,7 +85,13 @@ class MovementAdmin(ReadOnlyAdmin):
         "actor",
         "reversal_state",
     ]
-    list_filter = ["kind", WarehouseFilter, "occurred_at", "posted_at", ("actor", admin.RelatedOnlyFieldListFilter)]
+    list_filter = [
+        "kind",
+        PermittedWarehouseFilter,
+        "occurred_at",
+        "posted_at",
+        ("actor", admin.RelatedOnlyFieldListFilter),
+    ]
     search_fields = ["item__sku", "item__name", "lot__code", "reference_id", "idempotency_key", "note", "=id"]
     autocomplete_fields = ["item"]
     list_select_related = ["item", "lot", "source__warehouse", "destination__warehouse", "actor", "reversed_by"]
@@ -126,7 +133,7 @@ class MovementAdmin(ReadOnlyAdmin):
         return self._reverse_page(request, ids)
 
     def reverse_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        get_object_or_404(Movement, pk=pk)
+        get_object_or_404(self.get_queryset(request), pk=pk)
         return self._reverse_page(request, [pk])
 
     def _reverse_page(self, request: HttpRequest, ids: list[int]) -> HttpResponse:
@@ -134,7 +141,9 @@ class MovementAdmin(ReadOnlyAdmin):
         through the service (each in its own transaction; a refusal is reported, not hidden)."""
         if not self.has_reverse_permission(request):
             raise PermissionDenied
-        movements = list(Movement.objects.filter(pk__in=ids).select_related("item", "lot", "source", "destination"))
+        movements = list(
+            self.get_queryset(request).filter(pk__in=ids).select_related("item", "lot", "source", "destination")
+        )
         form = ReverseForm(request.POST if request.POST.get("confirm") else None)
         if form.is_bound and form.is_valid():
             done = 0
@@ -163,7 +172,7 @@ class MovementAdmin(ReadOnlyAdmin):
         """The stock card of one item: its movements in order with running quantity and value."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        form = StockCardForm(request.GET or None)
+        form = StockCardForm(request.GET or None, user=request.user)
         card = None
         item = None
         if form.is_bound and form.is_valid():
@@ -203,9 +212,10 @@ def _day_end(day: date | None) -> datetime | None:
 
 
 @admin.register(StockLevel)
-class StockLevelAdmin(ReadOnlyAdmin):
+class StockLevelAdmin(WarehouseScopedAdminMixin, ReadOnlyAdmin):
+    warehouse_lookups = ("location__warehouse",)
     list_display = ["item", "location", "lot", "on_hand", "reserved", "available_display", "card"]
-    list_filter = ["location__warehouse", "location__kind", ("item__category", admin.RelatedOnlyFieldListFilter)]
+    list_filter = [PermittedWarehouseFilter, "location__kind", ("item__category", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["item__sku", "item__name", "location__code", "location__barcode", "lot__code"]
     list_select_related = ["item", "location__warehouse", "lot"]
     show_full_result_count = False
@@ -252,7 +262,8 @@ class ReservationLineInline(admin.TabularInline):
 
 
 @admin.register(Reservation)
-class ReservationAdmin(ReadOnlyAdmin):
+class ReservationAdmin(WarehouseScopedAdminMixin, ReadOnlyAdmin):
+    warehouse_lookups = ("warehouse",)
     list_display = [
         "id",
         "item",
@@ -264,22 +275,24 @@ class ReservationAdmin(ReadOnlyAdmin):
         "reference_id",
         "created_at",
     ]
-    list_filter = ["status", "warehouse", "created_at"]
+    list_filter = ["status", PermittedWarehouseFilter, "created_at"]
     search_fields = ["item__sku", "reference_id", "idempotency_key"]
     list_select_related = ["item", "warehouse"]
     inlines = [ReservationLineInline]
 
 
 @admin.register(ItemValuation)
-class ItemValuationAdmin(ReadOnlyAdmin):
+class ItemValuationAdmin(WarehouseScopedAdminMixin, ReadOnlyAdmin):
+    warehouse_lookups = ("warehouse",)
     list_display = ["item", "warehouse", "quantity", "value", "average_cost", "last_unit_cost"]
-    list_filter = ["warehouse", "item__valuation_method"]
+    list_filter = [PermittedWarehouseFilter, "item__valuation_method"]
     search_fields = ["item__sku", "item__name"]
     list_select_related = ["item", "warehouse"]
 
 
 @admin.register(CostLayer)
-class CostLayerAdmin(ReadOnlyAdmin):
+class CostLayerAdmin(WarehouseScopedAdminMixin, ReadOnlyAdmin):
+    warehouse_lookups = ("warehouse",)
     list_display = [
         "id",
         "item",
@@ -291,6 +304,6 @@ class CostLayerAdmin(ReadOnlyAdmin):
         "remaining_value",
         "movement_id",
     ]
-    list_filter = ["warehouse", "received_at"]
+    list_filter = [PermittedWarehouseFilter, "received_at"]
     search_fields = ["item__sku"]
     list_select_related = ["item", "warehouse"]

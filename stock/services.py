@@ -14,7 +14,10 @@ Call ``movement_post`` once per transaction with all lines (it takes a batch) ra
 several times: two separate calls would lock in two rounds and the order would no longer hold.
 
 Refusals raise a ``StockError`` subclass before anything is written, or roll the savepoint back,
-so a refused posting leaves no row behind.
+so a refused posting leaves no row behind. Every action checks the ``actor``'s permission
+(``catalog.permissions``: the model permission of the role and the warehouse's object
+permission) and raises ``WarehousePermissionDenied`` before writing; ``actor=None`` is the
+system itself (migrations, operators' management commands) and is trusted.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from catalog.models import Item, ItemStatus, Location, LocationKind, Tracking, ValuationMethod, Warehouse
+from catalog.permissions import WarehouseAction, warehouse_require
 
 from .models import (
     MONEY_STEP,
@@ -267,6 +271,7 @@ def movement_post(
             return previous
     when = _occurred_at(occurred_at)
     checked = [_validate_line(line) for line in batch]
+    _authorize(actor, checked)
     try:
         with transaction.atomic():
             return _post(checked, actor=actor, idempotency_key=idempotency_key, occurred_at=when)
@@ -284,6 +289,28 @@ def movements_for_key(idempotency_key: str) -> list[Movement]:
     if first is None:
         return []
     return list(Movement.objects.filter(batch=first.batch).order_by("batch_line"))
+
+
+def _authorize(actor: AbstractBaseUser | None, lines: Sequence[MovementLine]) -> None:
+    """Refuse, before anything is written, unless ``actor`` may post movements
+    (``stock.add_movement``) and may do each line's action in the warehouses it touches:
+    adjustments and reversals need "adjust", everything else "post" (catalog/permissions.py)."""
+    if actor is None:
+        return
+    needs: dict[str, dict[int, Warehouse]] = defaultdict(dict)
+    for line in lines:
+        action = (
+            WarehouseAction.ADJUST
+            if line.kind in (MovementKind.ADJUSTMENT, MovementKind.REVERSAL)
+            else WarehouseAction.POST
+        )
+        for location in (line.source, line.destination):
+            if location.is_internal:
+                needs[action][location.warehouse_id] = location.warehouse
+    if not needs:
+        warehouse_require(actor, None, WarehouseAction.POST, model_perm="stock.add_movement")
+    for action, warehouses in needs.items():
+        warehouse_require(actor, warehouses.values(), action, model_perm="stock.add_movement")
 
 
 def _level_policy(location: Location) -> bool:
@@ -1258,6 +1285,7 @@ def reservation_create(
     """Hold ``quantity`` of an item for a demand document, allocated by FEFO over the warehouse
     (or the location's subtree, or one lot). Refuses with InsufficientStock if not enough is
     available; the same idempotency key returns the first reservation."""
+    warehouse_require(actor, warehouse, WarehouseAction.POST, model_perm="stock.add_reservation")
     if idempotency_key and (previous := Reservation.objects.filter(idempotency_key=idempotency_key).first()):
         return previous
     quantity = _quantity(quantity)
@@ -1348,6 +1376,7 @@ def _reservation_settle(
 @transaction.atomic
 def reservation_release(*, reservation: Reservation, actor, quantity: Decimal | None = None) -> Reservation:
     """Give back (part of) what is held: the levels' ``reserved`` drops, nothing moves."""
+    warehouse_require(actor, reservation.warehouse, WarehouseAction.POST, model_perm="stock.change_reservation")
     reservation = Reservation.objects.select_for_update().get(pk=reservation.pk)
     quantity, takes = _take_from_lines(reservation, quantity)
     changes: dict[LevelKey, Decimal] = defaultdict(Decimal)
@@ -1368,6 +1397,7 @@ def reservation_consume(
 ) -> list[Movement]:
     """Ship (part of) what is held: issue movements from the reserved levels to the customer
     location, taking from ``reserved`` and ``on_hand`` together."""
+    warehouse_require(actor, reservation.warehouse, WarehouseAction.POST, model_perm="stock.change_reservation")
     if idempotency_key and (previous := movements_for_key(idempotency_key)):
         return previous
     reservation = Reservation.objects.select_for_update().select_related("item").get(pk=reservation.pk)

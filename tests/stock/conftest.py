@@ -63,7 +63,9 @@ def virtual(virtual_locations) -> Callable[[str], Location]:
 
 @pytest.fixture
 def actor(db):
-    return UserFactory(username="clerk")
+    """A superuser: these tests are about the ledger; tests/stock/test_permissions.py is about
+    who may post where."""
+    return UserFactory(username="clerk", is_superuser=True)
 
 
 @pytest.fixture

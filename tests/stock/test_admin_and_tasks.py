@@ -8,8 +8,10 @@ from django.contrib.auth.models import Group, User
 from django.core import mail
 from django.db import connection
 from django.urls import reverse
+from guardian.shortcuts import assign_perm
 
 from catalog.models import Item, Location, UnitOfMeasure, Warehouse
+from catalog.permissions import WarehouseAction
 from inventory_site.roles import AUDITOR, INVENTORY_MANAGER
 from stock.models import Movement, MovementKind, StockLevel
 from stock.services import stock_issue, stock_receive
@@ -28,6 +30,8 @@ def _user(username: str, role: str, **extra) -> User:
 def setup():
     manager = _user("manager", INVENTORY_MANAGER)
     warehouse = Warehouse.objects.create(code="W1", name="Main")
+    for action in WarehouseAction.ALL:
+        assign_perm(f"catalog.{action}", manager, warehouse)
     bin_a = Location.objects.create(warehouse=warehouse, code="A-01", name="A-01")
     item = Item.objects.create(
         sku="MUG-1", name="Mug", base_unit=UnitOfMeasure.objects.get(code="each"), valuation_method="average"
@@ -88,7 +92,9 @@ def test_auditor_sees_the_ledger_but_cannot_reverse(client, setup):
 def test_stock_card_shows_running_balance_and_value(client, setup):
     manager, item, _, _ = setup
     client.force_login(manager)
-    page = client.get(reverse("admin:stock_card"), {"item": "mug-1"})
+    no_warehouse = client.get(reverse("admin:stock_card"), {"item": "mug-1"})
+    assert no_warehouse.context["card"] is None  # a scoped manager must pick one of their warehouses
+    page = client.get(reverse("admin:stock_card"), {"item": "mug-1", "warehouse": Warehouse.objects.get().pk})
     assert page.status_code == 200
     rows = page.context["card"]["rows"]
     assert [r.balance for r in rows] == [Decimal(10), Decimal(6)]
