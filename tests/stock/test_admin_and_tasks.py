@@ -99,7 +99,7 @@ def test_stock_card_shows_running_balance_and_value(client, setup):
     rows = page.context["card"]["rows"]
     assert [r.balance for r in rows] == [Decimal(10), Decimal(6)]
     assert [r.value for r in rows] == [Decimal("25.0000"), Decimal("15.0000")]
-    unknown = client.get(reverse("admin:stock_card"), {"item": "NOPE"})
+    unknown = client.get(reverse("admin:stock_card"), {"item": "NOPE", "warehouse": Warehouse.objects.get().pk})
     assert unknown.status_code == 200 and b"No item with SKU" in unknown.content
 
 
