@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
@@ -135,6 +136,19 @@ class WarehouseScopedAdminMixin:
 
     def _get_obj_does_not_exist_redirect(self, request: HttpRequest, opts: object, object_id: str) -> None:
         raise Http404(f"No {opts.verbose_name} with id {object_id!r} here.")
+
+    def _require_in_scope(self, request: HttpRequest, object_id: str) -> None:
+        if not self.get_queryset(request).filter(pk=unquote(object_id)).exists():
+            raise Http404(f"No {self.model._meta.verbose_name} with id {object_id!r} here.")
+
+    def history_view(self, request: HttpRequest, object_id: str, extra_context: dict | None = None):  # noqa: ANN201
+        """simple-history finds records by id without the admin's queryset: scope them too."""
+        self._require_in_scope(request, object_id)
+        return super().history_view(request, object_id, extra_context)
+
+    def history_form_view(self, request: HttpRequest, object_id: str, version_id: str, extra_context=None):  # noqa: ANN001, ANN201
+        self._require_in_scope(request, object_id)
+        return super().history_form_view(request, object_id, version_id, extra_context)
 
 
 class PermittedWarehouseFilter(admin.SimpleListFilter):
