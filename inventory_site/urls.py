@@ -4,7 +4,11 @@ from django.contrib import admin
 from django.urls import path
 from django.views.generic import RedirectView
 
+from reports.admin import audit_trail_view
+
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    # Before admin/: the admin's catch-all would otherwise answer it.
+    path("admin/audit-trail/", admin.site.admin_view(audit_trail_view), name="audit_trail"),
     path("admin/", admin.site.urls),
 ]
