@@ -9,24 +9,109 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.loader import select_template
 from django.template.response import TemplateResponse
-from django.urls import URLPattern, path
+from django.urls import URLPattern, path, reverse
 from django.utils.translation import ngettext
 from guardian.admin import GuardedModelAdminMixin
+from import_export.admin import ImportExportMixin
+from import_export.forms import ConfirmImportForm, ExportForm, ImportForm
 from simple_history.admin import SimpleHistoryAdmin
 
+from .importing.reading import ImportFileError
 from .models import Barcode, Category, Item, Location, UnitOfMeasure, Warehouse
 from .permissions import PermittedWarehouseFilter, WarehouseScopedAdminMixin
+from .resources import FORMATS, CategoryResource, ItemResource, LocationResource
 from .selectors import DataProblemKind, data_quality_problems
 from .services import category_save, item_save, items_discontinue
 
 
+class InventoryImportExportMixin(ImportExportMixin):
+    """Import (dry-run preview, then all rows or none) and export (the list's rows, as
+    filtered and scoped, in CSV or XLSX) with the resources of ``catalog.resources``.
+
+    Import needs ``import_permissions`` (default: add and change of the model); export needs
+    view permission. The admin's own change-list template (and its links) stays the base of
+    the page that adds the Import and Export buttons."""
+
+    import_formats = FORMATS
+    export_formats = FORMATS
+    import_template_name = "admin/catalog/import_preview.html"
+    import_export_change_list_template = "admin/catalog/change_list_import_export.html"
+    export_form_class = ExportForm
+    import_permissions: tuple[str, ...] | None = None
+
+    def get_import_permissions(self) -> tuple[str, ...]:
+        if self.import_permissions is not None:
+            return self.import_permissions
+        opts = self.model._meta
+        return (f"{opts.app_label}.add_{opts.model_name}", f"{opts.app_label}.change_{opts.model_name}")
+
+    def has_import_permission(self, request: HttpRequest) -> bool:
+        return all(request.user.has_perm(perm) for perm in self.get_import_permissions())
+
+    def has_export_permission(self, request: HttpRequest) -> bool:
+        return self.has_view_permission(request)
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        if self.ie_base_change_list_template == "admin/change_list.html":
+            # No explicit change_list_template: the one Django would have picked for this model.
+            opts = self.model._meta
+            self.ie_base_change_list_template = select_template(
+                [
+                    f"admin/{opts.app_label}/{opts.model_name}/change_list.html",
+                    f"admin/{opts.app_label}/change_list.html",
+                    "admin/change_list.html",
+                ]
+            ).template.name
+        return super().changelist_view(request, extra_context)
+
+    def get_import_data_kwargs(self, **kwargs: Any) -> dict[str, Any]:
+        kwargs = super().get_import_data_kwargs(**kwargs)
+        kwargs.pop("request", None)
+        kwargs["rollback_on_validation_errors"] = True  # all rows or none, also on confirm
+        return kwargs
+
+    def add_data_read_fail_error_to_form(self, form: forms.Form, e: Exception) -> None:
+        if isinstance(e, ImportFileError):
+            form.add_error("import_file", str(e))
+        else:
+            super().add_data_read_fail_error_to_form(form, e)
+
+    def process_result(self, result: Any, request: HttpRequest) -> HttpResponse:
+        if result.has_errors() or result.has_validation_errors():
+            problems = [
+                f"row {e['row']}: {'; '.join(e['details'])}" for e in result.inventory_report if e["status"] == "error"
+            ]
+            problems += [str(e.error) for e in result.base_errors]
+            self.message_user(request, "Nothing was imported: " + " | ".join(problems[:5]), messages.ERROR)
+            opts = self.model._meta
+            return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_import"))
+        return super().process_result(result, request)
+
+    def get_valid_export_item_pks(self, request: HttpRequest) -> Any:
+        return self.get_export_queryset(request).values_list("pk", flat=True)
+
+
+class ItemImportForm(ImportForm):
+    create_categories = forms.BooleanField(
+        required=False, help_text="Create the categories the file names that do not exist yet."
+    )
+
+
+class ItemConfirmImportForm(ConfirmImportForm):
+    create_categories = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+
 @admin.register(Category)
-class CategoryAdmin(SimpleHistoryAdmin):
+class CategoryAdmin(InventoryImportExportMixin, SimpleHistoryAdmin):
+    resource_classes = [CategoryResource]
+
     list_display = ["path", "name", "valuation_method"]
     list_filter = ["valuation_method"]
     search_fields = ["name", "path"]
@@ -55,7 +140,11 @@ class BarcodeInline(admin.TabularInline):
 
 
 @admin.register(Item)
-class ItemAdmin(SimpleHistoryAdmin):
+class ItemAdmin(InventoryImportExportMixin, SimpleHistoryAdmin):
+    resource_classes = [ItemResource]
+    import_form_class = ItemImportForm
+    confirm_form_class = ItemConfirmImportForm
+
     list_display = [
         "sku",
         "name",
@@ -98,6 +187,17 @@ class ItemAdmin(SimpleHistoryAdmin):
     def save_model(self, request: HttpRequest, obj: Item, form: Any, change: bool) -> None:
         obj._history_user = request.user
         item_save(item=obj)  # a new item without valuation method takes its category's
+
+    def get_import_resource_kwargs(self, request: HttpRequest, **kwargs: Any) -> dict[str, Any]:
+        form = kwargs.get("form")
+        create = bool(getattr(form, "cleaned_data", {}).get("create_categories")) if form is not None else False
+        return {**super().get_import_resource_kwargs(request, **kwargs), "create_categories": create}
+
+    def get_confirm_form_initial(self, request: HttpRequest, import_form: Any) -> dict[str, Any]:
+        initial = super().get_confirm_form_initial(request, import_form)
+        if import_form is not None:
+            initial["create_categories"] = import_form.cleaned_data.get("create_categories", False)
+        return initial
 
     @admin.action(description="Discontinue selected items", permissions=["change"])
     def discontinue_selected(self, request: HttpRequest, queryset: QuerySet[Item]) -> None:
@@ -158,7 +258,9 @@ class WarehouseAdmin(WarehouseScopedAdminMixin, GuardedModelAdminMixin, SimpleHi
 
 
 @admin.register(Location)
-class LocationAdmin(WarehouseScopedAdminMixin, SimpleHistoryAdmin):
+class LocationAdmin(WarehouseScopedAdminMixin, InventoryImportExportMixin, SimpleHistoryAdmin):
+    resource_classes = [LocationResource]
+
     warehouse_lookups = ("warehouse",)
     include_unassigned = True  # the virtual locations belong to no warehouse
     list_display = ["code", "name", "warehouse", "kind", "level", "parent", "barcode", "active"]

@@ -21,6 +21,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest
+from guardian.core import ObjectPermissionChecker
 from guardian.shortcuts import get_objects_for_user
 
 from .models import Warehouse
@@ -65,7 +66,18 @@ def warehouse_allows(user: AbstractBaseUser | None, warehouse: Warehouse | int |
         return False
     if isinstance(warehouse, int):
         warehouse = Warehouse.objects.get(pk=warehouse)
-    return user.has_perm(_full(action), warehouse)
+    return _checker(user).has_perm(action, warehouse)
+
+
+def _checker(user: AbstractBaseUser) -> ObjectPermissionChecker:
+    """django-guardian's checker, kept on the user object: it reads a warehouse's grants (the
+    user's and their groups') once and answers from memory after that. A user object lives for
+    one request or one task, so a changed grant counts from the next one."""
+    checker = getattr(user, "_warehouse_permission_checker", None)
+    if checker is None:
+        checker = ObjectPermissionChecker(user)
+        user._warehouse_permission_checker = checker
+    return checker
 
 
 def warehouses_for(user: AbstractBaseUser | None, action: str = WarehouseAction.VIEW) -> QuerySet[Warehouse]:

@@ -40,13 +40,16 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and Redoc served from static files (no CDN)
     "guardian",
     "simple_history",
     "import_export",
     "django_celery_beat",
     "axes",
+    "django_htmx",
     "catalog",
     "stock",
     "counting",
@@ -63,6 +66,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     # Last, as django-axes asks: turns a refused (locked-out) login into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -97,6 +101,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+    # Server-side parameters let psycopg prepare statements that run again and again (the
+    # posting path): planning them cost more than running them (docs/database.md). Set
+    # DATABASE_PREPARED_STATEMENTS=false behind a connection pooler in transaction mode.
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool(
+        "DATABASE_PREPARED_STATEMENTS", default=True
+    ):
+        DATABASES["default"].setdefault("OPTIONS", {}).update({"server_side_binding": True, "prepare_threshold": 5})
 ATOMIC_REQUESTS = False  # services own their transactions (STYLE.md, habit 4)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -144,6 +155,12 @@ USE_I18N = True
 USE_TZ = True
 CURRENCY = env("CURRENCY")
 
+# --- Clerk pages (/floor/, docs/floor.md) ----------------------------------------------------------
+# A scrap or adjustment from the floor bigger than this many base units, or worth more than this
+# (in CURRENCY, at the current unit cost), waits for a manager's approval before it posts.
+STOCK_ADJUSTMENT_APPROVAL_QUANTITY = env.str("STOCK_ADJUSTMENT_APPROVAL_QUANTITY", default="10")
+STOCK_ADJUSTMENT_APPROVAL_VALUE = env.str("STOCK_ADJUSTMENT_APPROVAL_VALUE", default="100")
+
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATICFILES_DIRS = [path for path in [BASE_DIR / "static"] if path.is_dir()]  # git keeps no empty folder
@@ -176,8 +193,37 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # --- API ----------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.DjangoModelPermissions"],
+    # DjangoModelPermissions with GET needing the view permission too (docs/api.md).
+    "DEFAULT_PERMISSION_CLASSES": ["inventory_site.api.ModelPermissions"],
     "COERCE_DECIMAL_TO_STRING": True,
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",  # shops, POS, ERPs: Authorization: Token <key>
+        "rest_framework.authentication.SessionAuthentication",  # the browsable API and the docs page
+    ],
+    "DEFAULT_PAGINATION_CLASS": "inventory_site.api.Pagination",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "EXCEPTION_HANDLER": "inventory_site.api.exception_handler",
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],  # JSON bodies only
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Perpetual inventory API",
+    "DESCRIPTION": "Stock levels, movements, reservations, sales and returns for shops, POS terminals and ERPs.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "inventory_site.api.postprocess_error_responses",
+    ],
+    "ENUM_NAME_OVERRIDES": {
+        "LocationKindEnum": "catalog.models.LocationKind",
+        "MovementKindEnum": "stock.models.MovementKind",
+        "PostableMovementKindEnum": "stock.api.REQUESTABLE_KIND_CHOICES",
+    },
 }
 
 # --- Simple history ---------------------------------------------------------------------------

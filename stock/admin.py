@@ -5,6 +5,7 @@ running balance and value."""
 from __future__ import annotations
 
 from datetime import date, datetime, time
+from urllib.parse import quote
 
 from django import forms
 from django.contrib import admin, messages
@@ -18,7 +19,8 @@ from django.utils import timezone
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
-from catalog.models import Item, Warehouse
+from catalog.admin import InventoryImportExportMixin
+from catalog.models import Item, Location, Warehouse
 from catalog.permissions import (
     PermittedWarehouseFilter,
     WarehouseAction,
@@ -27,9 +29,19 @@ from catalog.permissions import (
     warehouses_for,
 )
 
-from .models import CostLayer, ItemValuation, Lot, Movement, Reservation, ReservationLine, StockLevel
+from .models import (
+    AdjustmentRequest,
+    CostLayer,
+    ItemValuation,
+    Lot,
+    Movement,
+    Reservation,
+    ReservationLine,
+    StockLevel,
+)
+from .resources import OpeningBalanceResource
 from .selectors import stock_card
-from .services import StockError, movement_reverse
+from .services import StockError, adjustment_request_approve, adjustment_request_reject, movement_reverse
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -212,7 +224,13 @@ def _day_end(day: date | None) -> datetime | None:
 
 
 @admin.register(StockLevel)
-class StockLevelAdmin(WarehouseScopedAdminMixin, ReadOnlyAdmin):
+class StockLevelAdmin(WarehouseScopedAdminMixin, InventoryImportExportMixin, ReadOnlyAdmin):
+    """Import posts opening balances as receipts (``stock.resources``, through the posting
+    service, as the importing user); export writes the listed on-hand stock in those columns."""
+
+    resource_classes = [OpeningBalanceResource]
+    import_permissions = ("stock.add_movement",)
+    skip_admin_log = True
     warehouse_lookups = ("location__warehouse",)
     list_display = ["item", "location", "lot", "on_hand", "reserved", "available_display", "card"]
     list_filter = [PermittedWarehouseFilter, "location__kind", ("item__category", admin.RelatedOnlyFieldListFilter)]
@@ -307,3 +325,98 @@ class CostLayerAdmin(WarehouseScopedAdminMixin, ReadOnlyAdmin):
     list_filter = [PermittedWarehouseFilter, "received_at"]
     search_fields = ["item__sku"]
     list_select_related = ["item", "warehouse"]
+
+
+# --- Adjustments waiting for approval (from the clerk pages) and barcode labels ------------------
+
+
+@admin.register(AdjustmentRequest)
+class AdjustmentRequestAdmin(WarehouseScopedAdminMixin, ReadOnlyAdmin):
+    """Scrap and adjustments asked for on the floor that wait for a manager. "Approve" posts each
+    selected request through ``stock.services.adjustment_request_approve`` (the approver needs
+    the warehouse's approve permission and must not be the one who asked); "Reject" posts nothing."""
+
+    warehouse_lookups = ("warehouse",)
+    list_display = [
+        "id",
+        "status",
+        "requested_at",
+        "warehouse",
+        "location",
+        "item",
+        "lot",
+        "kind",
+        "quantity",
+        "value",
+        "reason_code",
+        "approval_reason",
+        "requested_by",
+        "decided_by",
+        "movement_link",
+    ]
+    list_filter = ["status", PermittedWarehouseFilter, "kind", "reason_code", "requested_at"]
+    search_fields = ["item__sku", "item__name", "location__code", "lot__code", "reason_code", "=id"]
+    list_select_related = ["item", "location__warehouse", "lot", "warehouse", "requested_by", "decided_by", "movement"]
+    actions = ["approve_requests", "reject_requests"]
+    ordering = ["-id"]
+
+    @admin.display(description="movement")
+    def movement_link(self, obj: AdjustmentRequest) -> str:
+        if obj.movement_id is None:
+            return ""
+        url = reverse("admin:stock_movement_change", args=[obj.movement_id])
+        return format_html('<a href="{}">#{}</a>', url, obj.movement_id)
+
+    def has_approve_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("stock.add_movement") and (
+            warehouse_allows(request.user, None, WarehouseAction.APPROVE)
+            or warehouses_for(request.user, WarehouseAction.APPROVE).exists()
+        )
+
+    @admin.action(description="Approve and post selected requests", permissions=["approve"])
+    def approve_requests(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for pending in queryset.order_by("pk"):
+            try:
+                adjustment_request_approve(request=pending, actor=request.user)
+            except (StockError, PermissionDenied) as exc:
+                self.message_user(request, f"Request #{pending.pk} was not posted: {exc}", messages.ERROR)
+            else:
+                self.message_user(request, f"Request #{pending.pk} approved and posted.", messages.SUCCESS)
+
+    @admin.action(description="Reject selected requests (nothing is posted)", permissions=["approve"])
+    def reject_requests(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for pending in queryset.order_by("pk"):
+            try:
+                adjustment_request_reject(request=pending, actor=request.user, note=f"Rejected by {request.user}.")
+            except (StockError, PermissionDenied) as exc:
+                self.message_user(request, f"Request #{pending.pk} was not rejected: {exc}", messages.ERROR)
+            else:
+                self.message_user(request, f"Request #{pending.pk} rejected.", messages.SUCCESS)
+
+
+def _labels_redirect(param: str, queryset: QuerySet, request: HttpRequest) -> HttpResponseRedirect:
+    ids = "&".join(f"{param}={pk}" for pk in queryset.values_list("pk", flat=True)[:500])
+    back = request.get_full_path()
+    return HttpResponseRedirect(f"{reverse('floor:labels')}?{ids}&back={quote(back)}")
+
+
+@admin.action(description="Print barcode labels (Code 128)")
+def print_location_labels(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
+    return _labels_redirect("location", queryset, request)
+
+
+@admin.action(description="Print barcode labels (Code 128)")
+def print_item_labels(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
+    return _labels_redirect("item", queryset, request)
+
+
+def _add_admin_action(model: type, action) -> None:  # noqa: ANN001
+    """Offer ``action`` on the catalog's admin of ``model`` (catalog may not import stock, so the
+    label actions are attached from here, after the catalog admin registered its models)."""
+    model_admin = admin.site.get_model_admin(model) if admin.site.is_registered(model) else None
+    if model_admin is not None and action not in (model_admin.actions or ()):
+        model_admin.actions = [*(model_admin.actions or ()), action]
+
+
+_add_admin_action(Location, print_location_labels)
+_add_admin_action(Item, print_item_labels)

@@ -308,3 +308,105 @@ class CostLayerConsumption(models.Model):
 
     def __str__(self) -> str:
         return f"{self.quantity} from layer {self.layer_id}"
+
+
+class IdempotentRequest(models.Model):
+    """The first answer to an API write sent with an ``Idempotency-Key`` header
+    (``inventory_site.api.idempotent``), replayed to every retry with the same key.
+
+    ``key`` is ``"<user id>:<client key>"``, so two clients' keys never collide. The row is
+    inserted as the first statement of the request's transaction and filled with the response
+    before it commits: a concurrent retry blocks on the unique key until the first commits, then
+    reads the stored answer. A refused request rolls back and leaves no row (nothing was written,
+    so a retry runs again). ``fingerprint`` (SHA-256 of method, path and body) tells a retry from
+    a different request reusing the key. ``response`` keeps the JSON text (not a JSONField, whose
+    PostgreSQL storage reorders keys), so a replay is the same bytes."""
+
+    key = models.CharField(max_length=300, unique=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=500)
+    fingerprint = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    response = models.TextField(blank=True, help_text="The answer's JSON, byte for byte as first sent.")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = "API idempotency key"
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} [{self.key}] -> {self.status_code}"
+
+
+class AdjustmentRequestKind(models.TextChoices):
+    SCRAP = "scrap", "Scrap"
+    ADJUSTMENT = "adjustment", "Adjustment"
+
+
+class AdjustmentRequestStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for approval"
+    APPROVED = "approved", "Approved and posted"
+    REJECTED = "rejected", "Rejected"
+
+
+class AdjustmentRequest(models.Model):
+    """A scrap or adjustment asked for on the warehouse floor that needs a manager's approval
+    before it posts (above the approval limits, or asked by someone who may not adjust stock
+    themselves). Nothing moves until ``stock.services.adjustment_request_approve`` posts it
+    through ``stock_scrap``/``stock_adjust``; ``movement`` then names the posting.
+
+    ``quantity`` is the signed change at ``location``: negative takes stock out (scrap, loss),
+    positive brings it in (gain); a scrap is always negative. ``unit_cost`` and ``value`` are the
+    estimate the limit was checked against when asked. ``idempotency_key`` makes a re-sent
+    request create one row."""
+
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="adjustment_requests")
+    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="adjustment_requests")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="adjustment_requests")
+    lot = models.ForeignKey(Lot, null=True, blank=True, on_delete=models.PROTECT, related_name="adjustment_requests")
+    kind = models.CharField(max_length=12, choices=AdjustmentRequestKind.choices)
+    quantity = models.DecimalField(**QTY, help_text="Signed change: negative takes stock out.")
+    reason_code = models.CharField(max_length=40)
+    note = models.TextField(blank=True)
+    unit_cost = models.DecimalField(**MONEY, default=ZERO)
+    value = models.DecimalField(**MONEY, default=ZERO, help_text="Estimated value of the change when asked.")
+    approval_reason = models.CharField(max_length=200, blank=True, help_text="Why it needs approval.")
+    status = models.CharField(
+        max_length=10, choices=AdjustmentRequestStatus.choices, default=AdjustmentRequestStatus.PENDING
+    )
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.TextField(blank=True)
+    movement = models.ForeignKey(
+        Movement, null=True, blank=True, on_delete=models.PROTECT, related_name="adjustment_requests"
+    )
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(quantity=0), name="adjustmentrequest_quantity_not_zero"),
+            models.CheckConstraint(
+                condition=~Q(kind="scrap") | Q(quantity__lt=0), name="adjustmentrequest_scrap_takes_out"
+            ),
+            models.CheckConstraint(condition=~Q(reason_code=""), name="adjustmentrequest_reason_required"),
+        ]
+        indexes = [models.Index(fields=["status", "warehouse"], name="adjustmentrequest_open")]
+
+    def __str__(self) -> str:
+        change = f"{self.quantity.normalize():+f}"
+        return f"Request #{self.pk}: {self.get_kind_display().lower()} {change} {self.item.sku} @ {self.location}"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status == AdjustmentRequestStatus.PENDING
+
+    @property
+    def size(self) -> Decimal:
+        """The quantity without its sign (how many are scrapped, missing or found)."""
+        return abs(self.quantity)

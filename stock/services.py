@@ -57,9 +57,10 @@ LevelKey = tuple[int, int, int | None]  # (item_id, location_id, lot_id)
 ValuationKey = tuple[int, int]  # (item_id, warehouse_id)
 
 CLOCK_SKEW = timedelta(minutes=5)
-# Each failed attempt of an optimistic FEFO plan means a concurrent posting took the stock, so
-# N contenders need at most N attempts; a plan that finds too little stock refuses at once.
-FEFO_RETRIES = 20
+# An optimistic FEFO plan fails only when a concurrent posting took planned stock, and a plan
+# that finds too little stock refuses at once; so re-planning converges (each failure is someone
+# else's success). The bound only guards against a bug turning that into an endless loop.
+FEFO_RETRIES = 200
 
 # Which location kinds each movement kind may take from and bring to.
 ALLOWED_SIDES: dict[str, tuple[set[str], set[str]]] = {
@@ -267,17 +268,24 @@ def movement_post(
         idempotency_key = idempotency_key.strip()
         if not idempotency_key or len(idempotency_key) > 200:
             raise InvalidMovement("An idempotency key has 1 to 200 characters.")
-        if previous := movements_for_key(idempotency_key):
-            return previous
     when = _occurred_at(occurred_at)
-    checked = [_validate_line(line) for line in batch]
-    _authorize(actor, checked)
+    # A used key is not looked up first: a retry is rare, and it is answered below when the
+    # unique key refuses its movement or its stock is found gone (it rolled back, wrote nothing);
+    # the same happens when two retries race.
     try:
-        with transaction.atomic():
-            return _post(checked, actor=actor, idempotency_key=idempotency_key, occurred_at=when)
+        checked = [_validate_line(line) for line in batch]
+        _authorize(actor, checked)
+        try:
+            with transaction.atomic():
+                return _post(
+                    checked, actor=actor, idempotency_key=idempotency_key, occurred_at=when, create_missing=False
+                )
+        except _MissingRows:  # first posting of an (item, location, lot) or (item, warehouse)
+            with transaction.atomic():
+                return _post(
+                    checked, actor=actor, idempotency_key=idempotency_key, occurred_at=when, create_missing=True
+                )
     except (IntegrityError, StockError):
-        # A racing retry with the same key committed while we waited for the locks: we were
-        # refused (its stock is gone) or hit the unique key; either way, answer with its result.
         if idempotency_key is not None and (previous := movements_for_key(idempotency_key)):
             return previous
         raise
@@ -319,40 +327,58 @@ def _level_policy(location: Location) -> bool:
     return not location.is_internal or location.warehouse.allow_negative_stock
 
 
-def _post(lines: list[MovementLine], *, actor, idempotency_key: str | None, occurred_at: datetime) -> list[Movement]:
-    on_hand_delta: dict[LevelKey, Decimal] = defaultdict(Decimal)
-    reserved_delta: dict[LevelKey, Decimal] = defaultdict(Decimal)
-    locations: dict[int, Location] = {}
-    for line in lines:
-        lot_id = line.lot.pk if line.lot else None
-        source_key = (line.item.pk, line.source.pk, lot_id)
-        destination_key = (line.item.pk, line.destination.pk, lot_id)
-        on_hand_delta[source_key] -= line.quantity
-        on_hand_delta[destination_key] += line.quantity
-        reserved_delta[source_key] -= line.reserved
-        locations[line.source.pk] = line.source
-        locations[line.destination.pk] = line.destination
+@dataclass
+class _Deltas:
+    """What a batch does to stock levels, per (item, location, lot): on-hand and reserved."""
 
-    levels = _lock_levels(on_hand_delta.keys())
+    on_hand: dict[LevelKey, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+    reserved: dict[LevelKey, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+    locations: dict[int, Location] = field(default_factory=dict)
+    items: dict[int, Item] = field(default_factory=dict)
+    lots: dict[int, Lot] = field(default_factory=dict)
 
-    items = {line.item.pk: line.item for line in lines}
-    lots = {line.lot.pk: line.lot for line in lines if line.lot}
-    for key, delta in on_hand_delta.items():
+    @classmethod
+    def of(cls, lines: Sequence[MovementLine]) -> _Deltas:
+        deltas = cls()
+        for line in lines:
+            lot_id = line.lot.pk if line.lot else None
+            source_key = (line.item.pk, line.source.pk, lot_id)
+            deltas.on_hand[source_key] -= line.quantity
+            deltas.on_hand[(line.item.pk, line.destination.pk, lot_id)] += line.quantity
+            deltas.reserved[source_key] -= line.reserved
+            deltas.locations[line.source.pk] = line.source
+            deltas.locations[line.destination.pk] = line.destination
+            deltas.items[line.item.pk] = line.item
+            if line.lot is not None:
+                deltas.lots[line.lot.pk] = line.lot
+        return deltas
+
+    def refusal(self, key: LevelKey, available: Decimal) -> InsufficientStock:
+        return InsufficientStock(
+            item=self.items[key[0]],
+            location=self.locations[key[1]],
+            lot=self.lots.get(key[2]) if key[2] else None,
+            asked=-self.on_hand[key],
+            available=available,
+        )
+
+
+def _post(
+    lines: list[MovementLine], *, actor, idempotency_key: str | None, occurred_at: datetime, create_missing: bool
+) -> list[Movement]:
+    deltas = _Deltas.of(lines)
+    levels = _lock_levels(deltas.on_hand.keys(), create_missing=create_missing)
+    for key, delta in deltas.on_hand.items():
         level = levels[key]
-        new_on_hand = level.on_hand + delta
-        new_reserved = level.reserved + reserved_delta[key]
-        location = locations[key[1]]
-        free_after = new_on_hand - new_reserved
-        if delta < 0 and ((new_reserved > 0 and free_after < 0) or (free_after < 0 and not _level_policy(location))):
-            raise InsufficientStock(
-                item=items[key[0]],
-                location=location,
-                lot=lots.get(key[2]) if key[2] else None,
-                asked=-delta,
-                available=level.on_hand - level.reserved - reserved_delta[key],
-            )
+        free_after = level.on_hand + delta - (level.reserved + deltas.reserved[key])
+        if (
+            delta < 0
+            and free_after < 0
+            and (level.reserved + deltas.reserved[key] > 0 or not _level_policy(deltas.locations[key[1]]))
+        ):
+            raise deltas.refusal(key, available=level.on_hand - level.reserved - deltas.reserved[key])
 
-    costings = _cost_lines(lines)
+    costings = _cost_lines(lines, create_missing=create_missing)
 
     now = timezone.now()
     batch = uuid.uuid4()
@@ -381,15 +407,19 @@ def _post(lines: list[MovementLine], *, actor, idempotency_key: str | None, occu
         )
         for number, (line, costing) in enumerate(zip(lines, costings, strict=True), start=1)
     ]
-    Movement.objects.bulk_create(movements)
-
+    _insert_movements(movements)
     # A level still below zero after this posting was already negative (the check above
     # refuses to take one there) and is being filled: the warehouse allowed negative stock
     # when it went negative. It stays flagged until filled, and reconciliation reports it.
     _levels_apply(
         [
-            (levels[k].pk, delta, reserved_delta[k], _level_policy(locations[k[1]]) or levels[k].on_hand + delta < 0)
-            for k, delta in on_hand_delta.items()
+            (
+                levels[k].pk,
+                delta,
+                deltas.reserved[k],
+                _level_policy(deltas.locations[k[1]]) or levels[k].on_hand + delta < 0,
+            )
+            for k, delta in deltas.on_hand.items()
         ]
     )
     _save_costings(movements, costings)
@@ -404,70 +434,152 @@ def _for_update() -> str:
     return " FOR UPDATE" if connection.features.has_select_for_update else ""
 
 
+def _level_order(key: LevelKey) -> tuple:
+    """The one lock order of stock levels: rows without lot first, then rows with a lot, each
+    by (item, location, lot). Every path that locks levels follows it."""
+    return (key[2] is not None, key[0], key[1], key[2] or 0)
+
+
+def _number(value: object) -> Decimal:
+    """A numeric column as Decimal (SQLite hands back floats or ints)."""
+    return value if isinstance(value, Decimal) else Decimal(repr(value)).quantize(QTY_STEP)
+
+
 def _levels_apply(changes: list[tuple[int, Decimal, Decimal, bool]]) -> None:
-    """Add the deltas to the locked levels: (pk, on-hand delta, reserved delta, allow negative)."""
-    with connection.cursor() as cursor:
-        cursor.executemany(
-            f"UPDATE {StockLevel._meta.db_table} SET on_hand = on_hand + %s, reserved = reserved + %s, "
-            "allow_negative = %s WHERE id = %s",
-            [(on_hand, reserved, allow, pk) for pk, on_hand, reserved, allow in changes],
-        )
-
-
-def _lock_levels(keys: Iterable[LevelKey]) -> dict[LevelKey, StockLevel]:
-    """Create the missing StockLevel rows, then lock all of them, both in key order.
-
-    Step one is an unconditional ``INSERT ... ON CONFLICT DO NOTHING`` of every key (cheaper than
-    asking which exist first), made before any lock is taken: a posting that waits there for a
-    concurrent insert of the same row holds no row lock anyone else needs, so the fixed order
-    of step two (``ORDER BY item, location, lot ... FOR UPDATE``) cannot be crossed."""
-    ordered = sorted(set(keys), key=lambda k: (k[0], k[1], k[2] or 0))
-    table = StockLevel._meta.db_table
-    params = [value for item_id, location_id, lot_id in ordered for value in (item_id, location_id, lot_id, False)]
-    where, where_params = [], []
-    for item_id, location_id, lot_id in ordered:
-        if lot_id is None:
-            where.append("(item_id = %s AND location_id = %s AND lot_id IS NULL)")
-            where_params += [item_id, location_id]
-        else:
-            where.append("(item_id = %s AND location_id = %s AND lot_id = %s)")
-            where_params += [item_id, location_id, lot_id]
+    """Add the deltas to the (already locked) levels in one UPDATE: (pk, on-hand delta,
+    reserved delta, allow negative). VALUES columns are column1.. on both databases."""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (item_id, location_id, lot_id, allow_negative, on_hand, reserved) VALUES "
-            + ", ".join(["(%s, %s, %s, %s, 0, 0)"] * len(ordered))
-            + " ON CONFLICT DO NOTHING",
+            f"UPDATE {StockLevel._meta.db_table} SET on_hand = on_hand + d.column2, "
+            "reserved = reserved + d.column3, allow_negative = d.column4 "
+            f"FROM (VALUES {', '.join(['(%s, %s, %s, %s)'] * len(changes))}) AS d WHERE id = d.column1",
+            [value for change in changes for value in change],
+        )
+
+
+def _insert_movements(movements: list[Movement]) -> None:
+    """One INSERT ... RETURNING id for the batch; the instances get their ids."""
+    fields = [f for f in Movement._meta.concrete_fields if not f.primary_key]
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    params = [f.get_db_prep_save(getattr(m, f.attname), connection) for m in movements for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {Movement._meta.db_table} ({columns}) "
+            f"VALUES {', '.join([row] * len(movements))} RETURNING id",
             params,
         )
-    rows = StockLevel.objects.raw(
-        f"SELECT id, item_id, location_id, lot_id, on_hand, reserved, allow_negative FROM {table} "
-        f"WHERE {' OR '.join(where)} ORDER BY item_id, location_id, lot_id NULLS FIRST{_for_update()}",
-        where_params,
+        for movement, (pk,) in zip(movements, cursor.fetchall(), strict=True):
+            movement.pk = pk
+            movement._state.adding = False
+            movement._state.db = connection.alias
+
+
+class _MissingRows(Exception):
+    """The fast path found a level or valuation row missing: roll back and post again,
+    creating rows first (``create_missing``)."""
+
+
+def _lock_rows(
+    table: str,
+    columns: tuple[str, ...],
+    keys: list[tuple],
+    *,
+    order_by: str,
+    create_missing: bool,
+    initial: dict[str, str],
+) -> list[dict]:
+    """Lock the rows of ``table`` with these key ``columns`` values, in ``order_by`` order,
+    and return them as dicts. New rows get the ``initial`` SQL literals in the other columns.
+
+    Fast path (``create_missing=False``): one ``SELECT ... ORDER BY ... FOR UPDATE``; if a row
+    is missing it raises ``_MissingRows`` and the caller rolls back, which also releases the
+    locks taken (PostgreSQL releases locks taken after the savepoint rolled back to).
+    Slow path: first an ``INSERT ... ON CONFLICT DO NOTHING`` of every key in order, before any
+    lock is held (so a wait on a concurrent insert of the same row holds nothing anyone else
+    needs), then the same locking SELECT."""
+    where, params = [], []
+    for key in keys:
+        parts = []
+        for column, value in zip(columns, key, strict=True):
+            if value is None:
+                parts.append(f"{column} IS NULL")
+            else:
+                parts.append(f"{column} = %s")
+                params.append(value)
+        where.append("(" + " AND ".join(parts) + ")")
+    with connection.cursor() as cursor:
+        if create_missing:
+            row = "(" + ", ".join(["%s"] * len(columns) + list(initial.values())) + ")"
+            cursor.execute(
+                f"INSERT INTO {table} ({', '.join([*columns, *initial])}) VALUES {', '.join([row] * len(keys))} "
+                "ON CONFLICT DO NOTHING",
+                [value for key in keys for value in key],
+            )
+        cursor.execute(f"SELECT * FROM {table} WHERE {' OR '.join(where)} ORDER BY {order_by}{_for_update()}", params)
+        names = [c[0] for c in cursor.description]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    if len(rows) < len(keys):
+        if create_missing:
+            raise AssertionError(f"rows of {table} missing after creating them")
+        raise _MissingRows(table)
+    return rows
+
+
+def _lock_levels(keys: Iterable[LevelKey], *, create_missing: bool = True) -> dict[LevelKey, StockLevel]:
+    """Lock the StockLevel rows of ``keys`` in ``_level_order`` (see ``_lock_rows``); the
+    columns ``on_hand``, ``reserved``, ``allow_negative`` default to 0, 0, false on creation."""
+    ordered = sorted(set(keys), key=_level_order)
+    rows = _lock_rows(
+        StockLevel._meta.db_table,
+        ("item_id", "location_id", "lot_id"),
+        ordered,
+        order_by="lot_id IS NOT NULL, item_id, location_id, lot_id",
+        create_missing=create_missing,
+        initial={"on_hand": "0", "reserved": "0", "allow_negative": "FALSE"},
     )
-    return {(r.item_id, r.location_id, r.lot_id): r for r in rows}
+    levels = {}
+    for row in rows:
+        level = StockLevel(
+            id=row["id"],
+            item_id=row["item_id"],
+            location_id=row["location_id"],
+            lot_id=row["lot_id"],
+            on_hand=_number(row["on_hand"]),
+            reserved=_number(row["reserved"]),
+            allow_negative=bool(row["allow_negative"]),
+        )
+        level._state.adding = False
+        levels[(level.item_id, level.location_id, level.lot_id)] = level
+    return levels
 
 
-def _lock_valuations(keys: Iterable[ValuationKey]) -> dict[ValuationKey, ItemValuation]:
-    """Like ``_lock_levels``, for the (item, warehouse) valuation rows."""
+def _lock_valuations(keys: Iterable[ValuationKey], *, create_missing: bool = True) -> dict[ValuationKey, ItemValuation]:
+    """Lock the (item, warehouse) valuation rows in key order (see ``_lock_rows``)."""
     ordered = sorted(set(keys))
     if not ordered:
         return {}
-    table = ItemValuation._meta.db_table
-    params = [value for pair in ordered for value in pair]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (item_id, warehouse_id, quantity, value, last_unit_cost) VALUES "
-            + ", ".join(["(%s, %s, 0, 0, 0)"] * len(ordered))
-            + " ON CONFLICT DO NOTHING",
-            params,
-        )
-    rows = ItemValuation.objects.raw(
-        f"SELECT id, item_id, warehouse_id, quantity, value, last_unit_cost FROM {table} WHERE "
-        + " OR ".join(["(item_id = %s AND warehouse_id = %s)"] * len(ordered))
-        + f" ORDER BY item_id, warehouse_id{_for_update()}",
-        params,
+    rows = _lock_rows(
+        ItemValuation._meta.db_table,
+        ("item_id", "warehouse_id"),
+        ordered,
+        order_by="item_id, warehouse_id",
+        create_missing=create_missing,
+        initial={"quantity": "0", "value": "0", "last_unit_cost": "0"},
     )
-    return {(r.item_id, r.warehouse_id): r for r in rows}
+    valuations = {}
+    for row in rows:
+        valuation = ItemValuation(
+            id=row["id"],
+            item_id=row["item_id"],
+            warehouse_id=row["warehouse_id"],
+            quantity=_number(row["quantity"]),
+            value=_number(row["value"]),
+            last_unit_cost=_number(row["last_unit_cost"]),
+        )
+        valuation._state.adding = False
+        valuations[(valuation.item_id, valuation.warehouse_id)] = valuation
+    return valuations
 
 
 def _valuations_save(valuations: Iterable[ItemValuation]) -> None:
@@ -485,7 +597,7 @@ def _warehouse_of(location: Location) -> int | None:
     return location.warehouse_id if location.is_internal else None
 
 
-def _cost_lines(lines: list[MovementLine]) -> list[_Costing]:
+def _cost_lines(lines: list[MovementLine], *, create_missing: bool = True) -> list[_Costing]:
     """Price every line and stage its effect on valuation (quantities, values, FIFO layers).
 
     A line that crosses a warehouse boundary takes its cost out of the source warehouse
@@ -500,7 +612,7 @@ def _cost_lines(lines: list[MovementLine]) -> list[_Costing]:
         for wh in (source_wh, destination_wh):
             if wh is not None:
                 keys.add((line.item.pk, wh))
-    valuations = _lock_valuations(keys)
+    valuations = _lock_valuations(keys, create_missing=create_missing)
     layer_cache: dict[ValuationKey, list[CostLayer]] = {}
     costings: list[_Costing] = []
     for line in lines:
@@ -508,8 +620,12 @@ def _cost_lines(lines: list[MovementLine]) -> list[_Costing]:
         source_wh, destination_wh = _warehouse_of(line.source), _warehouse_of(line.destination)
         fifo = line.item.valuation_method == ValuationMethod.FIFO
         if source_wh is not None and source_wh == destination_wh:
-            costing.total_cost = (line.quantity * valuations[(line.item.pk, source_wh)].average_cost).quantize(
-                MONEY_STEP
+            # Inside one warehouse no value moves; the cost is recorded for information, and a
+            # reversal records the cost its original carried.
+            costing.total_cost = (
+                line.reverses.total_cost
+                if line.reverses is not None
+                else (line.quantity * valuations[(line.item.pk, source_wh)].average_cost).quantize(MONEY_STEP)
             )
             costings.append(costing)
             continue
@@ -631,8 +747,11 @@ def _fifo_take(line: MovementLine, valuation: ItemValuation, cache: dict, costin
 
 
 def _reverse_incoming(line: MovementLine, valuation: ItemValuation, fifo: bool, costing: _Costing) -> Decimal:
-    """Reversing a movement that brought stock into this warehouse takes back exactly what it
-    brought: its cost and, under FIFO, the quantity from its own layer."""
+    """Reversing a movement that brought stock into this warehouse takes the stock back out.
+    Under FIFO it takes exactly what it brought: the quantity and value from its own layer.
+    Under moving average the pool has mixed since, so it takes the quantity at the current
+    average cost, like any issue: taking the original cost out instead could leave value with
+    no stock, or a negative value, once later issues had spread that cost."""
     original = line.reverses
     assert original is not None
     if fifo:
@@ -652,7 +771,7 @@ def _reverse_incoming(line: MovementLine, valuation: ItemValuation, fifo: bool, 
         layer.remaining_value -= value
         costing.consumptions.append((layer, line.quantity, value))
         return value
-    return original.total_cost
+    return _average_take(line.quantity, valuation, line.item)
 
 
 def _reverse_outgoing(
@@ -1223,8 +1342,10 @@ def movement_reverse(
     occurred_at: datetime | None = None,
 ) -> Movement:
     """Undo a movement with its mirror image: same item, lot and quantity from its destination
-    back to its source, carrying exactly the cost the original carried. A movement is
-    reversed at most once; a reversal is not reversed (post the movement again instead)."""
+    back to its source. The cost: what the original took out goes back at the original cost;
+    what it brought in comes out of its own FIFO layer, or at the current average under moving
+    average (``_reverse_incoming``). A movement is reversed at most once; a reversal is not
+    reversed (post the movement again instead)."""
     reason = _require_reason(reason, "reversal")
     if idempotency_key and (previous := movements_for_key(idempotency_key)):
         return previous[0]
@@ -1423,3 +1544,508 @@ def reservation_consume(
     movements = movement_post(lines=lines, actor=actor, idempotency_key=idempotency_key, occurred_at=occurred_at)
     _reservation_settle(reservation, takes, consumed=quantity, released=ZERO)
     return movements
+
+
+# --- Batches of business actions (API sales, returns, bulk movements) -------------------------
+
+
+@dataclass(frozen=True)
+class StockRequest:
+    """One business action of a batch for ``stock_post_batch``: a sale or return line, or one
+    movement of a bulk request, before its ledger lines are known.
+
+    ``kind``: receipt (into ``destination``; ``unit_cost`` defaults to the item's standard cost;
+    ``lot`` is created if new, with ``expiry_date``), issue (from ``source``), transfer (``source``
+    to ``destination``, both internal), scrap (from ``source``, reason required), adjustment
+    (signed ``quantity`` at ``destination`` or ``source``, reason required) or customer_return
+    (into ``destination``, else into the bin of ``warehouse`` the item was last issued from).
+    With ``pick`` (issues only), a missing ``source`` (take from ``warehouse``) or missing lot is
+    chosen by FEFO, possibly over several bins and lots."""
+
+    kind: str
+    item: Item
+    quantity: Decimal
+    source: Location | None = None
+    destination: Location | None = None
+    warehouse: Warehouse | None = None
+    lot: Lot | str | None = None
+    expiry_date: date | None = None
+    unit_cost: Decimal | None = None
+    reason_code: str = ""
+    note: str = ""
+    reference_type: str = ""
+    reference_id: str = ""
+    reference_line: str = ""
+    pick: bool = False
+
+
+def _request_warehouses(request: StockRequest) -> list[Warehouse]:
+    places = [request.warehouse] + [loc.warehouse for loc in (request.source, request.destination) if loc is not None]
+    return [warehouse for warehouse in places if warehouse is not None]
+
+
+def _return_location(request: StockRequest) -> Location:
+    """Where a customer return without a location goes: the bin of the warehouse the item was
+    last issued from (still active)."""
+    if request.warehouse is None:
+        raise InvalidMovement(f"Say where the returned {request.item.sku} goes: a warehouse or a location.")
+    location = (
+        Location.objects.filter(
+            outgoing_movements__item=request.item,
+            outgoing_movements__kind=MovementKind.ISSUE,
+            warehouse=request.warehouse,
+            active=True,
+        )
+        .select_related("warehouse")
+        .order_by("-outgoing_movements__id")
+        .first()
+    )
+    if location is None:
+        raise InvalidMovement(
+            f"{request.item.sku} was never issued from warehouse {request.warehouse.code}: say which location "
+            "the return goes to."
+        )
+    return location
+
+
+def _request_line(request: StockRequest, when: datetime) -> MovementLine:
+    """The one ledger line of a request that needs no FEFO pick."""
+    kind, item = request.kind, request.item
+    common = {
+        "item": item,
+        "kind": kind,
+        "note": request.note,
+        "reference_type": request.reference_type,
+        "reference_id": request.reference_id,
+        "reference_line": request.reference_line,
+    }
+
+    def need(location: Location | None, side: str) -> Location:
+        if location is None:
+            raise InvalidMovement(f"A {MovementKind(kind).label.lower()} of {item.sku} needs its {side} location.")
+        return location
+
+    if kind == MovementKind.RECEIPT:
+        return MovementLine(
+            quantity=request.quantity,
+            source=_virtual(LocationKind.SUPPLIER),
+            destination=need(request.destination, "destination"),
+            lot=_resolve_lot(item, request.lot, request.expiry_date, received_on=timezone.localdate(when)),
+            unit_cost=item.standard_cost if request.unit_cost is None else request.unit_cost,
+            **common,
+        )
+    if kind == MovementKind.ISSUE:
+        return MovementLine(
+            quantity=request.quantity,
+            source=need(request.source, "source"),
+            destination=_virtual(LocationKind.CUSTOMER),
+            lot=_existing_lot(item, request.lot),
+            **common,
+        )
+    if kind == MovementKind.TRANSFER:
+        source, destination = need(request.source, "source"), need(request.destination, "destination")
+        if not (source.is_internal and destination.is_internal):
+            raise InvalidMovement("A transfer goes between two internal locations; use ship/arrive for transit.")
+        return MovementLine(
+            quantity=request.quantity,
+            source=source,
+            destination=destination,
+            lot=_existing_lot(item, request.lot),
+            **common,
+        )
+    if kind == MovementKind.SCRAP:
+        return MovementLine(
+            quantity=request.quantity,
+            source=need(request.source, "source"),
+            destination=_virtual(LocationKind.SCRAP),
+            lot=_existing_lot(item, request.lot),
+            reason_code=_require_reason(request.reason_code, "scrap"),
+            **common,
+        )
+    if kind == MovementKind.ADJUSTMENT:
+        location = need(request.destination or request.source, "adjusted")
+        reason_code = _require_reason(request.reason_code, "stock adjustment")
+        delta = _quantity(request.quantity, "quantity change")
+        if delta == 0:
+            raise InvalidMovement("An adjustment of zero changes nothing.")
+        adjustment = _virtual(LocationKind.INVENTORY_ADJUSTMENT)
+        gain = delta > 0
+        return MovementLine(
+            quantity=abs(delta),
+            source=adjustment if gain else location,
+            destination=location if gain else adjustment,
+            lot=_resolve_lot(item, request.lot, request.expiry_date) if gain else _existing_lot(item, request.lot),
+            unit_cost=request.unit_cost if gain else None,
+            reason_code=reason_code,
+            **common,
+        )
+    if kind == MovementKind.CUSTOMER_RETURN:
+        return MovementLine(
+            quantity=request.quantity,
+            source=_virtual(LocationKind.CUSTOMER),
+            destination=request.destination or _return_location(request),
+            lot=_resolve_lot(item, request.lot, request.expiry_date),
+            unit_cost=request.unit_cost,
+            reason_code=request.reason_code,
+            **common,
+        )
+    raise InvalidMovement(f"A {kind!r} cannot be requested in a batch.")
+
+
+def _request_picks(request: StockRequest, lot: Lot | None, taken: dict[LevelKey, Decimal]) -> list[MovementLine]:
+    """FEFO lines for an issue request, leaving out what earlier lines of the batch planned to
+    take (``taken``, updated), so two lines of one item do not count the same stock twice."""
+    from .selectors import stock_levels_available_fefo
+
+    quantity = _quantity(request.quantity)
+    if quantity <= 0:
+        raise InvalidMovement(f"The quantity must be greater than zero (got {_fmt(quantity)}).")
+    if request.source is None and request.warehouse is None:
+        raise InvalidMovement("Say where to take the stock from: a warehouse or a location.")
+    lines, need = [], quantity
+    candidates = stock_levels_available_fefo(
+        item=request.item, warehouse=request.warehouse, location=request.source, lot=lot
+    )
+    for level in candidates:
+        if need <= 0:
+            break
+        key = (request.item.pk, level.location_id, level.lot_id)
+        take = min(need, level.available - taken[key])
+        if take <= 0:
+            continue
+        taken[key] += take
+        need -= take
+        lines.append(
+            MovementLine(
+                item=request.item,
+                quantity=take,
+                source=level.location,
+                destination=_virtual(LocationKind.CUSTOMER),
+                kind=MovementKind.ISSUE,
+                lot=level.lot,
+                note=request.note,
+                reference_type=request.reference_type,
+                reference_id=request.reference_id,
+                reference_line=request.reference_line,
+            )
+        )
+    if need > 0:
+        raise InsufficientStock(
+            item=request.item,
+            location=request.source or request.warehouse,
+            lot=lot,
+            asked=quantity,
+            available=quantity - need,
+        )
+    return lines
+
+
+@transaction.atomic
+def stock_post_batch(
+    *,
+    requests: Sequence[StockRequest],
+    actor: AbstractBaseUser | None,
+    idempotency_key: str | None = None,
+    occurred_at: datetime | None = None,
+) -> list[Movement]:
+    """Post several business actions (the lines of a sale, a customer return or a bulk movement
+    request) as ONE ``movement_post`` batch: all of them or none, with one round of locks in the
+    module's fixed order. Movements come back in request order (a picked request may become
+    several movements).
+
+    The actor's permission is checked for every warehouse named before any stock is read:
+    "adjust" for adjustments, "post" for the rest (and ``stock.add_movement``). FEFO picks are
+    planned without locks and checked under lock by ``movement_post``; if a concurrent posting
+    took the stock meanwhile, the whole batch is planned again (at most ``FEFO_RETRIES`` times).
+    The same idempotency key returns the first posting's movements."""
+    if idempotency_key and (previous := movements_for_key(idempotency_key)):
+        return previous
+    if not requests:
+        raise InvalidMovement("Nothing to post: no lines.")
+    for action in (WarehouseAction.POST, WarehouseAction.ADJUST):
+        warehouses = [
+            warehouse
+            for request in requests
+            if (request.kind == MovementKind.ADJUSTMENT) == (action == WarehouseAction.ADJUST)
+            for warehouse in _request_warehouses(request)
+        ]
+        if warehouses or action == WarehouseAction.POST:
+            warehouse_require(actor, warehouses, action, model_perm="stock.add_movement")
+    when = _occurred_at(occurred_at)
+    # Lines without a pick are built once (a receipt's new lot is created once); picks per attempt.
+    fixed: list[MovementLine | tuple[StockRequest, Lot | None]] = []
+    for request in requests:
+        if request.pick and request.kind == MovementKind.ISSUE:
+            lot = _existing_lot(request.item, request.lot)
+            exact = (
+                request.source is not None
+                and (request.item.tracking == Tracking.NONE or lot is not None)
+                and not request.source.children.exists()
+            )
+            if not exact:
+                fixed.append((request, lot))
+                continue
+        fixed.append(_request_line(request, when))
+    has_picks = any(isinstance(entry, tuple) for entry in fixed)
+    for attempt in range(FEFO_RETRIES):
+        taken: dict[LevelKey, Decimal] = defaultdict(Decimal)
+        lines: list[MovementLine] = []
+        for entry in fixed:
+            if isinstance(entry, MovementLine):
+                lines.append(entry)
+            else:
+                lines.extend(_request_picks(entry[0], entry[1], taken))
+        try:
+            return movement_post(lines=lines, actor=actor, idempotency_key=idempotency_key, occurred_at=occurred_at)
+        except InsufficientStock:
+            if not has_picks or attempt == FEFO_RETRIES - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+# --- Adjustments awaiting approval (the clerk pages' scrap / adjust) -----------------------------
+# Scrap and adjustments from the floor post at once when small; above the approval limits
+# (settings STOCK_ADJUSTMENT_APPROVAL_QUANTITY and STOCK_ADJUSTMENT_APPROVAL_VALUE), or when the
+# asker may not adjust stock themselves, they become an ``AdjustmentRequest`` that posts only
+# when a manager of the warehouse approves it (in the admin). Approval locks the request row
+# first (a document row), then posts through ``stock_scrap``/``stock_adjust``, which lock levels
+# and valuations in the usual order: the protocol of this module holds.
+
+
+@dataclass(frozen=True)
+class AdjustmentOutcome:
+    """What ``adjustment_submit`` did: posted ``movements`` at once, or filed ``request``."""
+
+    movements: list[Movement]
+    request: object | None = None  # an AdjustmentRequest waiting for approval
+
+    @property
+    def waiting(self) -> bool:
+        return self.request is not None and not self.movements
+
+
+def _approval_limits() -> tuple[Decimal, Decimal]:
+    from django.conf import settings
+
+    return (
+        Decimal(str(getattr(settings, "STOCK_ADJUSTMENT_APPROVAL_QUANTITY", "10"))),
+        Decimal(str(getattr(settings, "STOCK_ADJUSTMENT_APPROVAL_VALUE", "100"))),
+    )
+
+
+def adjustment_unit_cost(*, item: Item, warehouse: Warehouse) -> Decimal:
+    """The unit cost an adjustment of ``item`` in ``warehouse`` would carry now (moving average,
+    else the last cost, else the item's standard cost): what the value limit is checked with."""
+    valuation = ItemValuation.objects.filter(item=item, warehouse=warehouse).first()
+    return item.standard_cost if valuation is None else _current_unit_cost(valuation, item)
+
+
+def adjustment_approval_reason(
+    *, kind: str, item: Item, location: Location, quantity_delta: Decimal, actor, unit_cost: Decimal | None = None
+) -> str:
+    """Why this scrap or adjustment needs a manager's approval, in words for the asker; ``""``
+    when it may post at once. Reads only (no lock): the decision is advisory, the posting
+    services still check stock and permissions when it posts."""
+    from django.conf import settings
+
+    limit_quantity, limit_value = _approval_limits()
+    size = abs(_quantity(quantity_delta))
+    if size > limit_quantity:
+        return f"{_fmt(size)} {item.base_unit.code} is more than the approval limit of {_fmt(limit_quantity)}"
+    if unit_cost is None:
+        unit_cost = adjustment_unit_cost(item=item, warehouse=location.warehouse)
+    value = (size * unit_cost).quantize(Decimal("0.01"))
+    if value > limit_value:
+        currency = getattr(settings, "CURRENCY", "")
+        return f"its value {currency} {value} is above the approval limit of {currency} {limit_value:.2f}"
+    if kind == "adjustment" and actor is not None:
+        from catalog.permissions import warehouse_allows
+
+        if not warehouse_allows(actor, location.warehouse, WarehouseAction.ADJUST):
+            return f"{actor} may not adjust stock in {location.warehouse.code} without a manager's approval"
+    return ""
+
+
+def adjustment_submit(
+    *,
+    kind: str,
+    item: Item,
+    location: Location,
+    quantity_delta: Decimal,
+    reason_code: str,
+    actor,
+    lot: Lot | str | None = None,
+    note: str = "",
+    idempotency_key: str | None = None,
+) -> AdjustmentOutcome:
+    """Scrap (``kind="scrap"``, a negative ``quantity_delta``) or adjust (``"adjustment"``, a gain
+    or a loss) at ``location``: posted at once through ``stock_scrap``/``stock_adjust`` when
+    ``adjustment_approval_reason`` finds no reason to wait, otherwise filed as a pending
+    ``AdjustmentRequest`` (nothing moves). The asker needs ``stock.add_movement`` and the
+    warehouse's "post" or "adjust" permission. With an ``idempotency_key`` already used, returns
+    the first outcome (its movements or its request) and writes nothing."""
+    from .models import AdjustmentRequest, AdjustmentRequestKind
+
+    if idempotency_key:
+        if previous := movements_for_key(idempotency_key):
+            return AdjustmentOutcome(movements=previous)
+        if request := AdjustmentRequest.objects.filter(idempotency_key=idempotency_key).first():
+            return AdjustmentOutcome(movements=[], request=request)
+    if kind not in AdjustmentRequestKind.values:
+        raise InvalidMovement(f"Unknown kind {kind!r}: scrap or adjustment.")
+    reason_code = _require_reason(reason_code, "scrap" if kind == AdjustmentRequestKind.SCRAP else "stock adjustment")
+    delta = _quantity(quantity_delta, "quantity change")
+    if delta == 0:
+        raise InvalidMovement("A change of zero changes nothing.")
+    if kind == AdjustmentRequestKind.SCRAP and delta > 0:
+        raise InvalidMovement("A scrap takes stock out: its change is negative.")
+    if not location.is_internal:
+        raise InvalidMovement(f"{location} is not a location in a warehouse.")
+    warehouse = location.warehouse
+    # Asking needs the right to post there ("post" or "adjust"); approving needs more.
+    if not _warehouse_allows_any(actor, warehouse, (WarehouseAction.POST, WarehouseAction.ADJUST)):
+        warehouse_require(actor, warehouse, WarehouseAction.POST, model_perm="stock.add_movement")
+    warehouse_require(actor, None, WarehouseAction.POST, model_perm="stock.add_movement")
+    unit_cost = adjustment_unit_cost(item=item, warehouse=warehouse)
+    why = adjustment_approval_reason(
+        kind=kind, item=item, location=location, quantity_delta=delta, actor=actor, unit_cost=unit_cost
+    )
+    if not why:
+        if kind == AdjustmentRequestKind.SCRAP:
+            movements = stock_scrap(
+                item=item,
+                quantity=-delta,
+                location=location,
+                lot=lot,
+                reason_code=reason_code,
+                actor=actor,
+                note=note,
+                idempotency_key=idempotency_key,
+            )
+        else:
+            movements = [
+                stock_adjust(
+                    item=item,
+                    location=location,
+                    quantity_delta=delta,
+                    lot=lot,
+                    reason_code=reason_code,
+                    actor=actor,
+                    note=note,
+                    idempotency_key=idempotency_key,
+                )
+            ]
+        return AdjustmentOutcome(movements=movements)
+    the_lot = _existing_lot(item, lot)
+    line = MovementLine(
+        item=item,
+        quantity=abs(delta),
+        source=location if delta < 0 else _virtual(LocationKind.INVENTORY_ADJUSTMENT),
+        destination=_virtual(LocationKind.INVENTORY_ADJUSTMENT) if delta < 0 else location,
+        kind=MovementKind.ADJUSTMENT,
+        lot=the_lot,
+        reason_code=reason_code,
+    )
+    _validate_line(line)  # the same refusals the posting would give, before anyone approves
+    if delta < 0:
+        from .selectors import stock_on_hand
+
+        available = stock_on_hand(item=item, location=location, lot=the_lot, include_sublocations=False).available
+        if available < -delta:
+            raise InsufficientStock(item=item, location=location, lot=the_lot, asked=-delta, available=available)
+    try:
+        with transaction.atomic():
+            request = AdjustmentRequest.objects.create(
+                warehouse=warehouse,
+                item=item,
+                location=location,
+                lot=the_lot,
+                kind=kind,
+                quantity=delta,
+                reason_code=reason_code,
+                note=note,
+                unit_cost=unit_cost,
+                value=(abs(delta) * unit_cost).quantize(MONEY_STEP),
+                approval_reason=why[:200],
+                requested_by=actor,
+                idempotency_key=idempotency_key or None,
+            )
+    except IntegrityError:
+        if idempotency_key and (request := AdjustmentRequest.objects.filter(idempotency_key=idempotency_key).first()):
+            return AdjustmentOutcome(movements=[], request=request)
+        raise
+    return AdjustmentOutcome(movements=[], request=request)
+
+
+def _warehouse_allows_any(actor, warehouse: Warehouse, actions: Iterable[str]) -> bool:
+    """True if ``actor`` may do at least one of ``actions`` in ``warehouse``."""
+    from catalog.permissions import warehouse_allows
+
+    return any(warehouse_allows(actor, warehouse, action) for action in actions)
+
+
+def _lock_pending_request(request):  # noqa: ANN001, ANN202 - AdjustmentRequest in and out
+    from .models import AdjustmentRequest
+
+    locked = (
+        AdjustmentRequest.objects.select_for_update(of=("self",))
+        .select_related("item", "location__warehouse", "lot", "requested_by", "warehouse")
+        .get(pk=request.pk)
+    )
+    if not locked.is_pending:
+        raise InvalidMovement(f"Request #{locked.pk} is already {locked.get_status_display().lower()}.")
+    return locked
+
+
+@transaction.atomic
+def adjustment_request_approve(*, request, actor, note: str = ""):  # noqa: ANN001, ANN201 - AdjustmentRequest
+    """Approve a pending request and post it, in one transaction: the request row is locked
+    first (so two managers cannot post it twice), then ``stock_scrap``/``stock_adjust`` post with
+    the approver as actor, referencing the request. The approver needs the warehouse's
+    "approve" permission (and what the posting needs) and must not be the one who asked. A
+    refused posting (stock gone meanwhile) rolls back and leaves the request pending."""
+    from catalog.permissions import WarehousePermissionDenied
+
+    from .models import AdjustmentRequestKind, AdjustmentRequestStatus
+
+    request = _lock_pending_request(request)
+    warehouse_require(actor, request.warehouse, WarehouseAction.APPROVE, model_perm="stock.add_movement")
+    if actor is not None and actor.pk == request.requested_by_id:
+        raise WarehousePermissionDenied(f"{actor} asked for request #{request.pk}: another manager must approve it.")
+    common = {
+        "item": request.item,
+        "location": request.location,
+        "lot": request.lot,
+        "reason_code": request.reason_code,
+        "actor": actor,
+        "idempotency_key": f"adjustment-request:{request.pk}",
+        "reference_type": "stock.adjustmentrequest",
+        "reference_id": str(request.pk),
+        "note": " ".join(p for p in (f"Asked by {request.requested_by} on the floor.", request.note, note) if p),
+    }
+    if request.kind == AdjustmentRequestKind.SCRAP:
+        movement = stock_scrap(quantity=-request.quantity, **common)[0]
+    else:
+        movement = stock_adjust(quantity_delta=request.quantity, **common)
+    request.status = AdjustmentRequestStatus.APPROVED
+    request.decided_by = actor
+    request.decided_at = timezone.now()
+    request.decision_note = note
+    request.movement = movement
+    request.save(update_fields=["status", "decided_by", "decided_at", "decision_note", "movement"])
+    return request
+
+
+@transaction.atomic
+def adjustment_request_reject(*, request, actor, note: str = ""):  # noqa: ANN001, ANN201 - AdjustmentRequest
+    """Turn a pending request down; nothing is posted. Needs the warehouse's "approve" permission."""
+    from .models import AdjustmentRequestStatus
+
+    request = _lock_pending_request(request)
+    warehouse_require(actor, request.warehouse, WarehouseAction.APPROVE)
+    request.status = AdjustmentRequestStatus.REJECTED
+    request.decided_by = actor
+    request.decided_at = timezone.now()
+    request.decision_note = note
+    request.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
+    return request

@@ -1,0 +1,221 @@
+"""REST API of the master data (docs/api.md): items, categories, warehouses and locations, read
+only (master data is kept in the admin and by CSV imports), and the look-ups every writing
+endpoint uses to name things: items by SKU or barcode, warehouses by code, locations by code
+within their warehouse or by barcode.
+
+Reading needs the role's ``view`` permission of the model (``inventory_site.api.ModelPermissions``);
+warehouses and locations are further scoped to the warehouses where the user may view stock,
+so another warehouse's object by id is a 404.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch, Q, QuerySet
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import extend_schema_serializer
+from rest_framework import serializers, viewsets
+
+from catalog.models import (
+    PATH_SEPARATOR,
+    Barcode,
+    Category,
+    Item,
+    ItemStatus,
+    Location,
+    LocationKind,
+    Tracking,
+    Warehouse,
+    normalize_code,
+    normalize_sku,
+)
+from catalog.permissions import WarehouseAction, scope_to_warehouses, warehouses_for
+from inventory_site.api import UnknownLocation, UnknownSku, UnknownWarehouse
+
+# --- Look-ups used by the writing endpoints -------------------------------------------------------
+
+
+def item_from_reference(reference: str, *, line: int | None = None) -> Item:
+    """The item whose SKU (ignoring case) or barcode is ``reference``; ``unknown_sku`` if none."""
+    item = Item.objects.by_sku(reference).first()
+    if item is None:
+        barcode = Barcode.objects.filter(code=normalize_code(reference)).select_related("item").first()
+        item = barcode.item if barcode is not None else None
+    if item is None:
+        extra = {"line": line} if line is not None else {}
+        raise UnknownSku(f"No item has the SKU or barcode {reference!r}.", sku=reference, **extra)
+    return item
+
+
+def warehouse_from_code(code: str, *, field: str = "warehouse") -> Warehouse:
+    """The warehouse with this code (ignoring case); ``unknown_warehouse`` if none."""
+    warehouse = Warehouse.objects.filter(code__iexact=normalize_code(code)).first()
+    if warehouse is None:
+        raise UnknownWarehouse(f"No warehouse has the code {code!r}.", warehouse=code, field=field)
+    return warehouse
+
+
+def location_from_reference(
+    reference: str, warehouse: Warehouse | None, *, field: str = "location", line: int | None = None
+) -> Location:
+    """An internal location named by its code within ``warehouse`` or by its barcode (unique
+    everywhere); ``unknown_location`` if none."""
+    location = None
+    if warehouse is not None:
+        location = (
+            Location.objects.filter(warehouse=warehouse, code=normalize_code(reference).upper())
+            .select_related("warehouse")
+            .first()
+        )
+    if location is None:
+        location = (
+            Location.objects.filter(barcode=normalize_code(reference) or None, kind=LocationKind.INTERNAL)
+            .select_related("warehouse")
+            .first()
+        )
+    if location is None:
+        where = f" in warehouse {warehouse.code}" if warehouse is not None else ""
+        extra = {"line": line} if line is not None else {}
+        raise UnknownLocation(
+            f"No location has the code{where} or the barcode {reference!r}.", location=reference, field=field, **extra
+        )
+    return location
+
+
+# --- Items ----------------------------------------------------------------------------------------
+
+
+class ItemFilter(filters.FilterSet):
+    sku = filters.CharFilter(method="filter_sku", help_text="Exact SKU, ignoring case.")
+    barcode = filters.CharFilter(method="filter_barcode", help_text="One of the item's barcodes.")
+    category = filters.NumberFilter(method="filter_category", help_text="Category id, sub-categories included.")
+    status = filters.ChoiceFilter(choices=ItemStatus.choices)
+    tracking = filters.ChoiceFilter(choices=Tracking.choices)
+    search = filters.CharFilter(method="filter_search", help_text="Part of the SKU or the name.")
+
+    class Meta:
+        model = Item
+        fields = ["sku", "barcode", "category", "status", "tracking", "search"]
+
+    def filter_sku(self, queryset: QuerySet[Item], name: str, value: str) -> QuerySet[Item]:
+        return queryset.filter(sku__iexact=normalize_sku(value))
+
+    def filter_barcode(self, queryset: QuerySet[Item], name: str, value: str) -> QuerySet[Item]:
+        return queryset.filter(barcodes__code=normalize_code(value))
+
+    def filter_category(self, queryset: QuerySet[Item], name: str, value: object) -> QuerySet[Item]:
+        path = Category.objects.filter(pk=value).values_list("path", flat=True).first()
+        if path is None:
+            return queryset.none()
+        return queryset.filter(Q(category__path=path) | Q(category__path__startswith=path + PATH_SEPARATOR))
+
+    def filter_search(self, queryset: QuerySet[Item], name: str, value: str) -> QuerySet[Item]:
+        return queryset.filter(Q(sku__icontains=value.strip()) | Q(name__icontains=value.strip()))
+
+
+class ItemViewSet(viewsets.ReadOnlyModelViewSet):
+    """Items (SKUs), with their barcodes; filter by SKU, barcode, category, status."""
+
+    @extend_schema_serializer(component_name="Item")
+    class OutputSerializer(serializers.ModelSerializer):
+        category_path = serializers.CharField(source="category.path", allow_null=True, default=None)
+        base_unit = serializers.CharField(source="base_unit.code")
+        barcodes = serializers.SlugRelatedField(many=True, read_only=True, slug_field="code")
+
+        class Meta:
+            model = Item
+            fields = [
+                "id",
+                "sku",
+                "name",
+                "description",
+                "category",
+                "category_path",
+                "base_unit",
+                "status",
+                "discontinued_on",
+                "tracking",
+                "perishable",
+                "shelf_life_days",
+                "standard_cost",
+                "valuation_method",
+                "barcodes",
+                "updated_at",
+            ]
+
+    serializer_class = OutputSerializer
+    filterset_class = ItemFilter
+    queryset = (
+        Item.objects.select_related("category", "base_unit")
+        .prefetch_related(Prefetch("barcodes", queryset=Barcode.objects.order_by("code")))
+        .order_by("sku")
+    )
+
+
+class CategoryViewSet(viewsets.ReadOnlyModelViewSet):
+    """The category tree; ``path`` is the full name from the root."""
+
+    @extend_schema_serializer(component_name="Category")
+    class OutputSerializer(serializers.ModelSerializer):
+        class Meta:
+            model = Category
+            fields = ["id", "name", "parent", "path", "valuation_method"]
+
+    serializer_class = OutputSerializer
+    queryset = Category.objects.order_by("path")
+    filterset_fields = ["parent"]
+
+
+# --- Warehouses and locations ---------------------------------------------------------------------
+
+
+class WarehouseViewSet(viewsets.ReadOnlyModelViewSet):
+    """Warehouses where the user may view stock."""
+
+    @extend_schema_serializer(component_name="Warehouse")
+    class OutputSerializer(serializers.ModelSerializer):
+        class Meta:
+            model = Warehouse
+            fields = ["id", "code", "name", "address", "time_zone", "allow_negative_stock", "active"]
+
+    class Filter(filters.FilterSet):
+        code = filters.CharFilter(field_name="code", lookup_expr="iexact")
+
+        class Meta:
+            model = Warehouse
+            fields = ["code", "active"]
+
+    serializer_class = OutputSerializer
+    filterset_class = Filter
+    queryset = Warehouse.objects.order_by("code")
+
+    def get_queryset(self) -> QuerySet[Warehouse]:
+        return self.queryset.filter(pk__in=warehouses_for(self.request.user, WarehouseAction.VIEW))
+
+
+class LocationViewSet(viewsets.ReadOnlyModelViewSet):
+    """Internal locations of the user's warehouses (code unique within its warehouse, barcode
+    unique everywhere) and the virtual locations (suppliers, customers, loss/gain, scrap, transit)."""
+
+    @extend_schema_serializer(component_name="Location")
+    class OutputSerializer(serializers.ModelSerializer):
+        warehouse = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+
+        class Meta:
+            model = Location
+            fields = ["id", "warehouse", "code", "name", "kind", "level", "parent", "barcode", "active"]
+
+    class Filter(filters.FilterSet):
+        warehouse = filters.CharFilter(field_name="warehouse__code", lookup_expr="iexact", help_text="Warehouse code.")
+        code = filters.CharFilter(field_name="code", lookup_expr="iexact")
+        barcode = filters.CharFilter(field_name="barcode")
+
+        class Meta:
+            model = Location
+            fields = ["warehouse", "code", "barcode", "kind", "level", "active"]
+
+    serializer_class = OutputSerializer
+    filterset_class = Filter
+    queryset = Location.objects.select_related("warehouse").order_by("warehouse__code", "code")
+
+    def get_queryset(self) -> QuerySet[Location]:
+        return scope_to_warehouses(self.queryset, self.request.user, "warehouse", include_unassigned=True)

@@ -1,0 +1,98 @@
+"""Parsing one cell of an import file. Each parser takes the cleaned text of a non-empty cell
+and returns the value, or raises ``CellError`` with a message in plain words (the caller adds
+the row and the column)."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal
+
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
+_COMMA_DECIMAL = re.compile(r"[+-]?\d+,\d+")
+_SCIENTIFIC = re.compile(r"[+-]?\d+(\.\d+)?[eE][+-]?\d+")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+TRUE_WORDS = frozenset({"true", "yes", "1", "y"})
+FALSE_WORDS = frozenset({"false", "no", "0", "n"})
+
+
+class CellError(ValueError):
+    """A cell that cannot be read; ``str()`` says why."""
+
+
+def text(value: str, *, max_length: int) -> str:
+    if len(value) > max_length:
+        raise CellError(f"is {len(value)} characters long; at most {max_length} fit.")
+    return value
+
+
+_LIMIT = Decimal(10) ** 14
+
+
+def decimal(value: str, *, places: int = 4, minimum: Decimal | None = None, positive: bool = False) -> Decimal:
+    """A number with a dot or a single comma as the decimal mark and no thousands separators.
+    ``1,000`` is refused as ambiguous (one thousand, or one with three decimals?)."""
+    raw = value
+    if not _PLAIN_NUMBER.fullmatch(raw):
+        raw = value.replace(" ", "").replace("\u00a0", "")
+        if _COMMA_DECIMAL.fullmatch(raw):
+            if len(raw.split(",")[1]) == 3:
+                raise CellError(f"{value!r} is ambiguous: write one thousand as 1000 and one as 1.000 or 1.")
+            raw = raw.replace(",", ".")
+        if _SCIENTIFIC.fullmatch(raw):
+            raise CellError(f"{value!r} is in scientific notation: format the column as a plain number.")
+        if not _PLAIN_NUMBER.fullmatch(raw):
+            raise CellError(f"{value!r} is not a number (write it like 12.5, without thousands separators).")
+    if len(raw.partition(".")[2].rstrip("0")) > places:
+        raise CellError(f"{value!r} has more than {places} decimal places.")
+    number = Decimal(raw)
+    if abs(number) >= _LIMIT:
+        raise CellError(f"{value!r} is too large.")
+    if positive and number <= 0:
+        raise CellError(f"must be greater than zero (got {value}).")
+    if minimum is not None and number < minimum:
+        raise CellError(f"cannot be below {minimum} (got {value}).")
+    return number
+
+
+def integer(value: str, *, minimum: int = 0) -> int:
+    try:
+        number = decimal(value, places=4)
+    except CellError as exc:
+        raise CellError(f"{value!r} is not a whole number.") from exc
+    if number != number.to_integral_value():
+        raise CellError(f"{value!r} is not a whole number.")
+    if number < minimum:
+        raise CellError(f"cannot be below {minimum} (got {value}).")
+    return int(number)
+
+
+def boolean(value: str) -> bool:
+    word = value.casefold()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise CellError(f"{value!r} is not yes or no (write true/false, yes/no or 1/0).")
+
+
+def choice(value: str, choices: dict[str, str]) -> str:
+    """One of ``choices`` (lower-case key: stored value), matched ignoring case."""
+    found = choices.get(value.casefold())
+    if found is None:
+        raise CellError(f"{value!r} is not one of: {', '.join(sorted(set(choices.values())))}.")
+    return found
+
+
+def iso_date(value: str) -> date:
+    if not _ISO_DATE.fullmatch(value[:10]) or (len(value) > 10 and value[10] not in "T "):
+        raise CellError(f"{value!r} is not a date written as YYYY-MM-DD.")
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError as exc:
+        raise CellError(f"{value!r} is not a real date ({exc}).") from exc
+
+
+def looks_reformatted(value: str) -> bool:
+    """A long number a spreadsheet turned into scientific notation (4.00638E+12)."""
+    return bool(_SCIENTIFIC.fullmatch(value))

@@ -1,0 +1,211 @@
+"""Parsing what the clerk pages receive: scans, quantities, dates and reason codes.
+
+A barcode scanner types like a keyboard and presses Enter, so every input arrives as text. The
+functions here say what a text is, without writing anything:
+
+- ``scan_resolve`` recognises any known code for what it is: a bin (its barcode, or its code in
+  the current warehouse), an item (a barcode or its SKU), a lot, or a reason code;
+- ``parse_quantity`` and ``parse_date`` read what was typed, with messages that say what to do.
+
+Views (``stock/views.py``) call these and the services; nothing here touches the ledger.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+
+from django.contrib.auth.forms import AuthenticationForm
+from django.db.models import Sum
+
+from catalog.models import Barcode, Item, Location, Warehouse, normalize_code, normalize_sku
+
+from .models import Lot, StockLevel
+
+
+class FloorError(Exception):
+    """A refusal shown to the clerk: what happened and what to do. Nothing was written."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    label: str
+    kind: str  # "scrap" or "adjustment" (AdjustmentRequestKind)
+    sign: int  # -1 takes stock out of the bin, +1 brings it in
+    help: str
+
+
+# The reason codes of the scrap / adjust page. Each can be scanned (a printed sheet with
+# ``REASON-DAMAGED`` etc.), typed, or tapped; the reason decides what is posted.
+REASONS: dict[str, Reason] = {
+    reason.code: reason
+    for reason in (
+        Reason("DAMAGED", "Damaged", "scrap", -1, "Broken or unsellable: goes to scrap"),
+        Reason("EXPIRED", "Expired", "scrap", -1, "Past its date: goes to scrap"),
+        Reason("MISSING", "Missing", "adjustment", -1, "Fewer in the bin than the system says"),
+        Reason("FOUND", "Found", "adjustment", +1, "More in the bin than the system says"),
+    )
+}
+
+
+def reason_of(text: str) -> Reason | None:
+    code = normalize_code(text).upper().removeprefix("REASON-")
+    return REASONS.get(code)
+
+
+@dataclass
+class Scan:
+    """What a scanned text is. ``kind`` is ``item``, ``location``, ``lot``, ``reason`` or
+    ``unknown``; a lot scan also names its item. ``lots`` lists the candidates when a lot code
+    belongs to several items."""
+
+    raw: str
+    kind: str = "unknown"
+    item: Item | None = None
+    location: Location | None = None
+    lot: Lot | None = None
+    reason: Reason | None = None
+    lots: list[Lot] = field(default_factory=list)
+
+    def describe(self) -> str:
+        if self.kind == "location":
+            return f"bin {self.location.code}" + (
+                f" of warehouse {self.location.warehouse.code}" if self.location.warehouse_id else ""
+            )
+        if self.kind == "item":
+            return f"item {self.item.sku} ({self.item.name})"
+        if self.kind == "lot":
+            return f"lot {self.lot.code} of {self.lot.item.sku}"
+        if self.kind == "reason":
+            return f"reason {self.reason.label}"
+        return f'"{self.raw}"'
+
+
+def scan_resolve(raw: str, *, warehouse: Warehouse, item: Item | None = None) -> Scan:
+    """Recognise a scanned or typed code. Order: a bin's barcode (any warehouse, so a bin of
+    another warehouse is recognised and refused by name), an item's barcode, an item's SKU, a
+    lot of ``item`` (when the item is known), a location code in ``warehouse``, a lot of any item,
+    a reason code. Lot codes are unique per item only: a code shared by several items is
+    narrowed to those with stock in ``warehouse``, else reported as ambiguous."""
+    text = (raw or "").strip()
+    scan = Scan(raw=text)
+    if not text:
+        return scan
+    code = normalize_code(text)
+    location = Location.objects.select_related("warehouse").filter(barcode__iexact=code).first()
+    if location is not None:
+        scan.kind, scan.location = "location", location
+        return scan
+    barcode = Barcode.objects.select_related("item__base_unit").filter(code=code).first()
+    if barcode is not None:
+        scan.kind, scan.item = "item", barcode.item
+        return scan
+    found = Item.objects.select_related("base_unit").by_sku(normalize_sku(text)).first()
+    if found is not None:
+        scan.kind, scan.item = "item", found
+        return scan
+    if item is not None:
+        lot = Lot.objects.select_related("item__base_unit").filter(item=item, code=text).first()
+        if lot is not None:
+            scan.kind, scan.item, scan.lot = "lot", lot.item, lot
+            return scan
+    location = (
+        Location.objects.select_related("warehouse").filter(warehouse=warehouse, code__iexact=code.upper()).first()
+    )
+    if location is not None:
+        scan.kind, scan.location = "location", location
+        return scan
+    lots = list(Lot.objects.select_related("item__base_unit").filter(code=text))
+    if len(lots) > 1:
+        stocked = set(
+            StockLevel.objects.filter(lot__in=lots, location__warehouse=warehouse, on_hand__gt=0).values_list(
+                "lot_id", flat=True
+            )
+        )
+        narrowed = [lot for lot in lots if lot.pk in stocked]
+        lots = narrowed if len(narrowed) == 1 else lots
+    if len(lots) == 1:
+        scan.kind, scan.item, scan.lot = "lot", lots[0].item, lots[0]
+        return scan
+    if lots:
+        scan.kind, scan.lots = "lot", lots
+        return scan
+    reason = reason_of(text)
+    if reason is not None:
+        scan.kind, scan.reason = "reason", reason
+    return scan
+
+
+def unknown_code_message(raw: str) -> str:
+    return (
+        f'Unknown barcode "{raw}": no item, bin or lot has it. Check that you scanned the right label; '
+        "if it is right, ask the office to add it."
+    )
+
+
+_QTY = re.compile(r"^[+-]?\d+([.,]\d+)?$")
+
+
+def parse_quantity(raw: str, *, whole: bool = False) -> Decimal:
+    """A positive quantity typed as ``3``, ``2.5`` or ``2,5``; FloorError says what is wrong."""
+    text = (raw or "").strip()
+    if not _QTY.match(text):
+        raise FloorError(f'"{text}" is not a quantity: type a number such as 3 or 2.5.')
+    try:
+        number = Decimal(text.replace(",", "."))
+    except InvalidOperation as exc:  # pragma: no cover - the pattern admits only numbers
+        raise FloorError(f'"{text}" is not a quantity: type a number such as 3 or 2.5.') from exc
+    if number <= 0:
+        raise FloorError("The quantity must be more than zero.")
+    if len(text.split(".")[0].split(",")[0].lstrip("+-")) > 7:
+        raise FloorError(f'"{text}" is not a known barcode, and too large for a quantity: type the quantity.')
+    if number != number.quantize(Decimal("0.0001")):
+        raise FloorError(f"{text} has more than 4 decimal places.")
+    if whole and number != number.to_integral():
+        raise FloorError(f"{text} is not a whole number: this item is counted in whole units.")
+    return number
+
+
+_DATE_FORMATS = ("%Y-%m-%d", "%Y%m%d", "%d-%m-%Y", "%d.%m.%Y", "%d/%m/%Y", "%y%m%d")
+
+
+def parse_date(raw: str) -> date:
+    """An expiry date as typed or scanned: 2026-12-31, 20261231, 31-12-2026, 31.12.2026,
+    31/12/2026, or 261231 (YYMMDD, as in GS1 application identifier 17)."""
+    text = (raw or "").strip()
+    for fmt in _DATE_FORMATS:
+        try:
+            return datetime.strptime(text, fmt).date()  # noqa: DTZ007 - a calendar date, no time
+        except ValueError:
+            continue
+    raise FloorError(f'"{text}" is not a date: type it as YYYY-MM-DD (2026-12-31) or scan it (YYMMDD).')
+
+
+def lots_in_bin(item: Item, location: Location) -> list[tuple[Lot, Decimal]]:
+    """The lots of ``item`` with stock on hand at ``location``, first expiry first."""
+    rows = (
+        StockLevel.objects.filter(item=item, location=location, lot__isnull=False, on_hand__gt=0)
+        .values("lot_id")
+        .annotate(on_hand=Sum("on_hand"))
+    )
+    amounts = {row["lot_id"]: row["on_hand"] for row in rows}
+    lots = Lot.objects.filter(pk__in=amounts).order_by("expiry_date", "code")
+    return [(lot, amounts[lot.pk]) for lot in lots]
+
+
+class FloorLoginForm(AuthenticationForm):
+    """Django's login form with inputs sized for the floor (big, no autocorrect)."""
+
+    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+        super().__init__(*args, **kwargs)
+        self.fields["username"].widget.attrs.update(
+            {"autocapitalize": "none", "autocorrect": "off", "spellcheck": "false", "class": "scan-input"}
+        )
+        self.fields["password"].widget.attrs.update({"class": "scan-input"})
