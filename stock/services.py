@@ -30,7 +30,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -481,16 +481,16 @@ class _MissingRows(Exception):
 
 
 def _lock_rows(
-    table: str,
+    model: type[models.Model],
     columns: tuple[str, ...],
     keys: list[tuple],
     *,
     order_by: str,
     create_missing: bool,
     initial: dict[str, str],
-) -> list[dict]:
-    """Lock the rows of ``table`` with these key ``columns`` values, in ``order_by`` order,
-    and return them as dicts. New rows get the ``initial`` SQL literals in the other columns.
+) -> list[models.Model]:
+    """Lock the rows of ``model`` whose key ``columns`` have these values, in ``order_by``
+    order, and return them as instances. New rows get the ``initial`` SQL literals.
 
     Fast path (``create_missing=False``): one ``SELECT ... ORDER BY ... FOR UPDATE``; if a row
     is missing it raises ``_MissingRows`` and the caller rolls back, which also releases the
@@ -498,6 +498,7 @@ def _lock_rows(
     Slow path: first an ``INSERT ... ON CONFLICT DO NOTHING`` of every key in order, before any
     lock is held (so a wait on a concurrent insert of the same row holds nothing anyone else
     needs), then the same locking SELECT."""
+    table = model._meta.db_table
     where, params = [], []
     for key in keys:
         parts = []
@@ -518,40 +519,39 @@ def _lock_rows(
             )
         cursor.execute(f"SELECT * FROM {table} WHERE {' OR '.join(where)} ORDER BY {order_by}{_for_update()}", params)
         names = [c[0] for c in cursor.description]
-        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        rows = cursor.fetchall()
     if len(rows) < len(keys):
         if create_missing:
             raise AssertionError(f"rows of {table} missing after creating them")
         raise _MissingRows(table)
-    return rows
+    fields = {f.column: f for f in model._meta.concrete_fields}
+    instances = []
+    for values in rows:
+        data = {}
+        for name, value in zip(names, values, strict=True):
+            field = fields[name]
+            if isinstance(field, models.DecimalField):
+                value = _number(value)
+            elif isinstance(field, models.BooleanField):
+                value = bool(value)
+            data[field.attname] = value
+        instance = model(**data)
+        instance._state.adding = False
+        instances.append(instance)
+    return instances
 
 
 def _lock_levels(keys: Iterable[LevelKey], *, create_missing: bool = True) -> dict[LevelKey, StockLevel]:
-    """Lock the StockLevel rows of ``keys`` in ``_level_order`` (see ``_lock_rows``); the
-    columns ``on_hand``, ``reserved``, ``allow_negative`` default to 0, 0, false on creation."""
-    ordered = sorted(set(keys), key=_level_order)
+    """Lock the StockLevel rows of ``keys`` in ``_level_order`` (see ``_lock_rows``)."""
     rows = _lock_rows(
-        StockLevel._meta.db_table,
+        StockLevel,
         ("item_id", "location_id", "lot_id"),
-        ordered,
+        sorted(set(keys), key=_level_order),
         order_by="lot_id IS NOT NULL, item_id, location_id, lot_id",
         create_missing=create_missing,
         initial={"on_hand": "0", "reserved": "0", "allow_negative": "FALSE"},
     )
-    levels = {}
-    for row in rows:
-        level = StockLevel(
-            id=row["id"],
-            item_id=row["item_id"],
-            location_id=row["location_id"],
-            lot_id=row["lot_id"],
-            on_hand=_number(row["on_hand"]),
-            reserved=_number(row["reserved"]),
-            allow_negative=bool(row["allow_negative"]),
-        )
-        level._state.adding = False
-        levels[(level.item_id, level.location_id, level.lot_id)] = level
-    return levels
+    return {(level.item_id, level.location_id, level.lot_id): level for level in rows}
 
 
 def _lock_valuations(keys: Iterable[ValuationKey], *, create_missing: bool = True) -> dict[ValuationKey, ItemValuation]:
@@ -560,26 +560,14 @@ def _lock_valuations(keys: Iterable[ValuationKey], *, create_missing: bool = Tru
     if not ordered:
         return {}
     rows = _lock_rows(
-        ItemValuation._meta.db_table,
+        ItemValuation,
         ("item_id", "warehouse_id"),
         ordered,
         order_by="item_id, warehouse_id",
         create_missing=create_missing,
         initial={"quantity": "0", "value": "0", "last_unit_cost": "0"},
     )
-    valuations = {}
-    for row in rows:
-        valuation = ItemValuation(
-            id=row["id"],
-            item_id=row["item_id"],
-            warehouse_id=row["warehouse_id"],
-            quantity=_number(row["quantity"]),
-            value=_number(row["value"]),
-            last_unit_cost=_number(row["last_unit_cost"]),
-        )
-        valuation._state.adding = False
-        valuations[(valuation.item_id, valuation.warehouse_id)] = valuation
-    return valuations
+    return {(valuation.item_id, valuation.warehouse_id): valuation for valuation in rows}
 
 
 def _valuations_save(valuations: Iterable[ItemValuation]) -> None:
