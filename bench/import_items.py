@@ -46,23 +46,6 @@ if str(ROOT) not in sys.path:
 DEFAULT_SERVER_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 DATABASE = "inventory_bench_import"
 SEED = 20240601
-COLUMNS = (
-    "sku",
-    "name",
-    "description",
-    "category",
-    "unit",
-    "purchase_unit",
-    "purchase_factor",
-    "barcodes",
-    "status",
-    "tracking",
-    "perishable",
-    "shelf_life_days",
-    "standard_cost",
-    "valuation_method",
-    "weight_kg",
-)
 COPY_TABLE = """
 CREATE TABLE bench_items_copy (
     sku varchar(64), name varchar(200), description text, category varchar(1000), unit varchar(20),
@@ -120,9 +103,11 @@ def write_items_csv(path: Path, rows: int, *, rename: bool = False) -> None:
         for middle in ("Kitchen", "Storage")
         for leaf in ("Knives", "Boxes", "Pans", "Jars")
     ]
+    from catalog.importing.items import ITEM_COLUMNS  # after django_setup(): the importer's own header
+
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(COLUMNS)
+        writer.writerow(ITEM_COLUMNS)
         for n in range(1, rows + 1):
             perishable = n % 10 == 0
             writer.writerow(
