@@ -45,7 +45,8 @@ import time
 import uuid
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+
+from _common import emit, percentile, progress, recreate_database, with_database
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -68,35 +69,7 @@ SECRET_KEY = "bench-only-" + "x" * 40 + "-not-for-production"
 # --- Output -------------------------------------------------------------------------------------
 
 
-def emit(name: str, value: object) -> None:
-    if isinstance(value, float):
-        value = f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
-    print(f"{name} = {value}", flush=True)
-
-
-def progress(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
-
-
 # --- Database and Django ------------------------------------------------------------------------
-
-
-def with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-
-
-def recreate_database(server_url: str) -> None:
-    import psycopg
-
-    with psycopg.connect(with_database(server_url, "postgres"), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DATABASE}"')
 
 
 def server_environment(database_url: str) -> dict[str, str]:
@@ -362,7 +335,7 @@ def main() -> None:
     database_url = with_database(server_url, DATABASE)
 
     progress(f"recreating {DATABASE} and migrating")
-    recreate_database(server_url)
+    recreate_database(server_url, DATABASE)
     django_setup(database_url)
     from django.core.management import call_command
     from django.db import connection

@@ -37,7 +37,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+
+from _common import django_setup, progress, recreate_database, with_database
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -60,33 +61,6 @@ def emit(name: str, value: object) -> None:
     if isinstance(value, float):
         value = f"{value:.3f}" if value < 100 else f"{value:,.0f}".replace(",", "")
     print(f"{name} = {value}", flush=True)
-
-
-def progress(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
-def with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
-def recreate_database(server_url: str, name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def django_setup(database_url: str) -> None:
-    os.environ["DATABASE_URL"] = database_url
-    os.environ["DEBUG"] = "False"
-    os.environ["SECRET_KEY"] = "bench-only-" + "x" * 40
-    os.environ["DJANGO_SETTINGS_MODULE"] = "inventory_site.settings"
-    import django
-
-    django.setup()
 
 
 def ean13(number: int) -> str:

@@ -53,7 +53,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
+
+from _common import django_setup, emit, percentile, progress, recreate_database, with_database
 
 if TYPE_CHECKING:
     from stock.services import MovementLine
@@ -95,54 +97,13 @@ class Config:
 # --- Output -----------------------------------------------------------------------------------
 
 
-def emit(name: str, value: object) -> None:
-    """One figure on stdout, ``name = value``."""
-    if isinstance(value, float):
-        value = f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
-    print(f"{name} = {value}", flush=True)
-
-
-def progress(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
 def size_label(movements: int) -> str:
     if movements >= 1_000_000 and movements % 1_000_000 == 0:
         return f"{movements // 1_000_000}m"
     return f"{movements // 1_000}k"
 
 
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
-
-
 # --- Server and Django ------------------------------------------------------------------------
-
-
-def with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-
-
-def recreate_database(server_url: str, name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(with_database(server_url, "postgres"), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def django_setup(database_url: str) -> None:
-    """Point the project's settings at ``database_url`` and start Django (production-like:
-    DEBUG off, so no query log grows in the loops)."""
-    os.environ["DATABASE_URL"] = database_url
-    os.environ["DEBUG"] = "False"
-    os.environ.setdefault("SECRET_KEY", f"bench-only-{'x' * 40}-not-for-production")
-    os.environ["DJANGO_SETTINGS_MODULE"] = "inventory_site.settings"
-    import django
-
-    django.setup()
 
 
 def sql(statement: str, params: object = None) -> list[tuple]:
