@@ -563,6 +563,7 @@ PROFILED_PHASES = {
     "_save_costings": "cost_layers",
     "_levels_apply": "level_updates",
     "_post": "post_total",
+    "_post_line_in_database": "post_in_database",
 }
 
 
@@ -618,7 +619,8 @@ def profile_postings(pairs: list[tuple[int, int]], postings: int) -> None:
     n = 2 * (postings // 2)
     emit("profile_postings", n)
     emit("profile_ms_per_posting", 1_000 * total / n)
-    emit("profile_round_trips_per_posting", (counts["database_execute"] + counts["database_commit"]) / n + 1)  # + BEGIN
+    # each COMMIT also had a BEGIN; a statement outside a transaction (autocommit) has neither
+    emit("profile_round_trips_per_posting", (counts["database_execute"] + 2 * counts["database_commit"]) / n)
     for name in (*(PROFILED_PHASES[name] for name in originals), "database_execute", "database_commit"):
         emit(f"profile_ms_{name}", 1_000 * seconds[name] / n)
     waiting = seconds["database_execute"] + seconds["database_commit"]

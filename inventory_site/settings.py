@@ -161,6 +161,12 @@ CURRENCY = env("CURRENCY")
 STOCK_ADJUSTMENT_APPROVAL_QUANTITY = env.str("STOCK_ADJUSTMENT_APPROVAL_QUANTITY", default="10")
 STOCK_ADJUSTMENT_APPROVAL_VALUE = env.str("STOCK_ADJUSTMENT_APPROVAL_VALUE", default="100")
 
+# --- Ledger (docs/ledger.md) ------------------------------------------------------------------
+# On PostgreSQL a one-line posting of a moving-average item runs as one call of the database
+# function stock_post_line (migration stock 0006) instead of seven statements; false sends
+# every posting through the Python path (the two write the same rows, tests compare them).
+STOCK_POSTING_FUNCTION = env.bool("STOCK_POSTING_FUNCTION", default=True)
+
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATICFILES_DIRS = [path for path in [BASE_DIR / "static"] if path.is_dir()]  # git keeps no empty folder

@@ -25,12 +25,14 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, connection, models, transaction
+from django.db import DatabaseError, IntegrityError, connection, models, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -275,6 +277,8 @@ def movement_post(
     try:
         checked = [_validate_line(line) for line in batch]
         _authorize(actor, checked)
+        if _posts_in_database(checked):
+            return [_post_line_in_database(checked[0], actor=actor, idempotency_key=idempotency_key, occurred_at=when)]
         try:
             with transaction.atomic():
                 return _post(
@@ -383,27 +387,16 @@ def _post(
     now = timezone.now()
     batch = uuid.uuid4()
     movements = [
-        Movement(
+        _movement(
+            line,
             batch=batch,
-            batch_line=number,
-            item=line.item,
-            lot=line.lot,
-            quantity=line.quantity,
-            source=line.source,
-            destination=line.destination,
-            kind=line.kind,
-            reason_code=line.reason_code,
-            note=line.note,
+            number=number,
             unit_cost=(costing.total_cost / line.quantity).quantize(MONEY_STEP),
             total_cost=costing.total_cost,
-            reference_type=line.reference_type,
-            reference_id=line.reference_id,
-            reference_line=line.reference_line,
             actor=actor,
             occurred_at=occurred_at,
             posted_at=now,
             idempotency_key=idempotency_key if number == 1 else None,
-            reverses=line.reverses,
         )
         for number, (line, costing) in enumerate(zip(lines, costings, strict=True), start=1)
     ]
@@ -424,6 +417,131 @@ def _post(
     )
     _save_costings(movements, costings)
     return movements
+
+
+def _movement(
+    line: MovementLine,
+    *,
+    batch: uuid.UUID,
+    number: int,
+    unit_cost: Decimal,
+    total_cost: Decimal,
+    actor,  # noqa: ANN001 - a user or None
+    occurred_at: datetime,
+    posted_at: datetime,
+    idempotency_key: str | None,
+) -> Movement:
+    """The (not yet saved) movement of ``line``, number ``number`` of ``batch``."""
+    return Movement(
+        batch=batch,
+        batch_line=number,
+        item=line.item,
+        lot=line.lot,
+        quantity=line.quantity,
+        source=line.source,
+        destination=line.destination,
+        kind=line.kind,
+        reason_code=line.reason_code,
+        note=line.note,
+        unit_cost=unit_cost,
+        total_cost=total_cost,
+        reference_type=line.reference_type,
+        reference_id=line.reference_id,
+        reference_line=line.reference_line,
+        actor=actor,
+        occurred_at=occurred_at,
+        posted_at=posted_at,
+        idempotency_key=idempotency_key,
+        reverses=line.reverses,
+    )
+
+
+# --- One round trip (PostgreSQL) --------------------------------------------------------------
+
+# SQLSTATE that stock_post_line raises when the source has too little; DETAIL is the available quantity.
+_SQLSTATE_INSUFFICIENT = "IV001"
+_POST_LINE = "SELECT * FROM stock_post_line(" + ", ".join(["%s"] * 24) + ")"
+
+
+def _posts_in_database(lines: list[MovementLine]) -> bool:
+    """Does this posting go through the database function ``stock_post_line`` (migration
+    0006)? On PostgreSQL, one line of a moving-average item that reverses nothing: the
+    function writes exactly what ``_post`` would, in one statement instead of seven
+    (tests/stock/test_posting_function.py posts the same sequences both ways and compares every
+    row). Batches, FIFO items and reversals take the Python path."""
+    if len(lines) != 1 or connection.vendor != "postgresql" or not settings.STOCK_POSTING_FUNCTION:
+        return False
+    line = lines[0]
+    return line.reverses is None and line.item.valuation_method == ValuationMethod.MOVING_AVERAGE
+
+
+def _post_line_in_database(
+    line: MovementLine, *, actor, idempotency_key: str | None, occurred_at: datetime
+) -> Movement:
+    """Post one validated, authorised line with ``stock_post_line``: one statement that
+    follows the locking protocol of ``_post`` (missing rows created before any lock; levels,
+    then valuations, each in key order) and either writes everything or nothing. Outside a
+    transaction the statement is its own transaction (no BEGIN and COMMIT round trips); inside
+    one it runs in a savepoint, so a refusal leaves the caller's transaction usable."""
+    source, destination = line.source, line.destination
+    batch, posted_at = uuid.uuid4(), timezone.now()
+    params = [
+        batch,
+        line.item.pk,
+        line.lot.pk if line.lot is not None else None,
+        line.quantity,
+        line.reserved,
+        source.pk,
+        _warehouse_of(source),
+        _level_policy(source),
+        destination.pk,
+        _warehouse_of(destination),
+        _level_policy(destination),
+        line.kind,
+        line.reason_code,
+        line.note,
+        line.unit_cost,
+        line.total_cost,
+        line.item.standard_cost,
+        line.reference_type,
+        line.reference_id,
+        line.reference_line,
+        actor.pk if actor is not None else None,
+        occurred_at,
+        posted_at,
+        idempotency_key,
+    ]
+    try:
+        with transaction.atomic() if connection.in_atomic_block else nullcontext(), connection.cursor() as cursor:
+            cursor.execute(_POST_LINE, params)
+            movement_id, unit_cost, total_cost = cursor.fetchone()
+    except DatabaseError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) != _SQLSTATE_INSUFFICIENT:
+            raise
+        available = Decimal(exc.__cause__.diag.message_detail)
+        raise InsufficientStock(
+            item=line.item, location=source, lot=line.lot, asked=line.quantity, available=available
+        ) from None
+    movement = _movement(
+        line,
+        batch=batch,
+        number=1,
+        unit_cost=unit_cost,
+        total_cost=total_cost,
+        actor=actor,
+        occurred_at=occurred_at,
+        posted_at=posted_at,
+        idempotency_key=idempotency_key,
+    )
+    _mark_saved(movement, movement_id)
+    return movement
+
+
+def _mark_saved(movement: Movement, pk: int) -> None:
+    """Make an instance written by raw SQL look as if ``save()`` had written it."""
+    movement.pk = pk
+    movement._state.adding = False
+    movement._state.db = connection.alias
 
 
 # The hot path below is plain SQL (the same text on PostgreSQL and SQLite): building these
@@ -470,9 +588,7 @@ def _insert_movements(movements: list[Movement]) -> None:
             params,
         )
         for movement, (pk,) in zip(movements, cursor.fetchall(), strict=True):
-            movement.pk = pk
-            movement._state.adding = False
-            movement._state.db = connection.alias
+            _mark_saved(movement, pk)
 
 
 class _MissingRows(Exception):
