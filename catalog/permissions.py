@@ -60,13 +60,24 @@ def warehouse_allows(user: AbstractBaseUser | None, warehouse: Warehouse | int |
         return True
     if not user.is_active:
         return False
-    if user.has_perm(_full(action)):
+    if _has_perm(user, _full(action)):
         return True
     if warehouse is None:
         return False
     if isinstance(warehouse, int):
         warehouse = Warehouse.objects.get(pk=warehouse)
     return _checker(user).has_perm(action, warehouse)
+
+
+def _has_perm(user: AbstractBaseUser, perm: str) -> bool:
+    """``user.has_perm(perm)`` (model-wide), remembered on the user object like ``_checker``'s
+    answers: asking every authentication backend again cost more than a posting's own Python."""
+    cache = getattr(user, "_model_permission_cache", None)
+    if cache is None:
+        cache = user._model_permission_cache = {}
+    if perm not in cache:
+        cache[perm] = user.has_perm(perm)
+    return cache[perm]
 
 
 def _checker(user: AbstractBaseUser) -> ObjectPermissionChecker:
@@ -100,7 +111,7 @@ def warehouse_require(
     may do ``action`` in every warehouse named (``None`` entries, virtual sides, are skipped)."""
     if user is None:
         return
-    if model_perm and not user.has_perm(model_perm):
+    if model_perm and not _has_perm(user, model_perm):
         raise WarehousePermissionDenied(f"{user} may not {model_perm.split('.', 1)[1].replace('_', ' ')}.")
     if isinstance(warehouses, Warehouse) or warehouses is None:
         warehouses = [warehouses]

@@ -86,8 +86,11 @@ class Movement(models.Model):
     id = models.BigAutoField(primary_key=True)
     batch = models.UUIDField(default=uuid.uuid4, db_index=True, editable=False)
     batch_line = models.PositiveSmallIntegerField(default=1)
-    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="movements")
-    lot = models.ForeignKey(Lot, null=True, blank=True, on_delete=models.PROTECT, related_name="movements")
+    # item and lot are indexed by the Meta indexes (item first in three of them; lot partially).
+    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="movements", db_index=False)
+    lot = models.ForeignKey(
+        Lot, null=True, blank=True, on_delete=models.PROTECT, related_name="movements", db_index=False
+    )
     quantity = models.DecimalField(**QTY)
     source = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="outgoing_movements")
     destination = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="incoming_movements")
@@ -104,7 +107,7 @@ class Movement(models.Model):
     )
     occurred_at = models.DateTimeField()
     posted_at = models.DateTimeField()
-    idempotency_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True)  # unique: see Meta
     reverses = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by")
 
     objects = AppendOnlyQuerySet.as_manager()
@@ -114,6 +117,9 @@ class Movement(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gt=0), name="movement_quantity_positive"),
             models.CheckConstraint(condition=~Q(source=F("destination")), name="movement_two_sides"),
+            # A constraint rather than unique=True: the field option also builds a LIKE index
+            # that no query uses and every posting would maintain.
+            models.UniqueConstraint(fields=["idempotency_key"], name="movement_idempotency_key_unique"),
         ]
         indexes = [
             models.Index(fields=["item", "destination", "occurred_at"], name="movement_in_asof"),
@@ -121,6 +127,7 @@ class Movement(models.Model):
             models.Index(fields=["item", "occurred_at", "id"], name="movement_item_card"),
             models.Index(fields=["occurred_at"], name="movement_occurred"),
             models.Index(fields=["reference_type", "reference_id"], name="movement_reference"),
+            models.Index(fields=["lot"], condition=Q(lot__isnull=False), name="movement_lot"),
         ]
 
     def __str__(self) -> str:
