@@ -476,19 +476,21 @@ _MOVEMENT_ATTNAMES = [field.attname for field in Movement._meta.concrete_fields]
 
 # SQLSTATE that stock_post_line raises when the source has too little; DETAIL is the available quantity.
 _SQLSTATE_INSUFFICIENT = "IV001"
-_POST_LINE = "SELECT * FROM stock_post_line(" + ", ".join(["%s"] * 24) + ")"
+_POST_LINE = "SELECT * FROM stock_post_line(" + ", ".join(["%s"] * 25) + ")"
 
 
 def _posts_in_database(lines: list[MovementLine]) -> bool:
     """Does this posting go through the database function ``stock_post_line`` (migration
-    0006)? On PostgreSQL, one line of a moving-average item that reverses nothing: the
-    function writes exactly what ``_post`` would, in one statement instead of seven
-    (tests/stock/test_posting_function.py posts the same sequences both ways and compares every
-    row). Batches, FIFO items and reversals take the Python path."""
-    if len(lines) != 1 or connection.vendor != "postgresql" or not settings.STOCK_POSTING_FUNCTION:
-        return False
-    line = lines[0]
-    return line.reverses is None and line.item.valuation_method == ValuationMethod.MOVING_AVERAGE
+    0006)? On PostgreSQL, one line that reverses nothing: the function writes exactly what
+    ``_post`` would, in one statement instead of seven or more (tests/stock/test_posting_function.py
+    posts the same sequences both ways and compares every row). Batches and reversals take the
+    Python path."""
+    return (
+        len(lines) == 1
+        and lines[0].reverses is None
+        and connection.vendor == "postgresql"
+        and settings.STOCK_POSTING_FUNCTION
+    )
 
 
 def _post_line_in_database(
@@ -526,6 +528,7 @@ def _post_line_in_database(
         occurred_at,
         posted_at,
         idempotency_key,
+        line.item.valuation_method == ValuationMethod.FIFO,
     ]
     try:
         with transaction.atomic() if connection.in_atomic_block else nullcontext(), connection.cursor() as cursor:

@@ -1,10 +1,11 @@
 """The single-line posting function on PostgreSQL (docs/ledger.md, "One round trip").
 
-``stock_post_line`` does in one statement what ``stock.services._post`` does for one line of a
-moving-average item: create the missing level and valuation rows before taking any lock, lock
+``stock_post_line`` does in one statement what ``stock.services._post`` does for one line that
+reverses nothing: create the missing level and valuation rows before taking any lock, lock
 both levels in location order and then the valuations in warehouse order (the global lock
 order), refuse a take beyond what is available (SQLSTATE IV001, DETAIL = the available
-quantity), price the line, insert the movement and update the levels and valuations.
+quantity), price the line (moving average or FIFO layers), insert the movement, its FIFO layers
+and consumptions, and update the levels and valuations.
 ``stock.services`` calls it only for lines the Python path would post the same way, and
 ``tests/stock/test_posting_function.py`` posts the same sequences through both and compares
 every row. Other databases (SQLite) have no such function and always take the Python path.
@@ -55,6 +56,7 @@ CREATE OR REPLACE FUNCTION stock_post_line(
     p_occurred_at timestamptz,
     p_posted_at timestamptz,
     p_idempotency_key varchar,
+    p_fifo boolean,
     OUT movement_id bigint,
     OUT movement_unit_cost numeric,
     OUT movement_total_cost numeric
@@ -72,6 +74,19 @@ DECLARE
     destination_valuation stock_itemvaluation%ROWTYPE;
     in_stock numeric;
     cost numeric;
+    -- FIFO: the layers taken from (consumptions written after the movement), and the layer
+    -- beyond them when negative stock is allowed
+    layer stock_costlayer%ROWTYPE;
+    need numeric;
+    taken numeric;
+    layer_value numeric;
+    last_unit numeric;
+    consumed_layers bigint[] := '{}';
+    consumed_quantities numeric[] := '{}';
+    consumed_values numeric[] := '{}';
+    negative_quantity numeric := 0;
+    negative_value numeric;
+    negative_unit numeric;
 BEGIN
     -- 1. Missing rows are created before any lock is taken, in the lock order; levels and
     --    valuations are never deleted, so rows seen here are there to lock below.
@@ -125,7 +140,8 @@ BEGIN
             DETAIL = (source_level.on_hand - source_level.reserved + p_reserved)::text;
     END IF;
 
-    -- 3. Lock the valuations in warehouse order and price the line (moving average).
+    -- 3. Lock the valuations in warehouse order (their locks guard the FIFO layers) and price
+    --    the line: moving average, or the oldest FIFO layers.
     IF wanted_valuations > 0 THEN
         FOR valuation IN SELECT * FROM stock_itemvaluation
             WHERE item_id = p_item AND warehouse_id IN (p_source_warehouse, p_destination_warehouse)
@@ -142,21 +158,52 @@ BEGIN
             ELSE source_valuation.last_unit_cost END);
     ELSE
         IF p_source_warehouse IS NOT NULL THEN
-            -- Taking all that is there takes the whole value: no rounding residue stays.
-            in_stock := least(p_quantity, greatest(source_valuation.quantity, 0));
-            IF in_stock = source_valuation.quantity AND in_stock > 0 THEN
-                cost := source_valuation.value;
-            ELSIF in_stock > 0 THEN
-                cost := stock_money_round(source_valuation.value * in_stock / source_valuation.quantity);
-            ELSE
+            last_unit := CASE
+                WHEN source_valuation.quantity > 0
+                    THEN stock_money_round(source_valuation.value / source_valuation.quantity)
+                WHEN source_valuation.last_unit_cost <> 0 THEN source_valuation.last_unit_cost
+                ELSE p_standard_cost END;
+            IF p_fifo THEN
+                -- The oldest layers first; a layer taken whole gives its whole remaining value.
+                need := p_quantity;
                 cost := 0;
-            END IF;
-            IF p_quantity > in_stock THEN  -- beyond the stock, where negative stock is allowed
-                cost := cost + stock_money_round((p_quantity - in_stock) * CASE
-                    WHEN source_valuation.quantity > 0
-                        THEN stock_money_round(source_valuation.value / source_valuation.quantity)
-                    WHEN source_valuation.last_unit_cost <> 0 THEN source_valuation.last_unit_cost
-                    ELSE p_standard_cost END);
+                FOR layer IN SELECT * FROM stock_costlayer
+                    WHERE item_id = p_item AND warehouse_id = p_source_warehouse AND remaining_quantity > 0
+                    ORDER BY received_at, id
+                LOOP
+                    EXIT WHEN need = 0;
+                    taken := least(need, layer.remaining_quantity);
+                    layer_value := CASE WHEN taken = layer.remaining_quantity THEN layer.remaining_value
+                        ELSE stock_money_round(taken * layer.unit_cost) END;
+                    UPDATE stock_costlayer
+                    SET remaining_quantity = remaining_quantity - taken, remaining_value = remaining_value - layer_value
+                    WHERE id = layer.id;
+                    consumed_layers := consumed_layers || layer.id;
+                    consumed_quantities := consumed_quantities || taken;
+                    consumed_values := consumed_values || layer_value;
+                    cost := cost + layer_value;
+                    need := need - taken;
+                    last_unit := layer.unit_cost;
+                END LOOP;
+                IF need > 0 THEN  -- beyond the layers, where negative stock is allowed
+                    negative_quantity := need;
+                    negative_unit := last_unit;
+                    negative_value := stock_money_round(need * last_unit);
+                    cost := cost + negative_value;
+                END IF;
+            ELSE
+                -- Taking all that is there takes the whole value: no rounding residue stays.
+                in_stock := least(p_quantity, greatest(source_valuation.quantity, 0));
+                IF in_stock = source_valuation.quantity AND in_stock > 0 THEN
+                    cost := source_valuation.value;
+                ELSIF in_stock > 0 THEN
+                    cost := stock_money_round(source_valuation.value * in_stock / source_valuation.quantity);
+                ELSE
+                    cost := 0;
+                END IF;
+                IF p_quantity > in_stock THEN  -- beyond the stock, where negative stock is allowed
+                    cost := cost + stock_money_round((p_quantity - in_stock) * last_unit);
+                END IF;
             END IF;
             UPDATE stock_itemvaluation SET quantity = quantity - p_quantity, value = value - cost
             WHERE id = source_valuation.id;
@@ -179,7 +226,7 @@ BEGIN
         END IF;
     END IF;
 
-    -- 4. The movement, then the levels (allow_negative from the warehouse policy, or kept
+    -- 4. The movement, its FIFO layers and consumptions, then the levels (allow_negative from the warehouse policy, or kept
     --    while a level that already was negative is being filled).
     movement_total_cost := cost;
     movement_unit_cost := stock_money_round(cost / p_quantity);
@@ -192,6 +239,25 @@ BEGIN
         movement_unit_cost, movement_total_cost, p_reference_type, p_reference_id, p_reference_line, p_actor,
         p_occurred_at, p_posted_at, p_idempotency_key, NULL
     ) RETURNING id INTO movement_id;
+    IF cardinality(consumed_layers) > 0 THEN
+        INSERT INTO stock_costlayerconsumption (movement_id, layer_id, quantity, value)
+        SELECT movement_id, consumed.layer_id, consumed.quantity, consumed.value
+        FROM unnest(consumed_layers, consumed_quantities, consumed_values) AS consumed(layer_id, quantity, value);
+    END IF;
+    IF negative_quantity > 0 THEN
+        INSERT INTO stock_costlayer (
+            item_id, warehouse_id, movement_id, received_at, unit_cost, quantity, remaining_quantity, remaining_value
+        ) VALUES (
+            p_item, p_source_warehouse, movement_id, p_occurred_at, negative_unit, 0, -negative_quantity, -negative_value
+        );
+    END IF;
+    IF p_fifo AND p_destination_warehouse IS NOT NULL AND p_destination_warehouse IS DISTINCT FROM p_source_warehouse THEN
+        INSERT INTO stock_costlayer (
+            item_id, warehouse_id, movement_id, received_at, unit_cost, quantity, remaining_quantity, remaining_value
+        ) VALUES (
+            p_item, p_destination_warehouse, movement_id, p_occurred_at, movement_unit_cost, p_quantity, p_quantity, cost
+        );
+    END IF;
     UPDATE stock_stocklevel
     SET on_hand = on_hand - p_quantity, reserved = reserved - p_reserved,
         allow_negative = p_source_may_go_negative OR on_hand - p_quantity < 0
@@ -206,7 +272,8 @@ $$;
 DROP = (
     """DROP FUNCTION IF EXISTS stock_post_line(
         uuid, bigint, bigint, numeric, numeric, bigint, bigint, boolean, bigint, bigint, boolean, varchar, varchar,
-        text, numeric, numeric, numeric, varchar, varchar, varchar, integer, timestamptz, timestamptz, varchar
+        text, numeric, numeric, numeric, varchar, varchar, varchar, integer, timestamptz, timestamptz, varchar,
+        boolean
     )""",
     "DROP FUNCTION IF EXISTS stock_money_round(numeric)",
 )

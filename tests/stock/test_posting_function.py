@@ -1,11 +1,12 @@
 """The database function ``stock_post_line`` posts exactly what the Python path posts.
 
-On PostgreSQL a one-line posting of a moving-average item goes through ``stock_post_line``
-(migration stock 0006, ``stock.services._post_line_in_database``); everything else, and every
-posting on SQLite, goes through ``stock.services._post``. These tests run the same random
+On PostgreSQL a one-line posting that reverses nothing goes through ``stock_post_line``
+(migration stock 0006, ``stock.services._post_line_in_database``); batches, reversals and every
+posting on SQLite go through ``stock.services._post``. These tests run the same random
 sequences of postings through both, each on its own copy of an item, and require the same
-outcome at every step (the cost posted, or the same refusal) and the same levels and valuations
-at the end. The rest of the suite, run on PostgreSQL, exercises the function everywhere else.
+outcome at every step (the cost posted, or the same refusal) and the same levels, valuations,
+FIFO layers and layer consumptions at the end. The rest of the suite, run on PostgreSQL,
+exercises the function everywhere else.
 """
 
 from __future__ import annotations
@@ -21,7 +22,16 @@ from hypothesis import strategies as st
 
 import stock.services as services
 from catalog.models import Item, Location, LocationKind
-from stock.models import MONEY_STEP, ItemValuation, Lot, Movement, MovementKind, StockLevel
+from stock.models import (
+    MONEY_STEP,
+    CostLayer,
+    CostLayerConsumption,
+    ItemValuation,
+    Lot,
+    Movement,
+    MovementKind,
+    StockLevel,
+)
 from stock.services import InsufficientStock, MovementLine, movement_post, stock_issue, stock_receive
 from tests.stock.factories import ItemFactory, LocationFactory, LotFactory, WarehouseFactory
 
@@ -78,8 +88,8 @@ def places(virtual) -> dict[str, Location]:
     return found
 
 
-def _twin(lot_tracked: bool) -> tuple[Item, Lot | None]:
-    item = ItemFactory(standard_cost=Decimal("2.5"), lot_tracked=lot_tracked)
+def _twin(lot_tracked: bool, fifo: bool) -> tuple[Item, Lot | None]:
+    item = ItemFactory(standard_cost=Decimal("2.5"), lot_tracked=lot_tracked, fifo=fifo)
     return item, (LotFactory(item=item) if lot_tracked else None)
 
 
@@ -122,7 +132,19 @@ def _state(item: Item) -> tuple:
     valuations = sorted(
         ItemValuation.objects.filter(item=item).values_list("warehouse_id", "quantity", "value", "last_unit_cost")
     )
-    return levels, valuations
+    layers = list(
+        CostLayer.objects.filter(item=item)
+        .order_by("id")
+        .values_list("id", "warehouse_id", "unit_cost", "quantity", "remaining_quantity", "remaining_value")
+    )
+    position = {layer[0]: number for number, layer in enumerate(layers)}  # ids differ between the twins
+    consumptions = [
+        (position[layer_id], quantity, value)
+        for layer_id, quantity, value in CostLayerConsumption.objects.filter(layer__item=item)
+        .order_by("id")
+        .values_list("layer_id", "quantity", "value")
+    ]
+    return levels, valuations, [layer[1:] for layer in layers], consumptions
 
 
 @pytest.fixture
@@ -140,11 +162,15 @@ def python_posts(monkeypatch) -> list[int]:
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("lot_tracked", [False, True], ids=["no-lot", "lot"])
+@pytest.mark.parametrize(
+    ("lot_tracked", "fifo"),
+    [(False, False), (True, False), (False, True), (True, True)],
+    ids=["average", "average-lot", "fifo", "fifo-lot"],
+)
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(sequence=steps)
-def test_function_and_python_path_post_the_same(places, python_posts, lot_tracked, sequence) -> None:
-    (by_function, function_lot), (by_python, python_lot) = _twin(lot_tracked), _twin(lot_tracked)
+def test_function_and_python_path_post_the_same(places, python_posts, lot_tracked, fifo, sequence) -> None:
+    (by_function, function_lot), (by_python, python_lot) = _twin(lot_tracked, fifo), _twin(lot_tracked, fifo)
     python_posts.clear()
     for number, step in enumerate(sequence, start=1):
         function_line = _line(step, by_function, function_lot, places)
@@ -155,7 +181,7 @@ def test_function_and_python_path_post_the_same(places, python_posts, lot_tracke
         assert len(python_posts) == calls, "the function path fell back to Python"
         python_outcome = _outcome(_line(step, by_python, python_lot, places), in_database=False)
         assert function_outcome == python_outcome, f"step {number}: {step}"
-    assert _state(by_function) == _state(by_python), "levels or valuations differ after the sequence"
+    assert _state(by_function) == _state(by_python), "levels, valuations or FIFO layers differ after the sequence"
 
 
 @pytest.mark.django_db
