@@ -86,14 +86,25 @@ class Movement(models.Model):
     id = models.BigAutoField(primary_key=True)
     batch = models.UUIDField(default=uuid.uuid4, db_index=True, editable=False)
     batch_line = models.PositiveSmallIntegerField(default=1)
+    # No database foreign keys on item, source, destination and actor (docs/ledger.md, "Why
+    # movements have no foreign keys to items, locations and users"): checking them locked the
+    # customer and supplier locations and the posting user in every posting. The movement's two
+    # StockLevel rows carry the item and location keys (levels are never deleted); PROTECT still
+    # guards deletes through Django; reconciliation reports a movement whose actor is gone.
     # item and lot are indexed by the Meta indexes (item first in three of them; lot partially).
-    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="movements", db_index=False)
+    item = models.ForeignKey(
+        Item, on_delete=models.PROTECT, related_name="movements", db_index=False, db_constraint=False
+    )
     lot = models.ForeignKey(
         Lot, null=True, blank=True, on_delete=models.PROTECT, related_name="movements", db_index=False
     )
     quantity = models.DecimalField(**QTY)
-    source = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="outgoing_movements")
-    destination = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="incoming_movements")
+    source = models.ForeignKey(
+        Location, on_delete=models.PROTECT, related_name="outgoing_movements", db_constraint=False
+    )
+    destination = models.ForeignKey(
+        Location, on_delete=models.PROTECT, related_name="incoming_movements", db_constraint=False
+    )
     kind = models.CharField(max_length=20, choices=MovementKind.choices)
     reason_code = models.CharField(max_length=40, blank=True)
     note = models.TextField(blank=True)
@@ -103,7 +114,7 @@ class Movement(models.Model):
     reference_id = models.CharField(max_length=100, blank=True)
     reference_line = models.CharField(max_length=40, blank=True)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_constraint=False
     )
     occurred_at = models.DateTimeField()
     posted_at = models.DateTimeField()

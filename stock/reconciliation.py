@@ -16,7 +16,11 @@ The checks:
 - ``valuation_value``: ItemValuation.value equals the costs of the movements crossing the
   warehouse's boundary (in minus out);
 - ``fifo_layers_quantity`` / ``fifo_layers_value``: for FIFO items, the layers' remaining
-  quantity and value equal the valuation's.
+  quantity and value equal the valuation's;
+- ``movement_actor_missing``: no movement names a user that no longer exists (found: how many
+  of the item's movements do). Movements carry no database foreign keys to items, locations
+  and users (docs/ledger.md); items and locations are held by the levels' keys, which
+  ``level_vs_ledger`` covers, users by this check.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.contrib.auth import get_user_model
 from django.db import connection
 
 from catalog.models import Item, Location, ValuationMethod, Warehouse
@@ -61,6 +66,7 @@ def _tables() -> dict[str, str]:
         "layer": CostLayer._meta.db_table,
         "reservation": Reservation._meta.db_table,
         "rline": ReservationLine._meta.db_table,
+        "user": get_user_model()._meta.db_table,
     }
 
 
@@ -165,6 +171,13 @@ def _queries() -> list[tuple[str, str, list]]:
                  WHERE i.valuation_method = %s
                  GROUP BY x.item_id, x.warehouse_id HAVING ABS(SUM(valued) - SUM(layered)) > {tol}""",
             [fifo],
+        ),
+        (
+            "movement_actor_missing",
+            f"""SELECT m.item_id, NULL, NULL, NULL, 0, COUNT(*) FROM {t["movement"]} m
+                 WHERE m.actor_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {t["user"]} u WHERE u.id = m.actor_id)
+                 GROUP BY m.item_id""",
+            [],
         ),
     ]
 

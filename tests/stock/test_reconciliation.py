@@ -14,7 +14,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 
 from stock.models import CostLayer, ItemValuation, StockLevel
 from stock.reconciliation import Difference, reconcile
@@ -31,7 +31,7 @@ from stock.services import (
     transfer_arrive,
     transfer_ship,
 )
-from tests.stock.factories import LocationFactory, WarehouseFactory, level_of
+from tests.stock.factories import LocationFactory, UserFactory, WarehouseFactory, level_of
 
 D = Decimal
 
@@ -208,3 +208,26 @@ def test_the_reconcile_command_lists_every_difference_and_fails(actor, bin_a, it
     assert "item_sum_zero: WIDGET: expected 0, found -3" in printed
     assert "valuation_quantity: WIDGET WH1: expected 7, found 10" in printed
     assert "The books balance" not in out.getvalue()
+
+
+def test_a_movement_whose_user_was_deleted_is_reported(actor, bin_a, item):
+    """Movements have no database foreign key to the user (docs/ledger.md): a user deleted
+    behind Django's back (Django itself refuses: PROTECT) shows up in reconciliation."""
+    gone = UserFactory(username="gone", is_superuser=True)
+    receive(item, bin_a, "3", "2", gone)
+    receive(item, bin_a, "1", "2", actor)
+    execute("DELETE FROM auth_user WHERE id = %s", [gone.pk])
+    assert by_check(reconcile())["movement_actor_missing"] == [
+        Difference("movement_actor_missing", "WIDGET", "", "", D(0), D(1))
+    ]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite checks foreign keys only at commit")
+def test_locations_and_items_with_movements_cannot_be_deleted_even_in_raw_sql(actor, bin_a, item):
+    """The movement's levels hold the item and location keys: deleting either fails in the
+    database, not only in Django."""
+    receive(item, bin_a, "3", "2", actor)
+    execute("SET CONSTRAINTS ALL IMMEDIATE", [])
+    for table, pk in (("catalog_location", bin_a.pk), ("catalog_item", item.pk)):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            execute(f"DELETE FROM {table} WHERE id = %s", [pk])
