@@ -474,9 +474,15 @@ _MOVEMENT_ATTNAMES = [field.attname for field in Movement._meta.concrete_fields]
 
 # --- One round trip (PostgreSQL) --------------------------------------------------------------
 
-# SQLSTATE that stock_post_line raises when the source has too little; DETAIL is the available quantity.
+# SQLSTATEs of stock_post_line: the source has too little (DETAIL: the available quantity), and
+# a level or valuation row is missing (call again, creating rows first).
 _SQLSTATE_INSUFFICIENT = "IV001"
-_POST_LINE = "SELECT * FROM stock_post_line(" + ", ".join(["%s"] * 25) + ")"
+_SQLSTATE_MISSING_ROWS = "IV002"
+_POST_LINE = "SELECT * FROM stock_post_line(" + ", ".join(["%s"] * 26) + ")"
+
+
+def _sqlstate(error: DatabaseError) -> str | None:
+    return getattr(error.__cause__, "sqlstate", None)
 
 
 def _posts_in_database(lines: list[MovementLine]) -> bool:
@@ -497,8 +503,9 @@ def _post_line_in_database(
     line: MovementLine, *, actor, idempotency_key: str | None, occurred_at: datetime
 ) -> Movement:
     """Post one validated, authorised line with ``stock_post_line``: one statement that
-    follows the locking protocol of ``_post`` (missing rows created before any lock; levels,
-    then valuations, each in key order) and either writes everything or nothing. Outside a
+    follows the locking protocol of ``_post`` (levels, then valuations, each in key order; when
+    a row is missing the call fails, which releases its locks, and runs again creating the
+    missing rows before any lock) and either writes everything or nothing. Outside a
     transaction the statement is its own transaction (no BEGIN and COMMIT round trips); inside
     one it runs in a savepoint, so a refusal leaves the caller's transaction usable."""
     source, destination = line.source, line.destination
@@ -530,12 +537,21 @@ def _post_line_in_database(
         idempotency_key,
         line.item.valuation_method == ValuationMethod.FIFO,
     ]
-    try:
+
+    def call(create_missing: bool) -> tuple[int, Decimal, Decimal]:
         with transaction.atomic() if connection.in_atomic_block else nullcontext(), connection.cursor() as cursor:
-            cursor.execute(_POST_LINE, params)
-            movement_id, unit_cost, total_cost = cursor.fetchone()
+            cursor.execute(_POST_LINE, [*params, create_missing])
+            return cursor.fetchone()
+
+    try:
+        try:
+            movement_id, unit_cost, total_cost = call(create_missing=False)
+        except DatabaseError as exc:
+            if _sqlstate(exc) != _SQLSTATE_MISSING_ROWS:
+                raise
+            movement_id, unit_cost, total_cost = call(create_missing=True)
     except DatabaseError as exc:
-        if getattr(exc.__cause__, "sqlstate", None) != _SQLSTATE_INSUFFICIENT:
+        if _sqlstate(exc) != _SQLSTATE_INSUFFICIENT:
             raise
         available = Decimal(exc.__cause__.diag.message_detail)
         raise InsufficientStock(

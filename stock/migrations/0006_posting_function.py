@@ -1,9 +1,10 @@
 """The single-line posting function on PostgreSQL (docs/ledger.md, "One round trip").
 
 ``stock_post_line`` does in one statement what ``stock.services._post`` does for one line that
-reverses nothing: create the missing level and valuation rows before taking any lock, lock
-both levels in location order and then the valuations in warehouse order (the global lock
-order), refuse a take beyond what is available (SQLSTATE IV001, DETAIL = the available
+reverses nothing: lock both levels in location order and then the valuations in warehouse order
+(the global lock order), or, when a row is missing, fail with SQLSTATE IV002 so that the caller
+calls again with ``p_create_missing``, which creates the missing rows before taking any lock;
+refuse a take beyond what is available (SQLSTATE IV001, DETAIL = the available
 quantity), price the line (moving average or FIFO layers), insert the movement, its FIFO layers
 and consumptions, and update the levels and valuations.
 ``stock.services`` calls it only for lines the Python path would post the same way, and
@@ -57,6 +58,7 @@ CREATE OR REPLACE FUNCTION stock_post_line(
     p_posted_at timestamptz,
     p_idempotency_key varchar,
     p_fifo boolean,
+    p_create_missing boolean,
     OUT movement_id bigint,
     OUT movement_unit_cost numeric,
     OUT movement_total_cost numeric
@@ -64,6 +66,7 @@ CREATE OR REPLACE FUNCTION stock_post_line(
 LANGUAGE plpgsql AS $$
 DECLARE
     found_rows integer;
+    locked_rows integer := 0;
     wanted_valuations integer := (p_source_warehouse IS NOT NULL)::integer
         + (p_destination_warehouse IS NOT NULL AND p_destination_warehouse IS DISTINCT FROM p_source_warehouse)::integer;
     level stock_stocklevel%ROWTYPE;
@@ -88,31 +91,34 @@ DECLARE
     negative_value numeric;
     negative_unit numeric;
 BEGIN
-    -- 1. Missing rows are created before any lock is taken, in the lock order; levels and
-    --    valuations are never deleted, so rows seen here are there to lock below.
-    IF p_lot IS NULL THEN
-        SELECT count(*) INTO found_rows FROM stock_stocklevel
-        WHERE item_id = p_item AND location_id IN (p_source, p_destination) AND lot_id IS NULL;
-    ELSE
-        SELECT count(*) INTO found_rows FROM stock_stocklevel
-        WHERE item_id = p_item AND location_id IN (p_source, p_destination) AND lot_id = p_lot;
-    END IF;
-    IF found_rows < 2 THEN
-        INSERT INTO stock_stocklevel (item_id, location_id, lot_id, on_hand, reserved, allow_negative)
-        SELECT p_item, location, p_lot, 0, 0, FALSE
-        FROM unnest(ARRAY[least(p_source, p_destination), greatest(p_source, p_destination)]) AS location
-        ON CONFLICT DO NOTHING;
-    END IF;
-    IF wanted_valuations > 0 THEN
-        SELECT count(*) INTO found_rows FROM stock_itemvaluation
-        WHERE item_id = p_item AND warehouse_id IN (p_source_warehouse, p_destination_warehouse);
-        IF found_rows < wanted_valuations THEN
-            INSERT INTO stock_itemvaluation (item_id, warehouse_id, quantity, value, last_unit_cost)
-            SELECT p_item, warehouse, 0, 0, 0
-            FROM unnest(ARRAY[least(p_source_warehouse, p_destination_warehouse),
-                              greatest(p_source_warehouse, p_destination_warehouse)]) AS warehouse
-            WHERE warehouse IS NOT NULL
+    -- 1. Only when asked (the first posting of an item at a place; see IV002 below): create the
+    --    missing rows before any lock is taken, in the lock order. Levels and valuations are
+    --    never deleted, so the rows seen here are there to lock below.
+    IF p_create_missing THEN
+        IF p_lot IS NULL THEN
+            SELECT count(*) INTO found_rows FROM stock_stocklevel
+            WHERE item_id = p_item AND location_id IN (p_source, p_destination) AND lot_id IS NULL;
+        ELSE
+            SELECT count(*) INTO found_rows FROM stock_stocklevel
+            WHERE item_id = p_item AND location_id IN (p_source, p_destination) AND lot_id = p_lot;
+        END IF;
+        IF found_rows < 2 THEN
+            INSERT INTO stock_stocklevel (item_id, location_id, lot_id, on_hand, reserved, allow_negative)
+            SELECT p_item, location, p_lot, 0, 0, FALSE
+            FROM unnest(ARRAY[least(p_source, p_destination), greatest(p_source, p_destination)]) AS location
             ON CONFLICT DO NOTHING;
+        END IF;
+        IF wanted_valuations > 0 THEN
+            SELECT count(*) INTO found_rows FROM stock_itemvaluation
+            WHERE item_id = p_item AND warehouse_id IN (p_source_warehouse, p_destination_warehouse);
+            IF found_rows < wanted_valuations THEN
+                INSERT INTO stock_itemvaluation (item_id, warehouse_id, quantity, value, last_unit_cost)
+                SELECT p_item, warehouse, 0, 0, 0
+                FROM unnest(ARRAY[least(p_source_warehouse, p_destination_warehouse),
+                                  greatest(p_source_warehouse, p_destination_warehouse)]) AS warehouse
+                WHERE warehouse IS NOT NULL
+                ON CONFLICT DO NOTHING;
+            END IF;
         END IF;
     END IF;
 
@@ -123,6 +129,7 @@ BEGIN
             ORDER BY location_id FOR UPDATE
         LOOP
             IF level.location_id = p_source THEN source_level := level; ELSE destination_level_id := level.id; END IF;
+            locked_rows := locked_rows + 1;
         END LOOP;
     ELSE
         FOR level IN SELECT * FROM stock_stocklevel
@@ -130,7 +137,13 @@ BEGIN
             ORDER BY location_id FOR UPDATE
         LOOP
             IF level.location_id = p_source THEN source_level := level; ELSE destination_level_id := level.id; END IF;
+            locked_rows := locked_rows + 1;
         END LOOP;
+    END IF;
+    IF locked_rows < 2 THEN
+        -- A row is missing: roll back (which releases the locks taken) and be called again
+        -- with p_create_missing, as stock.services._post does with _MissingRows.
+        RAISE EXCEPTION USING ERRCODE = 'IV002', MESSAGE = 'missing stock level';
     END IF;
     IF source_level.on_hand - p_quantity - (source_level.reserved - p_reserved) < 0
        AND (source_level.reserved - p_reserved > 0 OR NOT p_source_may_go_negative) THEN
@@ -149,7 +162,11 @@ BEGIN
         LOOP
             IF valuation.warehouse_id = p_source_warehouse THEN source_valuation := valuation; END IF;
             IF valuation.warehouse_id = p_destination_warehouse THEN destination_valuation := valuation; END IF;
+            locked_rows := locked_rows + 1;
         END LOOP;
+        IF locked_rows < 2 + wanted_valuations THEN
+            RAISE EXCEPTION USING ERRCODE = 'IV002', MESSAGE = 'missing valuation';
+        END IF;
     END IF;
     IF p_source_warehouse = p_destination_warehouse THEN
         -- Inside one warehouse no value moves: quantity x average cost, for information.
@@ -273,7 +290,7 @@ DROP = (
     """DROP FUNCTION IF EXISTS stock_post_line(
         uuid, bigint, bigint, numeric, numeric, bigint, bigint, boolean, bigint, bigint, boolean, varchar, varchar,
         text, numeric, numeric, numeric, varchar, varchar, varchar, integer, timestamptz, timestamptz, varchar,
-        boolean
+        boolean, boolean
     )""",
     "DROP FUNCTION IF EXISTS stock_money_round(numeric)",
 )
