@@ -10,6 +10,8 @@ Locking protocol (docs/ledger.md), the same in every path so that no two posting
    missing ones (in that same order, ``ON CONFLICT DO NOTHING``) before locking any;
 3. then the ``ItemValuation`` rows in (item, warehouse) order; their lock guards the pair's FIFO
    layers.
+On PostgreSQL a one-line posting that reverses nothing runs this same protocol in one statement,
+the database function ``stock_post_line`` (migration 0006, ``_post_line_in_database``).
 Call ``movement_post`` once per transaction with all lines (it takes a batch) rather than
 several times: two separate calls would lock in two rounds and the order would no longer hold.
 
