@@ -241,6 +241,13 @@ def _validate_line(line: MovementLine) -> MovementLine:
         raise InvalidMovement(f"Lot {line.lot.code} of {item.sku} expired on {expiry}: it cannot be sold; scrap it.")
     unit_cost = None if line.unit_cost is None else _money(line.unit_cost)
     total_cost = None if line.total_cost is None else _money(line.total_cost, "total cost")
+    if (
+        quantity is line.quantity
+        and reserved is line.reserved
+        and unit_cost is line.unit_cost
+        and total_cost is line.total_cost
+    ):
+        return line  # already Decimals (the usual case): no copy
     return replace(line, quantity=quantity, reserved=reserved, unit_cost=unit_cost, total_cost=total_cost)
 
 
