@@ -177,12 +177,18 @@ class Item(models.Model):
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.PROTECT, related_name="items")
-    base_unit = models.ForeignKey(UnitOfMeasure, on_delete=models.PROTECT, related_name="+")
-    purchase_unit = models.ForeignKey(UnitOfMeasure, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # No index on the unit columns but partial ones where a unit is set (Meta.indexes): only
+    # deleting a unit looks items up by unit, and every index costs each imported row (docs/imports.md).
+    base_unit = models.ForeignKey(UnitOfMeasure, on_delete=models.PROTECT, related_name="+", db_index=False)
+    purchase_unit = models.ForeignKey(
+        UnitOfMeasure, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     purchase_factor = models.DecimalField(
         **QTY, null=True, blank=True, help_text="Base units in one purchase unit; empty: by conversion."
     )
-    sales_unit = models.ForeignKey(UnitOfMeasure, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    sales_unit = models.ForeignKey(
+        UnitOfMeasure, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     sales_factor = models.DecimalField(
         **QTY, null=True, blank=True, help_text="Base units in one sales unit; empty: by conversion."
     )
@@ -204,7 +210,12 @@ class Item(models.Model):
     height_cm = models.DecimalField(**QTY, null=True, blank=True, validators=[MinValueValidator(0)])
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    history = HistoricalRecords()
+    # History rows are looked up by item and date, never by category or unit: no index on those.
+    # The user column keeps its index (the audit page filters by user) but has no database
+    # foreign key, so bulk imports do not check one per record (docs/imports.md).
+    history = HistoricalRecords(
+        no_db_index=["category", "base_unit", "purchase_unit", "sales_unit"], user_db_constraint=False
+    )
 
     objects = ItemQuerySet.as_manager()
 
@@ -223,7 +234,12 @@ class Item(models.Model):
             ),
             models.CheckConstraint(condition=Q(standard_cost__gte=0), name="item_standard_cost_non_negative"),
         ]
-        indexes = [models.Index(fields=["status"]), models.Index(Lower("name"), name="item_name_lower")]
+        indexes = [
+            models.Index(fields=["status"]),
+            models.Index(Lower("name"), name="item_name_lower"),
+            models.Index(fields=["purchase_unit"], condition=Q(purchase_unit__isnull=False), name="item_purchase_unit"),
+            models.Index(fields=["sales_unit"], condition=Q(sales_unit__isnull=False), name="item_sales_unit"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.sku} {self.name}"
@@ -296,13 +312,18 @@ class Barcode(models.Model):
     internal codes are free text. A code belongs to exactly one item."""
 
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="barcodes")
-    code = models.CharField(max_length=64, unique=True)
+    # Unique by a constraint rather than ``unique=True``: the same unique index without the
+    # second ``LIKE`` index Django adds to unique text columns (codes are only looked up whole).
+    code = models.CharField(max_length=64)
     kind = models.CharField(max_length=10, choices=BarcodeKind.choices, default=BarcodeKind.GTIN)
-    history = HistoricalRecords()
+    history = HistoricalRecords(no_db_index=["code"], user_db_constraint=False)
 
     class Meta:
         ordering = ["code"]
-        constraints = [models.CheckConstraint(condition=~Q(code=""), name="barcode_not_empty")]
+        constraints = [
+            models.UniqueConstraint(fields=["code"], name="barcode_code_unique"),
+            models.CheckConstraint(condition=~Q(code=""), name="barcode_not_empty"),
+        ]
 
     def __str__(self) -> str:
         return self.code

@@ -63,6 +63,10 @@ class ImportJob:
     label = "rows"
     columns: tuple[str, ...] = ()
     required: tuple[str, ...] = ()
+    # False: the runner puts each ``flush`` in a savepoint (a refused batch rolls back alone).
+    # True: the job keeps its writes in savepoints of its own, and may leave one in flight
+    # when ``flush`` returns (a savepoint of the runner's, released then, would end it).
+    own_savepoints = False
 
     def __init__(self, *, actor: Any = None, source_name: str = "") -> None:
         self.actor = actor
@@ -86,6 +90,11 @@ class ImportJob:
     def flush(self, specs: list[Any], *, write: bool) -> list[RowError]:
         """Check the batch against the database and, if ``write``, write it; count it."""
         raise NotImplementedError
+
+    def settle(self) -> list[RowError]:
+        """Wait for a write the job left in flight (see ``own_savepoints``); its refusal. The
+        runner calls it last, whatever happened, so no write outlives the transaction."""
+        return []
 
     def finish(self, *, write: bool) -> list[RowError]:
         return []
@@ -235,18 +244,24 @@ class _Flow:
     def flush(self, batch: list[Any]) -> None:
         """Check (and, while no error was found, write) one batch in a savepoint."""
         try:
-            with transaction.atomic():
+            if self.job.own_savepoints:
                 self.add(self.job.flush(batch, write=not self.failed))
+            else:
+                with transaction.atomic():
+                    self.add(self.job.flush(batch, write=not self.failed))
         except DatabaseError as exc:
             self.add([RowError(None, "", "", f"The database refused rows {batch[0].row}-{batch[-1].row}: {exc}")])
 
     def database_side(self, present: set[str], batches: Iterable[list[Any]]) -> None:
         """The transaction: every batch, then commit only if no row failed and not a dry run."""
         with transaction.atomic():
-            self.add(self.job.start(present))
-            for batch in batches:
-                self.flush(batch)
-            self.add(self.job.finish(write=not self.failed))
+            try:
+                self.add(self.job.start(present))
+                for batch in batches:
+                    self.flush(batch)
+                self.add(self.job.finish(write=not self.failed))
+            finally:
+                self.job.settle()  # whatever happened, no write may still run when the transaction ends
             self.written = not self.failed and not self.dry_run
             if not self.written:
                 transaction.set_rollback(True)

@@ -1,4 +1,4 @@
-"""The batched writer's two paths (COPY on PostgreSQL, simple_history's bulk helpers elsewhere)
+"""The batched writer's two paths (one pipelined statement per batch on PostgreSQL, simple_history's bulk helpers elsewhere)
 write the same rows and the same history records."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from tests.stock.factories import UserFactory
 pytestmark = [
     pytest.mark.django_db,
     pytest.mark.postgres,
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="the COPY path needs PostgreSQL"),
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="the pipelined path needs PostgreSQL"),
 ]
 
 ROWS = (
@@ -36,14 +36,16 @@ def _rows(model, prefix):
     ]
 
 
-def test_copy_path_and_orm_path_write_the_same(run, write, monkeypatch):
+def test_pipelined_path_and_orm_path_write_the_same(run, write, monkeypatch):
     UserFactory(username="importer")
     for prefix, fast in (("FAST", True), ("SLOW", False)):
         monkeypatch.setattr(bulk, "fast_path", lambda fast=fast: fast)
-        assert run(
+        created = run(
             "import_items", write(f"{prefix}.csv", ROWS.format(p=prefix)), "--create-categories", "--user", "importer"
-        ).ok
-        assert run("import_items", write(f"{prefix}-update.csv", UPDATE.format(p=prefix)), "--user", "importer").ok
+        )
+        assert created.ok, created.out
+        updated = run("import_items", write(f"{prefix}-update.csv", UPDATE.format(p=prefix)), "--user", "importer")
+        assert updated.ok, updated.out
 
     for model in (Item, Item.history.model):
         assert _rows(model, "FAST") == _rows(model, "SLOW")
