@@ -11,6 +11,7 @@ import never deletes an item or a barcode.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Container, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -123,6 +124,7 @@ class ItemRefs:
         self.item_defaults = {a: v for a, v in bulk.defaults_of(Item).items() if a not in ("created_at", "updated_at")}
         self.barcode_defaults = bulk.defaults_of(Barcode)
         self.parsers = _cell_parsers(self)
+        self.memo: dict[str, dict[str, Any]] = {column: {} for column, _, _, few in self.parsers if few}
         self._categories: dict[str, int] | None = None
         self._by_cell: dict[str, int] = {}
         self._paths: dict[str, str] = {}
@@ -263,23 +265,29 @@ def parse_barcodes(value: str) -> list[tuple[str, str]]:
     return codes
 
 
-def _cell_parsers(refs: ItemRefs) -> tuple[tuple[str, str, Any], ...]:
-    """(column, model attribute, parser) of every item column but sku and barcodes."""
+def _cell_parsers(refs: ItemRefs) -> tuple[tuple[str, str, Any, bool], ...]:
+    """(column, model attribute, parser, few values) of every item column but sku and
+    barcodes; a column of few distinct values (units, categories, choices) remembers what
+    each cell text parsed to."""
     return (
-        ("name", "name", partial(cells.text, max_length=200)),
-        ("description", "description", str),
-        ("category", "category_path", refs.category_path),
-        ("unit", "base_unit_id", refs.unit_id),
-        ("purchase_unit", "purchase_unit_id", refs.unit_id),
-        ("purchase_factor", "purchase_factor", partial(cells.decimal, positive=True)),
-        ("status", "status", partial(cells.choice, choices=_STATUS)),
-        ("tracking", "tracking", partial(cells.choice, choices=_TRACKING)),
-        ("perishable", "perishable", cells.boolean),
-        ("shelf_life_days", "shelf_life_days", partial(cells.integer, minimum=1)),
-        ("standard_cost", "standard_cost", partial(cells.decimal, minimum=_ZERO)),
-        ("valuation_method", "valuation_method", partial(cells.choice, choices=_VALUATION)),
-        ("weight_kg", "weight_kg", partial(cells.decimal, minimum=_ZERO)),
+        ("name", "name", partial(cells.text, max_length=200), False),
+        ("description", "description", str, False),
+        ("category", "category_path", refs.category_path, True),
+        ("unit", "base_unit_id", refs.unit_id, True),
+        ("purchase_unit", "purchase_unit_id", refs.unit_id, True),
+        ("purchase_factor", "purchase_factor", partial(cells.decimal, positive=True), True),
+        ("status", "status", partial(cells.choice, choices=_STATUS), True),
+        ("tracking", "tracking", partial(cells.choice, choices=_TRACKING), True),
+        ("perishable", "perishable", cells.boolean, True),
+        ("shelf_life_days", "shelf_life_days", partial(cells.integer, minimum=1), True),
+        ("standard_cost", "standard_cost", partial(cells.decimal, minimum=_ZERO), False),
+        ("valuation_method", "valuation_method", partial(cells.choice, choices=_VALUATION), True),
+        ("weight_kg", "weight_kg", partial(cells.decimal, minimum=_ZERO), False),
     )
+
+
+# Cell text -> parsed value of the columns with few distinct values, per ItemRefs; bounded.
+_MEMO_LIMIT = 1000
 
 
 def parse_item_row(raw: Mapping[str, str], *, row: int, refs: ItemRefs) -> ItemSpec | list[RowError]:
@@ -292,13 +300,23 @@ def parse_item_row(raw: Mapping[str, str], *, row: int, refs: ItemRefs) -> ItemS
         errors.append(RowError(row, "sku", "", "The SKU is empty: every row needs one."))
     elif len(sku) > 64:
         errors.append(RowError(row, "sku", sku[:40], f"The SKU is {len(sku)} characters long; at most 64 fit."))
-    for column, attname, parse in refs.parsers:
+    memo = refs.memo
+    for column, attname, parse, few in refs.parsers:
         value = raw.get(column)
-        if value:
-            try:
-                values[attname] = parse(value)
-            except CellError as exc:
-                errors.append(RowError(row, column, value, str(exc)))
+        if not value:
+            continue
+        if few:
+            known = memo[column]
+            if value in known:
+                values[attname] = known[value]
+                continue
+        try:
+            parsed = values[attname] = parse(value)
+        except CellError as exc:
+            errors.append(RowError(row, column, value, str(exc)))
+            continue
+        if few and len(known) < _MEMO_LIMIT:
+            known[value] = parsed
     barcodes: list[tuple[str, str]] = []
     if value := raw.get("barcodes"):
         try:
@@ -481,8 +499,8 @@ def apply_item_spec(
 
 
 def _in_clause(column: str, values: list[Any]) -> tuple[str, list[Any]]:
-    if connection.vendor == "postgresql":
-        return f"{column} = ANY(%s)", [values]
+    if connection.vendor == "postgresql":  # the list as one JSON text: psycopg adapts it in C
+        return f"{column} = ANY(ARRAY(SELECT jsonb_array_elements_text(%s::jsonb)))", [json.dumps(values)]
     return f"{column} IN ({', '.join(['%s'] * len(values))})", list(values)
 
 

@@ -205,15 +205,14 @@ class ImportOutcome:
 
 def raw_row(cells: list[str], positions: list[tuple[str, int]]) -> dict[str, str] | None:
     """The cleaned cells of the known columns (column -> text), None for a row with none."""
-    raw, size, filled = {}, len(cells), False
-    for column, index in positions:
-        value = cells[index].strip() if index < size else ""
-        if value:
-            filled = True
-            if value[0] == "'":
-                value = clean_cell(value)
-        raw[column] = value
-    return raw if filled else None
+    size = len(cells)
+    values = [cells[index].strip() if index < size else "" for _, index in positions]
+    if not any(values):
+        return None
+    joined = "\x00".join(values)  # one look in C for a cell an export guarded with "'"
+    if "'" in joined and ("\x00'" in joined or joined[0] == "'"):
+        values = [clean_cell(value) if value[:1] == "'" else value for value in values]
+    return dict(zip([column for column, _ in positions], values, strict=True))
 
 
 def _progress(table: Table, enabled: bool) -> Any:
