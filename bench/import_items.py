@@ -38,7 +38,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import django_setup, progress, recreate_database, with_database
+from _common import django_setup, emit, progress, recreate_database, with_database
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -55,12 +55,6 @@ CREATE TABLE bench_items_copy (
     valuation_method varchar(10), weight_kg numeric(18, 4)
 )
 """
-
-
-def emit(name: str, value: object) -> None:
-    if isinstance(value, float):
-        value = f"{value:.3f}" if value < 100 else f"{value:,.0f}".replace(",", "")
-    print(f"{name} = {value}", flush=True)
 
 
 def ean13(number: int) -> str:

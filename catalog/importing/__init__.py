@@ -5,7 +5,8 @@
 - ``runner``: validate every row, write in batches in one transaction, all or nothing.
 - ``items``, ``categories``, ``locations``: columns, the per-row parser the admin's resources
   and the commands share, the batched writers, the export rows.
-- ``bulk``: batched inserts and updates with their history records (COPY on PostgreSQL).
+- ``bulk``: batched inserts and updates with their history records (one pipelined statement per
+  batch on PostgreSQL).
 - ``writing``: CSV and XLSX export with formula neutralisation.
 - ``command``: the shape of the ``import_*``/``export_*`` management commands.
 """
