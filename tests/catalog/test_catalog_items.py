@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from catalog.models import Category, Item, ItemStatus, ValuationMethod
+from catalog.models import Barcode, Category, Item, ItemStatus, ValuationMethod
 from catalog.services import category_get_or_create_path, category_save, item_save, items_discontinue
 
 pytestmark = pytest.mark.django_db
@@ -128,3 +128,22 @@ def test_items_discontinue_changes_active_items_only_and_records_the_actor(make_
     assert already.discontinued_on == date(2025, 1, 31)  # keeps its date
     assert active.history.latest().history_user == actor
     assert already.history.count() == 1  # only its creation: no record for an item not changed
+
+
+def test_deleting_a_user_clears_them_from_item_and_barcode_history(make_item):
+    """The history's user column has no database foreign key (docs/imports.md): Django's
+    ``SET_NULL`` still clears it, so no history record names a user that does not exist."""
+    user = get_user_model().objects.create_user("leaving", password="x")
+    item = Item(sku="HIST-1", name="Tracked", base_unit=make_item().base_unit)
+    item._history_user = user
+    item = item_save(item=item)
+    barcode = Barcode(item=item, code="HIST-CODE", kind="internal")
+    barcode._history_user = user
+    barcode.save()
+    assert item.history.get().history_user == user == barcode.history.get().history_user
+
+    user.delete()
+
+    assert item.history.get().history_user_id is None
+    assert barcode.history.get().history_user_id is None
+    assert Item.history.filter(sku="HIST-1").count() == 1  # the record stays, without its user

@@ -1,5 +1,6 @@
-"""The batched writer's two paths (one pipelined statement per batch on PostgreSQL, simple_history's bulk helpers elsewhere)
-write the same rows and the same history records."""
+"""The batched writer's two paths (one pipelined statement per batch on PostgreSQL,
+simple_history's bulk helpers elsewhere) write the same rows and the same history records;
+what the pipelined path does when the database refuses a batch or a later row is wrong."""
 
 from __future__ import annotations
 
