@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -320,6 +321,19 @@ def idempotent(request: Request, write: Callable[[str | None], Response]) -> Res
         if record is None:
             raise
         return _replay(record, fingerprint)
+
+
+def idempotent_requests_purge(*, before: datetime, chunk: int = 10_000) -> int:
+    """Delete the stored answers of keyed requests made before ``before``, ``chunk`` rows per
+    statement (short locks on a large backlog); returns how many. A retry of a purged key runs
+    again, and the services' own idempotency (the ledger rows carry the key) still refuses to
+    post it twice."""
+    deleted = 0
+    while True:
+        ids = list(IdempotentRequest.objects.filter(created_at__lt=before).values_list("pk", flat=True)[:chunk])
+        if not ids:
+            return deleted
+        deleted += IdempotentRequest.objects.filter(pk__in=ids).delete()[0]
 
 
 # --- URLs -----------------------------------------------------------------------------------------

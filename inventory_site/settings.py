@@ -197,6 +197,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # --- API ----------------------------------------------------------------------------------------
+# Days an Idempotency-Key's stored answer is kept for replays (docs/api.md, "Idempotency"); the
+# daily job stock.purge_idempotency_keys deletes older ones. The ledger keeps its keys forever.
+API_IDEMPOTENCY_RETENTION_DAYS = env.int("API_IDEMPOTENCY_RETENTION_DAYS", default=30)
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     # DjangoModelPermissions with GET needing the view permission too (docs/api.md).

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from celery import shared_task
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
+from django.utils import timezone
 
 from inventory_site.roles import ADMINISTRATOR, INVENTORY_MANAGER
 
@@ -47,3 +50,15 @@ def reconcile_nightly() -> int:
             recipient_list=recipients,
         )
     return len(differences)
+
+
+@shared_task(name="stock.purge_idempotency_keys")
+def purge_idempotency_keys() -> int:
+    """Delete the API's stored answers older than ``API_IDEMPOTENCY_RETENTION_DAYS`` (a retry
+    within that window replays the first answer byte for byte). Returns how many went."""
+    from inventory_site.api import idempotent_requests_purge  # the API module imports DRF
+
+    before = timezone.now() - timedelta(days=settings.API_IDEMPOTENCY_RETENTION_DAYS)
+    deleted = idempotent_requests_purge(before=before)
+    logger.info("Purged %d API idempotency key(s) older than %s.", deleted, before.isoformat())
+    return deleted

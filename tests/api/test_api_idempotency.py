@@ -1,16 +1,21 @@
 """The ``Idempotency-Key`` header: a retried write gets the first response (status and body) and
 writes nothing new, keys are per user, a key reused for another request is refused, a refused
-request leaves no key behind. Concurrent retries: test_api_idempotency_races.py."""
+request leaves no key behind, old answers are purged (and a late retry still posts nothing new).
+Concurrent retries: test_api_idempotency_races.py."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import User
+from django.utils import timezone
 
+from inventory_site.api import idempotent_requests_purge
 from stock import services
 from stock.models import IdempotentRequest, Movement, Reservation
+from stock.tasks import purge_idempotency_keys
 from tests.stock.factories import ledger_snapshot
 
 SALE = {"reference": "ORDER-9", "warehouse": "A", "lines": [{"sku": "WIDGET", "quantity": "2"}]}
@@ -115,3 +120,31 @@ def test_every_write_is_idempotent(world, admin_api, name):
     assert first.status_code in (200, 201), first.json()
     assert (retry.status_code, retry.json()) == (first.status_code, first.json())
     assert _state() == state
+
+
+def test_old_stored_answers_are_purged_and_a_late_retry_posts_nothing_new(world, admin_api, settings):
+    settings.API_IDEMPOTENCY_RETENTION_DAYS = 30
+    first = admin_api.post("/api/v1/sales/", SALE, HTTP_IDEMPOTENCY_KEY="k-old")
+    admin_api.post("/api/v1/sales/", {**SALE, "reference": "ORDER-11"}, HTTP_IDEMPOTENCY_KEY="k-new")
+    IdempotentRequest.objects.filter(key__endswith=":k-old").update(created_at=timezone.now() - timedelta(days=31))
+
+    assert purge_idempotency_keys() == 1
+    assert [key.split(":", 1)[1] for key in IdempotentRequest.objects.values_list("key", flat=True)] == ["k-new"]
+
+    before = ledger_snapshot()
+    retry = admin_api.post("/api/v1/sales/", SALE, HTTP_IDEMPOTENCY_KEY="k-old")
+    assert retry.status_code == 201 and "Idempotent-Replayed" not in retry
+    assert retry.json()["id"] == first.json()["id"]  # the ledger's key found the first sale
+    assert ledger_snapshot() == before
+    assert Movement.objects.filter(reference_id="ORDER-9").count() == 1
+
+
+def test_the_purge_deletes_in_chunks_and_keeps_what_is_recent(world, admin_api):
+    for n in range(5):
+        admin_api.post("/api/v1/sales/", {**SALE, "reference": f"ORDER-{20 + n}"}, HTTP_IDEMPOTENCY_KEY=f"c-{n}")
+    cutoff = timezone.now()
+    admin_api.post("/api/v1/sales/", {**SALE, "reference": "ORDER-30"}, HTTP_IDEMPOTENCY_KEY="c-late")
+
+    assert idempotent_requests_purge(before=cutoff, chunk=2) == 5
+    assert IdempotentRequest.objects.get().key.endswith(":c-late")
+    assert idempotent_requests_purge(before=cutoff) == 0
