@@ -241,7 +241,8 @@ class _Flow:
         return self.report.count > 0
 
     def flush(self, batch: list[Any]) -> None:
-        """Check (and, while no error was found, write) one batch in a savepoint."""
+        """Check (and, while no error was found, write) one batch, in a savepoint unless the
+        job keeps its own (``ImportJob.own_savepoints``)."""
         try:
             if self.job.own_savepoints:
                 self.add(self.job.flush(batch, write=not self.failed))

@@ -110,3 +110,10 @@ def test_a_row_error_in_a_later_batch_keeps_the_held_write_from_being_sent(run, 
     assert not ran.ok and "Row 12, column barcodes" in ran.text  # a wrong check digit
     assert sent == ["2-6"]  # batch 7-11 was held, then dropped
     assert not Item.objects.filter(sku__startswith="P-").exists()
+
+
+def test_the_json_rows_of_the_pipelined_path_are_keyed_by_column():
+    """``bulk.json_rows`` keys rows by attribute name and ``bulk.recordset`` reads them by
+    column name: for the models written this way the two must be the same."""
+    for model in (Item, Barcode):
+        assert [f.attname for f in model._meta.concrete_fields] == [f.column for f in model._meta.concrete_fields]
