@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -270,6 +270,49 @@ def movement_post(
     already used, returns the movements of that first posting and writes nothing, also when
     retries race: the unique key makes the later one roll back and read the first.
     """
+    return _post_movements(lines, actor=actor, idempotency_key=idempotency_key, occurred_at=occurred_at)
+
+
+def purchase_receipts_post(
+    *,
+    lines: Sequence[MovementLine],
+    actor: AbstractBaseUser | None,
+    idempotency_key: str | None = None,
+    occurred_at: datetime | None = None,
+) -> list[Movement]:
+    """Post the receipts of a purchase order (``purchasing.services.purchase_order_receive``):
+    ``movement_post`` in every respect but the permission, which is the warehouse's "receive
+    purchase orders" (docs/roles.md: a purchaser may receive what they ordered without the right
+    to move or issue stock). Every line must be a receipt from the supplier location into an
+    internal location; anything else is refused before anything is written."""
+    supplier = _virtual(LocationKind.SUPPLIER)
+    for line in lines:
+        if line.kind != MovementKind.RECEIPT or line.source.pk != supplier.pk or not line.destination.is_internal:
+            raise InvalidMovement("A purchase receipt goes from the supplier location into a warehouse location.")
+    return _post_movements(
+        list(lines),
+        actor=actor,
+        idempotency_key=idempotency_key,
+        occurred_at=occurred_at,
+        authorize=_authorize_purchase_receipts,
+    )
+
+
+def _authorize_purchase_receipts(actor: AbstractBaseUser | None, lines: Sequence[MovementLine]) -> None:
+    if actor is not None:
+        warehouse_require(actor, [line.destination.warehouse for line in lines], WarehouseAction.RECEIVE_PURCHASES)
+
+
+def _post_movements(
+    lines: MovementLine | Sequence[MovementLine],
+    *,
+    actor: AbstractBaseUser | None,
+    idempotency_key: str | None,
+    occurred_at: datetime | None,
+    authorize: Callable[[AbstractBaseUser | None, Sequence[MovementLine]], None] | None = None,
+) -> list[Movement]:
+    """``movement_post``'s body; ``authorize`` (default ``_authorize``) refuses, before
+    anything is written, what ``actor`` may not post."""
     batch = [lines] if isinstance(lines, MovementLine) else list(lines)
     if not batch:
         raise InvalidMovement("Nothing to post: no lines.")
@@ -285,7 +328,7 @@ def movement_post(
     # the same happens when two retries race.
     try:
         checked = [_validate_line(line) for line in batch]
-        _authorize(actor, checked)
+        (authorize or _authorize)(actor, checked)
         if _posts_in_database(checked):
             return [_post_line_in_database(checked[0], actor=actor, idempotency_key=idempotency_key, occurred_at=when)]
         try:

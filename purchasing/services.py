@@ -1,0 +1,299 @@
+"""Purchasing's business actions: purchase orders from draft to received, and draft orders
+from the reorder suggestions. The only writer of purchase orders.
+
+Permissions (docs/roles.md): creating, placing and cancelling an order needs the model
+permission (``purchasing.add_purchaseorder`` / ``change_purchaseorder``) and the right to view
+stock in the order's warehouse; receiving needs the warehouse's "receive purchase orders"
+permission, which ``stock.services.purchase_receipts_post`` checks again. ``actor=None`` is the
+system (jobs, the demo), allowed everything.
+
+Every refusal raises ``PurchasingError`` (or the ledger's own ``StockError``) before anything
+is written: the order, its lines and the stock are as they were.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from catalog.models import Item, ItemStatus, Location, LocationKind, Tracking, Warehouse
+from catalog.permissions import WarehouseAction, warehouse_require
+from stock.models import Movement, MovementKind
+from stock.services import (
+    MovementLine,
+    StockError,
+    lot_get_or_create,
+    movements_for_key,
+    purchase_receipts_post,
+)
+
+from .models import (
+    OPEN_STATUSES,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    PurchaseOrderStatus,
+    Supplier,
+    SupplierItem,
+)
+
+QTY_STEP = Decimal("0.0001")
+REFERENCE_TYPE = "purchasing.purchase-order"
+
+
+class PurchasingError(StockError):
+    """A refused purchasing action; ``str()`` says why in plain words."""
+
+    code = "purchasing_error"
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    """A line to order: ``quantity`` base units of ``item``; ``unit_cost`` None means the
+    supplier's price for the item, else the item's standard cost."""
+
+    item: Item
+    quantity: Decimal
+    unit_cost: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """``quantity`` of an order line arriving at ``location``; ``lot`` (and, for a new lot of
+    a perishable item, ``expiry_date``) for lot-tracked items."""
+
+    line: PurchaseOrderLine
+    quantity: Decimal
+    location: Location
+    lot: str = ""
+    expiry_date: date | None = None
+
+
+def _fmt(value: Decimal) -> str:
+    return format(value.normalize(), "f")
+
+
+def _history_user(obj: object, actor: AbstractBaseUser | None) -> None:
+    if actor is not None:
+        obj._history_user = actor  # type: ignore[attr-defined]
+
+
+def _positive_quantity(value: Decimal, what: str) -> Decimal:
+    if not isinstance(value, Decimal) or not value.is_finite() or value <= 0:
+        raise PurchasingError(f"The quantity of {what} must be a number above zero (got {value}).")
+    if value != value.quantize(QTY_STEP):
+        raise PurchasingError(f"The quantity of {what} has more than 4 decimal places ({value}).")
+    return value
+
+
+def supplier_price(*, supplier: Supplier, item: Item) -> Decimal:
+    """What ``supplier`` charges per base unit of ``item``: its supplier item's price, else the
+    item's standard cost."""
+    offer = SupplierItem.objects.filter(supplier=supplier, item=item).only("unit_cost").first()
+    return item.standard_cost if offer is None else offer.unit_cost
+
+
+@transaction.atomic
+def purchase_order_create(
+    *,
+    supplier: Supplier,
+    warehouse: Warehouse,
+    lines: Sequence[OrderLine],
+    actor: AbstractBaseUser | None,
+    expected_on: date | None = None,
+    notes: str = "",
+) -> PurchaseOrder:
+    """A draft order of ``lines`` (each item once, active, quantity > 0 with at most 4
+    decimals, cost >= 0) from an active supplier for ``warehouse``."""
+    warehouse_require(actor, warehouse, WarehouseAction.VIEW, model_perm="purchasing.add_purchaseorder")
+    if not supplier.active:
+        raise PurchasingError(f"Supplier {supplier.code} is inactive: activate it or order elsewhere.")
+    if not lines:
+        raise PurchasingError("An order needs at least one line.")
+    seen: set[int] = set()
+    rows = []
+    for line in lines:
+        item = line.item
+        if item.pk in seen:
+            raise PurchasingError(f"{item.sku} is on two lines: put the whole quantity on one.")
+        seen.add(item.pk)
+        if item.status != ItemStatus.ACTIVE:
+            raise PurchasingError(f"{item.sku} is discontinued: it cannot be ordered.")
+        quantity = _positive_quantity(line.quantity, item.sku)
+        cost = supplier_price(supplier=supplier, item=item) if line.unit_cost is None else line.unit_cost
+        if cost < 0:
+            raise PurchasingError(f"The unit cost of {item.sku} cannot be negative ({cost}).")
+        rows.append(PurchaseOrderLine(item=item, quantity=quantity, unit_cost=cost))
+    order = PurchaseOrder(
+        supplier=supplier, warehouse=warehouse, expected_on=expected_on, notes=notes, created_by=actor
+    )
+    _history_user(order, actor)
+    order.save()
+    for row in rows:
+        row.order = order
+        _history_user(row, actor)
+        row.save()
+    return order
+
+
+def _locked(order: PurchaseOrder) -> PurchaseOrder:
+    """The order re-read under its row lock: status changes and receipts of one order queue."""
+    return PurchaseOrder.objects.select_for_update().select_related("supplier", "warehouse").get(pk=order.pk)
+
+
+@transaction.atomic
+def purchase_order_place(*, order: PurchaseOrder, actor: AbstractBaseUser | None) -> PurchaseOrder:
+    """Draft -> ordered: the lines are fixed from now on. ``expected_on``, when empty, becomes
+    today plus the longest lead time of the lines' supplier items (else the supplier's)."""
+    order = _locked(order)
+    warehouse_require(actor, order.warehouse, WarehouseAction.VIEW, model_perm="purchasing.change_purchaseorder")
+    if order.status != PurchaseOrderStatus.DRAFT:
+        raise PurchasingError(f"{order.number} is {order.get_status_display().lower()}: only a draft can be placed.")
+    items = list(order.lines.values_list("item_id", flat=True))
+    if not items:
+        raise PurchasingError(f"{order.number} has no lines: add what to order first.")
+    if not order.supplier.active:
+        raise PurchasingError(f"Supplier {order.supplier.code} is inactive: activate it or order elsewhere.")
+    if order.expected_on is None:
+        offers = SupplierItem.objects.filter(supplier=order.supplier, item_id__in=items).select_related("supplier")
+        days = max([o.effective_lead_time_days for o in offers], default=order.supplier.lead_time_days)
+        order.expected_on = timezone.localdate() + timedelta(days=days)
+    order.status = PurchaseOrderStatus.ORDERED
+    order.ordered_at = timezone.now()
+    _history_user(order, actor)
+    order.save(update_fields=["status", "ordered_at", "expected_on"])
+    return order
+
+
+@transaction.atomic
+def purchase_order_cancel(*, order: PurchaseOrder, actor: AbstractBaseUser | None) -> PurchaseOrder:
+    """Draft or ordered -> cancelled, as long as nothing was received (received stock stays
+    on the order: receive the rest or leave it open)."""
+    order = _locked(order)
+    warehouse_require(actor, order.warehouse, WarehouseAction.VIEW, model_perm="purchasing.change_purchaseorder")
+    if order.status not in (PurchaseOrderStatus.DRAFT, PurchaseOrderStatus.ORDERED):
+        raise PurchasingError(
+            f"{order.number} is {order.get_status_display().lower()}: only a draft or an order with nothing "
+            "received can be cancelled."
+        )
+    order.status = PurchaseOrderStatus.CANCELLED
+    _history_user(order, actor)
+    order.save(update_fields=["status"])
+    return order
+
+
+def _receipt_line(order: PurchaseOrder, receipt: Receipt, supplier_location: Location) -> MovementLine:
+    line, item, location = receipt.line, receipt.line.item, receipt.location
+    if location.kind != LocationKind.INTERNAL or location.warehouse_id != order.warehouse_id:
+        raise PurchasingError(f"{location} is not a location of warehouse {order.warehouse.code}, where {order} goes.")
+    if item.tracking == Tracking.NONE:
+        if receipt.lot:
+            raise PurchasingError(f"{item.sku} is not lot-tracked: receive it without a lot.")
+        lot = None
+    else:
+        lot = lot_get_or_create(item=item, code=receipt.lot, expiry_date=receipt.expiry_date)
+    return MovementLine(
+        item=item,
+        quantity=receipt.quantity,
+        source=supplier_location,
+        destination=location,
+        kind=MovementKind.RECEIPT,
+        lot=lot,
+        unit_cost=line.unit_cost,
+        reference_type=REFERENCE_TYPE,
+        reference_id=order.number,
+        reference_line=str(line.pk),
+    )
+
+
+@transaction.atomic
+def purchase_order_receive(
+    *,
+    order: PurchaseOrder,
+    receipts: Sequence[Receipt],
+    actor: AbstractBaseUser | None,
+    idempotency_key: str | None = None,
+    occurred_at: datetime | None = None,
+) -> list[Movement]:
+    """Receive goods of an ordered (or partially received) order: one receipt movement per
+    ``Receipt`` from the supplier location at the line's unit cost, posted as one batch through
+    ``stock.services.purchase_receipts_post``; each line's ``received_quantity`` grows and the
+    order becomes partially received or received.
+
+    Locks the order first, so two clerks receiving the same order queue and cannot receive a
+    line twice over. Refuses (writing nothing) a line of another order, a quantity beyond what
+    is outstanding (naming ordered, received and outstanding), a location outside the order's
+    warehouse and a lot where none belongs or none where one must be. The same
+    ``idempotency_key`` returns the first receipt's movements and changes nothing."""
+    order = _locked(order)
+    if idempotency_key is not None and (previous := movements_for_key(idempotency_key.strip())):
+        return previous
+    warehouse_require(actor, order.warehouse, WarehouseAction.RECEIVE_PURCHASES)
+    if order.status not in OPEN_STATUSES:
+        raise PurchasingError(
+            f"{order.number} is {order.get_status_display().lower()}: only a placed order can be received."
+        )
+    if not receipts:
+        raise PurchasingError(f"Nothing to receive on {order.number}: give at least one quantity.")
+    lines = {line.pk: line for line in order.lines.select_related("item").select_for_update()}
+    arriving: dict[int, Decimal] = {}
+    for receipt in receipts:
+        line = lines.get(receipt.line.pk)
+        if line is None:
+            raise PurchasingError(f"Line {receipt.line} is not on {order.number}.")
+        quantity = _positive_quantity(receipt.quantity, line.item.sku)
+        arriving[line.pk] = arriving.get(line.pk, Decimal(0)) + quantity
+        if arriving[line.pk] > line.outstanding:
+            raise PurchasingError(
+                f"{line.item.sku}: {_fmt(line.quantity)} ordered, {_fmt(line.received_quantity)} received, "
+                f"{_fmt(line.outstanding)} outstanding; cannot receive {_fmt(arriving[line.pk])}."
+            )
+    supplier_location = Location.objects.virtual(LocationKind.SUPPLIER)
+    movement_lines = [
+        _receipt_line(order, Receipt(lines[r.line.pk], r.quantity, r.location, r.lot, r.expiry_date), supplier_location)
+        for r in receipts
+    ]
+    movements = purchase_receipts_post(
+        lines=movement_lines, actor=actor, idempotency_key=idempotency_key, occurred_at=occurred_at
+    )
+    for pk, quantity in arriving.items():
+        line = lines[pk]
+        PurchaseOrderLine.objects.filter(pk=pk).update(received_quantity=F("received_quantity") + quantity)
+        line.received_quantity += quantity
+        _history_user(line, actor)
+    fully = all(line.outstanding == 0 for line in lines.values())
+    order.status = PurchaseOrderStatus.RECEIVED if fully else PurchaseOrderStatus.PARTIALLY_RECEIVED
+    _history_user(order, actor)
+    order.save(update_fields=["status"])
+    return movements
+
+
+@transaction.atomic
+def purchase_orders_from_suggestions(*, suggestions: Sequence, actor: AbstractBaseUser | None) -> list[PurchaseOrder]:
+    """Draft orders for ``suggestions`` (``purchasing.selectors.reorder_suggestions``): one per
+    (supplier, warehouse), each line the suggested quantity at the supplier's price.
+    Suggestions without a supplier are skipped (give the item a supplier first)."""
+    groups: dict[tuple[int, int], list] = {}
+    for suggestion in suggestions:
+        if suggestion.supplier_item is not None:
+            key = (suggestion.supplier_item.supplier_id, suggestion.warehouse.pk)
+            groups.setdefault(key, []).append(suggestion)
+    orders = []
+    for group in groups.values():
+        first = group[0]
+        orders.append(
+            purchase_order_create(
+                supplier=first.supplier_item.supplier,
+                warehouse=first.warehouse,
+                lines=[OrderLine(s.item, s.quantity, s.supplier_item.unit_cost) for s in group],
+                actor=actor,
+                notes="Created from the reorder suggestions.",
+            )
+        )
+    return orders
