@@ -1,0 +1,63 @@
+"""Celery tasks of purchasing: thin wrappers around selectors and services."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.contrib.auth import get_user_model
+from django.core.mail import send_mail
+from django.urls import reverse
+
+from inventory_site.roles import ADMINISTRATOR, PURCHASING_MANAGER
+
+from .selectors import reorder_suggestions
+
+logger = logging.getLogger(__name__)
+
+
+def _line(suggestion) -> str:  # noqa: ANN001 - a selectors.Suggestion
+    offer = suggestion.supplier_item
+    source = f"{offer.supplier.code} at {offer.unit_cost}" if offer else "no supplier yet"
+    urgent = "URGENT " if suggestion.urgent else ""
+    return (
+        f"{urgent}{suggestion.item.sku} {suggestion.item.name} in {suggestion.warehouse.code}: available "
+        f"{suggestion.available.normalize():f}, on order {suggestion.on_order.normalize():f}, reorder point "
+        f"{suggestion.policy.reorder_point.normalize():f}; suggested {suggestion.quantity.normalize():f} ({source})"
+    )
+
+
+@shared_task(name="purchasing.reorder_alerts")
+def reorder_alerts() -> int:
+    """Mail every active Purchasing manager and Administrator with an address the reorder
+    suggestions of the warehouses they may see (nothing when there is none for them). Reads
+    and mails only, so running it twice sends the list twice and changes nothing. Returns the
+    number of mails sent."""
+    users = (
+        get_user_model()
+        .objects.filter(is_active=True, groups__name__in=[PURCHASING_MANAGER, ADMINISTRATOR])
+        .exclude(email="")
+        .distinct()
+        .order_by("pk")
+    )
+    page = reverse("admin:purchasing_suggestions")
+    sent = 0
+    for user in users:
+        suggestions = reorder_suggestions(user=user)
+        if not suggestions:
+            continue
+        urgent = sum(1 for s in suggestions if s.urgent)
+        send_mail(
+            subject=f"Reorder: {len(suggestions)} item(s) at or below the reorder point ({urgent} urgent)",
+            message=(
+                "These items have fallen to their reorder point or below (available plus on order). "
+                f"Make draft orders of them on the reorder suggestions page ({page}).\n\n"
+                + "\n".join(_line(s) for s in suggestions)
+                + "\n"
+            ),
+            from_email=None,
+            recipient_list=[user.email],
+        )
+        sent += 1
+    logger.info("Reorder alerts: %d mail(s) sent.", sent)
+    return sent
