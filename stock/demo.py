@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from catalog import demo as catalog_demo
-from catalog.demo import ITEMS, Tally
+from catalog.demo import ITEMS, ItemSpec, Tally
 from catalog.models import Item, Location, Tracking, Warehouse
 
 from .services import InsufficientStock, movements_for_key, stock_issue, stock_receive
@@ -24,6 +24,11 @@ def _bins(code: str) -> list[Location]:
     return list(Location.objects.filter(warehouse__code=code, level="bin").select_related("warehouse").order_by("code"))
 
 
+def _stocked(spec: ItemSpec, code: str) -> bool:
+    """Whether the item has an opening balance in warehouse ``code``."""
+    return spec.number % 7 != 0 and (code == "AMS" or spec.number % 3 == 0)
+
+
 def seed_opening_stock() -> Tally:
     """Most items get an opening balance in AMS and every third one in RTM too; one in seven
     has none (so the stock-out reports have something to show)."""
@@ -33,7 +38,7 @@ def seed_opening_stock() -> Tally:
     opened = timezone.now() - timedelta(days=HISTORY_DAYS)
     for code, bins in (("AMS", _bins("AMS")), ("RTM", _bins("RTM"))):
         for spec in ITEMS:
-            if spec.number % 7 == 0 or (code == "RTM" and spec.number % 3):
+            if not _stocked(spec, code):
                 continue
             key = f"demo-opening-{code}-{spec.sku}"
             if movements_for_key(key):
@@ -58,7 +63,9 @@ def seed_opening_stock() -> Tally:
 
 
 def seed_sales_history() -> Tally:
-    """Sales from AMS over the last ``HISTORY_DAYS`` days, a few items a day (FEFO picks)."""
+    """Sales from AMS over the last ``HISTORY_DAYS`` days, a few items a day (FEFO picks), of
+    the items stocked there: an item without stock sells nothing, so stock that arrives later
+    (the demo's purchase receipts) cannot make a second run sell what the first could not."""
     tally = Tally()
     actor = get_user_model().objects.get(username="clerk")
     warehouse = Warehouse.objects.get(code="AMS")
@@ -66,7 +73,7 @@ def seed_sales_history() -> Tally:
     now = timezone.now()
     for days_ago in range(HISTORY_DAYS - 1, 0, -1):
         for spec in ITEMS:
-            if (spec.number * 13 + days_ago) % 23:
+            if (spec.number * 13 + days_ago) % 23 or not _stocked(spec, "AMS"):
                 continue
             key = f"demo-sale-{spec.sku}-{days_ago}"
             if movements_for_key(key):
