@@ -224,6 +224,8 @@ class PurchaseOrderAdmin(WarehouseChoicesMixin, WarehouseScopedAdminMixin, Simpl
     def receive_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         """One row per line with what is outstanding: quantity, bin, lot and expiry. Posting
         receives them all at once (``purchase_order_receive``), idempotent by the form's key."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         order = get_object_or_404(self.get_queryset(request), pk=pk)
         lines = list(order.lines.select_related("item"))
         locations = Location.objects.filter(warehouse=order.warehouse, kind=LocationKind.INTERNAL, active=True)
