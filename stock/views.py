@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from functools import wraps
+from urllib.parse import quote
 
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
@@ -164,7 +165,7 @@ def _job_links(request: HttpRequest) -> list[dict]:
                 "slug": job.slug,
                 "title": job.title,
                 "blurb": job.blurb,
-                "allowed": warehouse_allows(request.user, warehouse, WarehouseAction.POST),
+                "allowed": warehouse_allows(request.user, warehouse, job.action),
             }
         )
     return rows
@@ -376,6 +377,8 @@ class Job:
     blurb = ""
     done_verb = ""
     new_lots = False  # may a lot step take a code nobody knows (receiving a new lot)?
+    action = WarehouseAction.POST  # the warehouse permission the job needs (catalog/permissions.py)
+    carry: tuple[str, ...] = ()  # steps the next form keeps after a posting (the order being received)
 
     def steps(self, st: State) -> list[Step]:
         raise NotImplementedError
@@ -392,6 +395,15 @@ class Job:
 
     def context_for(self, st: State) -> dict:
         return {}
+
+    def read(self, st: State, step: Step, text: str) -> Value | None:
+        """A job's own kind of step (a purchase order): what the clerk scanned or typed into
+        it, or None to treat it like any other scan. Raise FloorError to refuse it."""
+        return None
+
+    def decode(self, st: State, step: Step, raw: str) -> Value | None:
+        """A job's own kind of step back from its hidden field, re-read from the database."""
+        return None
 
     def post(self, st: State, *, actor, idempotency_key: str) -> None:  # noqa: ANN001
         raise NotImplementedError
@@ -676,8 +688,16 @@ class ScrapJob(Job):
 JOBS: dict[str, Job] = {job.slug: job for job in (ReceiveJob(), MoveJob(), PickJob(), ScrapJob())}
 
 
+def register_job(job: Job) -> None:
+    """Add a job of an app above ``stock`` (``purchasing`` registers receiving an order from its
+    ``AppConfig.ready``), so the floor offers it without ``stock`` importing that app."""
+    JOBS[job.slug] = job
+
+
 def _decode(step: Step, raw: str, st: State, job: Job) -> Value:
     """A hidden field back into a value, re-read from the database (never trusted)."""
+    if (own := job.decode(st, step, raw)) is not None:
+        return own
     try:
         if step.kind == "item" and raw.startswith("item:"):
             return _item_value(Item.objects.select_related("base_unit").get(pk=int(raw[5:])))
@@ -783,6 +803,9 @@ def _apply_input(st: State, job: Job, text: str) -> None:
         if value is not None:
             _set(st, job, expected.name, value)
         return
+    if (own := job.read(st, expected, text)) is not None:
+        _set(st, job, expected.name, own)
+        return
     item = st.get("item")
     scan = scan_resolve(text, warehouse=st.warehouse, item=item)
     if expected.kind in ("quantity", "date") and scan.kind not in ("item", "location", "lot"):
@@ -883,7 +906,7 @@ def job_view(request: HttpRequest, slug: str) -> HttpResponse:
     st = State(warehouse=warehouse, user=request.user)
     errors: list[str] = []
     result = None
-    allowed = warehouse_allows(request.user, warehouse, WarehouseAction.POST)
+    allowed = warehouse_allows(request.user, warehouse, job.action)
     if request.method == "GET":
         key = _new_key()
         done = _valid_key(request.GET.get("done"))
@@ -891,6 +914,13 @@ def job_view(request: HttpRequest, slug: str) -> HttpResponse:
             result = _outcome(request.user, done)
             if result is not None:
                 result["again"] = request.GET.get("again") == "1"
+        for step in _walk_steps(job, st):
+            raw = (request.GET.get(f"s_{step.name}") or "").strip()
+            if step.name in job.carry and raw:
+                try:
+                    st.values[step.name] = _decode(step, raw, st, job)
+                except FloorError as exc:
+                    st.notes.append(exc.message)
     else:
         key = _valid_key(request.POST.get("key")) or _new_key()
         full_key = idempotency_key_for(request.user, key)
@@ -929,7 +959,8 @@ def job_view(request: HttpRequest, slug: str) -> HttpResponse:
             except StockError as exc:
                 errors.append(f"{exc.message} Nothing was posted.")
             else:
-                return redirect(f"{reverse('floor:job', args=[slug])}?done={key}")
+                kept = "".join(f"&s_{n}={quote(st.values[n].raw)}" for n in job.carry if st.has(n))
+                return redirect(f"{reverse('floor:job', args=[slug])}?done={key}{kept}")
             # Keep what is still right; the last step (and a quantity found too large) is asked again.
             last = [s for s in steps if not s.optional][-1]
             st.values.pop(last.name, None)
@@ -954,6 +985,7 @@ def job_view(request: HttpRequest, slug: str) -> HttpResponse:
         "notes": [_nowrap_codes(note) for note in st.notes],
         "result": result,
         "allowed": allowed,
+        "permission_label": WarehouseAction.LABELS[job.action],
         "step_number": len([s for s in steps if not s.optional and st.has(s.name)]) + 1,
         "proposal": None,
         "bin_contents": None,

@@ -115,7 +115,7 @@ def test_sign_in_home_and_receive_with_a_scanner(phone, world):
     expect(page.locator("#scan")).to_be_focused()
     shot(page, "02-home")
 
-    page.get_by_role("link", name=re.compile("^Receive")).click()
+    page.get_by_role("link", name=re.compile("^Receive Goods in without an order")).click()
     expect_prompt(page, "Scan the item")
     shot(page, "03-receive-start")
     scan(page, "XYZ-404")
@@ -258,3 +258,34 @@ def test_adjustment_waits_for_a_manager_who_approves_in_the_admin(browser, phone
     movement = Movement.objects.get(kind=MovementKind.ADJUSTMENT)
     assert (movement.quantity, movement.actor, movement.reason_code) == (Decimal(4), world.manager, "MISSING")
     assert level_of(world.candle, world.bins["A-01-02"])[0] == 26
+
+
+def test_receive_a_purchase_order_with_a_scanner(phone, world):
+    """The clerk receives part of a placed order: order number, item, quantity, bin."""
+    from playwright.sync_api import expect
+
+    from purchasing.models import Supplier
+    from purchasing.services import OrderLine, purchase_order_create, purchase_order_place
+
+    supplier = Supplier.objects.create(code="NORDIC", name="Nordic Homeware")
+    order = purchase_order_place(
+        order=purchase_order_create(
+            supplier=supplier, warehouse=world.ams, lines=[OrderLine(world.knife, Decimal(10))], actor=None
+        ),
+        actor=None,
+    )
+    page = phone
+    sign_in(page, "clerk")
+    page.get_by_role("link", name=re.compile("^Receive order")).click()
+    expect_prompt(page, "Scan or type the order number")
+    scan(page, order.number)
+    expect(page.locator("[data-step-value=order]")).to_contain_text(order.number)
+    expect_prompt(page, "Scan the item")
+    scan(page, KNIFE_EAN)
+    scan(page, "12")
+    expect(page.locator(".alert-error")).to_contain_text("only 10 outstanding")
+    scan(page, "7")
+    scan(page, "LOC-AMS-DOCK-IN")
+    expect(page.locator("#result")).to_contain_text("Received 7 each KNF-0001")
+    shot(page, "20-receive-order-done")
+    assert order.lines.get().received_quantity == 7
