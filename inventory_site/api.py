@@ -348,6 +348,7 @@ def api_urls() -> list:
     from rest_framework.routers import DefaultRouter
 
     from catalog import api as catalog_api
+    from purchasing import api as purchasing_api
     from stock import api as stock_api
 
     router = DefaultRouter()
@@ -359,6 +360,8 @@ def api_urls() -> list:
     router.register("stock-levels", stock_api.StockLevelViewSet, basename="api-stock-level")
     router.register("movements", stock_api.MovementViewSet, basename="api-movement")
     router.register("reservations", stock_api.ReservationViewSet, basename="api-reservation")
+    router.register("suppliers", purchasing_api.SupplierViewSet, basename="api-supplier")
+    router.register("purchase-orders", purchasing_api.PurchaseOrderViewSet, basename="api-purchase-order")
     return [
         path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
         path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
@@ -366,6 +369,7 @@ def api_urls() -> list:
         path("auth/", include("rest_framework.urls")),
         path("sales/", stock_api.SaleApi.as_view(), name="api-sale"),
         path("returns/", stock_api.CustomerReturnApi.as_view(), name="api-return"),
+        path("reorder-suggestions/", purchasing_api.ReorderSuggestionApi.as_view(), name="api-reorder-suggestions"),
         path("", include(router.urls)),
         # Anything else below /api/v1/ (ending in a slash; without one, APPEND_SLASH redirects first)
         # is a JSON 404 like every other error, not Django's HTML page.

@@ -35,6 +35,8 @@ from schemathesis.checks import (  # the registry of built-in checks
 )
 
 from catalog.models import Barcode, Item, Location, Warehouse
+from purchasing.models import Supplier
+from purchasing.services import OrderLine, purchase_order_create, purchase_order_place
 from stock import services
 from stock.models import Lot
 
@@ -81,6 +83,13 @@ def demo(world) -> dict:
         for item in (knife, other)
     ]
     reservation = services.reservation_create(item=knife, warehouse=warehouse, quantity=Decimal(50), actor=None)
+    supplier = Supplier.objects.create(code="NORDIC", name="Nordic Homeware")
+    order = purchase_order_place(
+        order=purchase_order_create(
+            supplier=supplier, warehouse=warehouse, lines=[OrderLine(knife, Decimal(50))], actor=None
+        ),
+        actor=None,
+    )
     user = User.objects.create_superuser("fuzzer", password=None)
     return {
         "token": Token.objects.create(user=user).key,
@@ -92,6 +101,8 @@ def demo(world) -> dict:
             "movements": receipts[1].pk,
             "reservations": reservation.pk,
             "warehouses": warehouse.pk,
+            "suppliers": supplier.pk,
+            "purchase-orders": order.pk,
         },
     }
 

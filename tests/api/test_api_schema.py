@@ -36,6 +36,14 @@ ENDPOINTS = {
     "/api/v1/reservations/{id}/consume/": {"post"},
     "/api/v1/sales/": {"post"},
     "/api/v1/returns/": {"post"},
+    "/api/v1/suppliers/": {"get"},
+    "/api/v1/suppliers/{id}/": {"get"},
+    "/api/v1/purchase-orders/": {"get", "post"},
+    "/api/v1/purchase-orders/{id}/": {"get"},
+    "/api/v1/purchase-orders/{id}/place/": {"post"},
+    "/api/v1/purchase-orders/{id}/cancel/": {"post"},
+    "/api/v1/purchase-orders/{id}/receive/": {"post"},
+    "/api/v1/reorder-suggestions/": {"get"},
 }
 
 
