@@ -143,8 +143,11 @@ def purchase_order_create(
 
 
 def _locked(order: PurchaseOrder) -> PurchaseOrder:
-    """The order re-read under its row lock: status changes and receipts of one order queue."""
-    return PurchaseOrder.objects.select_for_update().select_related("supplier", "warehouse").get(pk=order.pk)
+    """The order re-read under its row lock (that row only, not its supplier's or warehouse's):
+    status changes and receipts of one order queue, and its lines change only under it."""
+    return (
+        PurchaseOrder.objects.select_for_update(of=("self",)).select_related("supplier", "warehouse").get(pk=order.pk)
+    )
 
 
 @transaction.atomic
@@ -232,16 +235,16 @@ def purchase_order_receive(
     warehouse and a lot where none belongs or none where one must be. The same
     ``idempotency_key`` returns the first receipt's movements and changes nothing."""
     order = _locked(order)
+    warehouse_require(actor, order.warehouse, WarehouseAction.RECEIVE_PURCHASES)
     if idempotency_key is not None and (previous := movements_for_key(idempotency_key.strip())):
         return previous
-    warehouse_require(actor, order.warehouse, WarehouseAction.RECEIVE_PURCHASES)
     if order.status not in OPEN_STATUSES:
         raise PurchasingError(
             f"{order.number} is {order.get_status_display().lower()}: only a placed order can be received."
         )
     if not receipts:
         raise PurchasingError(f"Nothing to receive on {order.number}: give at least one quantity.")
-    lines = {line.pk: line for line in order.lines.select_related("item").select_for_update()}
+    lines = {line.pk: line for line in order.lines.select_related("item")}  # the order's lock covers them
     arriving: dict[int, Decimal] = {}
     for receipt in receipts:
         line = lines.get(receipt.line.pk)
