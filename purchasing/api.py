@@ -51,6 +51,17 @@ def supplier_from_code(code: str) -> Supplier:
     return supplier
 
 
+def _each_line(lines: list[dict], line_serializer: type[serializers.Serializer]) -> list[dict]:
+    """Every line validated by ``line_serializer``; the errors name the line (1-based)."""
+    checked = []
+    for number, line in enumerate(lines, start=1):
+        serializer = line_serializer(data=line)
+        if not serializer.is_valid():
+            raise serializers.ValidationError({f"line {number}": serializer.errors})
+        checked.append(serializer.validated_data)
+    return checked
+
+
 class SupplierViewSet(viewsets.ReadOnlyModelViewSet):
     """Suppliers, with their default lead time."""
 
@@ -125,13 +136,7 @@ class PurchaseOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vie
         lines = serializers.ListField(child=serializers.DictField(), min_length=1, max_length=MAX_LINES)
 
         def validate_lines(self, lines: list[dict]) -> list[dict]:
-            checked = []
-            for number, line in enumerate(lines, start=1):
-                serializer = PurchaseOrderViewSet.LineInputSerializer(data=line)
-                if not serializer.is_valid():
-                    raise serializers.ValidationError({f"line {number}": serializer.errors})
-                checked.append(serializer.validated_data)
-            return checked
+            return _each_line(lines, PurchaseOrderViewSet.LineInputSerializer)
 
     @extend_schema_serializer(component_name="ReceiptLine")
     class ReceiptInputSerializer(serializers.Serializer):
@@ -146,13 +151,7 @@ class PurchaseOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vie
         lines = serializers.ListField(child=serializers.DictField(), min_length=1, max_length=MAX_LINES)
 
         def validate_lines(self, lines: list[dict]) -> list[dict]:
-            checked = []
-            for number, line in enumerate(lines, start=1):
-                serializer = PurchaseOrderViewSet.ReceiptInputSerializer(data=line)
-                if not serializer.is_valid():
-                    raise serializers.ValidationError({f"line {number}": serializer.errors})
-                checked.append(serializer.validated_data)
-            return checked
+            return _each_line(lines, PurchaseOrderViewSet.ReceiptInputSerializer)
 
     @extend_schema_serializer(component_name="Received")
     class ReceivedOutputSerializer(serializers.Serializer):

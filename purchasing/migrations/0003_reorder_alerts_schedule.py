@@ -3,28 +3,7 @@ the admin)."""
 
 from django.db import migrations
 
-NAME = "Daily reorder alerts"
-
-
-def schedule(apps, schema_editor):
-    CrontabSchedule = apps.get_model("django_celery_beat", "CrontabSchedule")
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    crontab, _ = CrontabSchedule.objects.get_or_create(
-        minute="0", hour="6", day_of_week="*", day_of_month="*", month_of_year="*", timezone="UTC"
-    )
-    PeriodicTask.objects.get_or_create(
-        name=NAME,
-        defaults={
-            "task": "purchasing.reorder_alerts",
-            "crontab": crontab,
-            "enabled": True,
-            "description": "Mail purchasing managers the items at or below their reorder point.",
-        },
-    )
-
-
-def unschedule(apps, schema_editor):
-    apps.get_model("django_celery_beat", "PeriodicTask").objects.filter(name=NAME).delete()
+from inventory_site.schedules import daily_task
 
 
 class Migration(migrations.Migration):
@@ -33,4 +12,12 @@ class Migration(migrations.Migration):
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 
-    operations = [migrations.RunPython(schedule, unschedule)]
+    operations = [
+        daily_task(
+            "Daily reorder alerts",
+            "purchasing.reorder_alerts",
+            hour=6,
+            minute=0,
+            description="Mail purchasing managers the items at or below their reorder point.",
+        )
+    ]

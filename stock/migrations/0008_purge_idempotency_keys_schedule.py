@@ -3,28 +3,7 @@ edit or disable it in the admin)."""
 
 from django.db import migrations
 
-NAME = "Purge old API idempotency keys"
-
-
-def schedule(apps, schema_editor):
-    CrontabSchedule = apps.get_model("django_celery_beat", "CrontabSchedule")
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    crontab, _ = CrontabSchedule.objects.get_or_create(
-        minute="15", hour="3", day_of_week="*", day_of_month="*", month_of_year="*", timezone="UTC"
-    )
-    PeriodicTask.objects.get_or_create(
-        name=NAME,
-        defaults={
-            "task": "stock.purge_idempotency_keys",
-            "crontab": crontab,
-            "enabled": True,
-            "description": "Delete stored API answers older than API_IDEMPOTENCY_RETENTION_DAYS (default 30).",
-        },
-    )
-
-
-def unschedule(apps, schema_editor):
-    apps.get_model("django_celery_beat", "PeriodicTask").objects.filter(name=NAME).delete()
+from inventory_site.schedules import daily_task
 
 
 class Migration(migrations.Migration):
@@ -33,4 +12,12 @@ class Migration(migrations.Migration):
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 
-    operations = [migrations.RunPython(schedule, unschedule)]
+    operations = [
+        daily_task(
+            "Purge old API idempotency keys",
+            "stock.purge_idempotency_keys",
+            hour=3,
+            minute=15,
+            description="Delete stored API answers older than API_IDEMPOTENCY_RETENTION_DAYS (default 30).",
+        )
+    ]
