@@ -229,7 +229,11 @@ class PurchaseOrderAdmin(WarehouseChoicesMixin, WarehouseScopedAdminMixin, Simpl
         order = get_object_or_404(self.get_queryset(request), pk=pk)
         lines = list(order.lines.select_related("item"))
         locations = Location.objects.filter(warehouse=order.warehouse, kind=LocationKind.INTERNAL, active=True)
-        initial = [{"line": line.pk, "quantity": line.outstanding} for line in lines if line.outstanding > 0]
+        initial = [
+            {"line": line.pk, "quantity": format(line.outstanding.normalize(), "f")}  # 30, not 30.0000 or 3E+1
+            for line in lines
+            if line.outstanding > 0
+        ]
         formset = ReceiveFormSet(
             request.POST if request.method == "POST" else None, initial=initial, form_kwargs={"locations": locations}
         )

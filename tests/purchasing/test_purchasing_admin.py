@@ -89,6 +89,7 @@ def test_the_receiving_page_receives_into_the_chosen_bins(boss, placed, bin_a, b
     url = reverse("admin:purchasing_purchaseorder_receive", args=[placed.pk])
     page = boss.get(url)
     assert page.status_code == 200 and page.content.decode().count('name="form-') > 4
+    assert 'value="10"' in page.content.decode()  # what is outstanding, as people write it
     widget, milk = placed.lines.get(item=item), placed.lines.get(item=lot_item)
 
     response = boss.post(
