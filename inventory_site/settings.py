@@ -166,6 +166,8 @@ STOCK_ADJUSTMENT_APPROVAL_VALUE = env.str("STOCK_ADJUSTMENT_APPROVAL_VALUE", def
 # function stock_post_line (migration stock 0006) instead of seven statements; false sends
 # every posting through the Python path (the two write the same rows, tests compare them).
 STOCK_POSTING_FUNCTION = env.bool("STOCK_POSTING_FUNCTION", default=True)
+# The daily expiry alert (stock.expiry_alerts) lists lots with stock expiring within this many days.
+STOCK_EXPIRY_ALERT_DAYS = env.int("STOCK_EXPIRY_ALERT_DAYS", default=14)
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"

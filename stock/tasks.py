@@ -11,9 +11,11 @@ from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.utils import timezone
 
+from catalog.permissions import warehouses_for
 from inventory_site.roles import ADMINISTRATOR, INVENTORY_MANAGER
 
 from .reconciliation import reconcile
+from .selectors import lots_expiring
 
 logger = logging.getLogger(__name__)
 
@@ -27,14 +29,7 @@ def reconcile_nightly() -> int:
     if not differences:
         logger.info("Nightly reconciliation: the books balance.")
         return 0
-    recipients = sorted(
-        set(
-            get_user_model()
-            .objects.filter(is_active=True, groups__name__in=[ADMINISTRATOR, INVENTORY_MANAGER])
-            .exclude(email="")
-            .values_list("email", flat=True)
-        )
-    )
+    recipients = sorted(set(_managers_with_mail().values_list("email", flat=True)))
     lines = "\n".join(str(d) for d in differences[:500])
     more = f"\n... and {len(differences) - 500} more" if len(differences) > 500 else ""
     logger.error("Nightly reconciliation found %d differences", len(differences))
@@ -62,3 +57,48 @@ def purge_idempotency_keys() -> int:
     deleted = idempotent_requests_purge(before=before)
     logger.info("Purged %d API idempotency key(s) older than %s.", deleted, before.isoformat())
     return deleted
+
+
+def _managers_with_mail():  # noqa: ANN202 - a QuerySet of users
+    return (
+        get_user_model()
+        .objects.filter(is_active=True, groups__name__in=[ADMINISTRATOR, INVENTORY_MANAGER])
+        .exclude(email="")
+        .distinct()
+        .order_by("pk")
+    )
+
+
+@shared_task(name="stock.expiry_alerts")
+def expiry_alerts() -> int:
+    """Mail every active Administrator and Inventory manager with an address the lots with stock
+    that expire within ``STOCK_EXPIRY_ALERT_DAYS`` days (expired ones first), in the warehouses
+    they may view; nobody gets an empty mail. Reads and mails only. Returns the mails sent."""
+    days = settings.STOCK_EXPIRY_ALERT_DAYS
+    today = timezone.localdate()
+    sent = 0
+    for user in _managers_with_mail():
+        lines = []
+        for warehouse in warehouses_for(user).order_by("code"):
+            for lot in lots_expiring(within_days=days, warehouse=warehouse, today=today):
+                left = (lot["expiry_date"] - today).days
+                when = "EXPIRED" if left < 0 else ("expires today" if left == 0 else f"expires in {left} day(s)")
+                lines.append(
+                    f"{warehouse.code}: {lot['sku']} {lot['name']}, lot {lot['lot_code']}, "
+                    f"{lot['on_hand'].normalize():f} on hand, {when} ({lot['expiry_date'].isoformat()})"
+                )
+        if not lines:
+            continue
+        expired = sum(1 for line in lines if "EXPIRED" in line)
+        send_mail(
+            subject=f"Expiring stock: {len(lines)} lot(s) within {days} days ({expired} expired)",
+            message=(
+                f"Lots with stock that expire within {days} days. Pick them first (the floor's Pick job "
+                "proposes them by first expiry), or scrap what has expired.\n\n" + "\n".join(lines) + "\n"
+            ),
+            from_email=None,
+            recipient_list=[user.email],
+        )
+        sent += 1
+    logger.info("Expiry alerts: %d mail(s) sent.", sent)
+    return sent
