@@ -88,6 +88,20 @@ def _allowed(spec: dict[str, tuple[str, ...]], app_label: str, model: str) -> tu
     return ()
 
 
+def mail_recipients(*roles: str) -> Any:
+    """Active users in any of the role groups ``roles`` who have an e-mail address, once each,
+    in a stable order: whom the jobs' alert mails go to."""
+    from django.contrib.auth import get_user_model
+
+    return (
+        get_user_model()
+        .objects.filter(is_active=True, groups__name__in=roles)
+        .exclude(email="")
+        .distinct()
+        .order_by("pk")
+    )
+
+
 def sync_roles(apps: Any, schema_editor: Any = None) -> None:
     """Create the role groups and grant their model permissions (idempotent, additive)."""
     from django.contrib.auth.management import create_permissions

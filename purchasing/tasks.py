@@ -5,11 +5,10 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
-from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.urls import reverse
 
-from inventory_site.roles import ADMINISTRATOR, PURCHASING_MANAGER
+from inventory_site.roles import ADMINISTRATOR, PURCHASING_MANAGER, mail_recipients
 
 from .selectors import reorder_suggestions
 
@@ -33,13 +32,7 @@ def reorder_alerts() -> int:
     suggestions of the warehouses they may see (nothing when there is none for them). Reads
     and mails only, so running it twice sends the list twice and changes nothing. Returns the
     number of mails sent."""
-    users = (
-        get_user_model()
-        .objects.filter(is_active=True, groups__name__in=[PURCHASING_MANAGER, ADMINISTRATOR])
-        .exclude(email="")
-        .distinct()
-        .order_by("pk")
-    )
+    users = mail_recipients(PURCHASING_MANAGER, ADMINISTRATOR)
     page = reverse("admin:purchasing_suggestions")
     sent = 0
     for user in users:

@@ -7,12 +7,11 @@ from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.utils import timezone
 
 from catalog.permissions import warehouses_for
-from inventory_site.roles import ADMINISTRATOR, INVENTORY_MANAGER
+from inventory_site.roles import ADMINISTRATOR, INVENTORY_MANAGER, mail_recipients
 
 from .reconciliation import reconcile
 from .selectors import lots_expiring
@@ -29,7 +28,7 @@ def reconcile_nightly() -> int:
     if not differences:
         logger.info("Nightly reconciliation: the books balance.")
         return 0
-    recipients = sorted(set(_managers_with_mail().values_list("email", flat=True)))
+    recipients = sorted(set(mail_recipients(ADMINISTRATOR, INVENTORY_MANAGER).values_list("email", flat=True)))
     lines = "\n".join(str(d) for d in differences[:500])
     more = f"\n... and {len(differences) - 500} more" if len(differences) > 500 else ""
     logger.error("Nightly reconciliation found %d differences", len(differences))
@@ -59,16 +58,6 @@ def purge_idempotency_keys() -> int:
     return deleted
 
 
-def _managers_with_mail():  # noqa: ANN202 - a QuerySet of users
-    return (
-        get_user_model()
-        .objects.filter(is_active=True, groups__name__in=[ADMINISTRATOR, INVENTORY_MANAGER])
-        .exclude(email="")
-        .distinct()
-        .order_by("pk")
-    )
-
-
 @shared_task(name="stock.expiry_alerts")
 def expiry_alerts() -> int:
     """Mail every active Administrator and Inventory manager with an address the lots with stock
@@ -77,7 +66,7 @@ def expiry_alerts() -> int:
     days = settings.STOCK_EXPIRY_ALERT_DAYS
     today = timezone.localdate()
     sent = 0
-    for user in _managers_with_mail():
+    for user in mail_recipients(ADMINISTRATOR, INVENTORY_MANAGER):
         lines = []
         for warehouse in warehouses_for(user).order_by("code"):
             for lot in lots_expiring(within_days=days, warehouse=warehouse, today=today):
