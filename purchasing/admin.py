@@ -43,6 +43,7 @@ from .services import (
     purchase_order_place,
     purchase_order_receive,
     purchase_orders_from_suggestions,
+    quantity_text,
 )
 
 
@@ -230,9 +231,7 @@ class PurchaseOrderAdmin(WarehouseChoicesMixin, WarehouseScopedAdminMixin, Simpl
         lines = list(order.lines.select_related("item"))
         locations = Location.objects.filter(warehouse=order.warehouse, kind=LocationKind.INTERNAL, active=True)
         initial = [
-            {"line": line.pk, "quantity": format(line.outstanding.normalize(), "f")}  # 30, not 30.0000 or 3E+1
-            for line in lines
-            if line.outstanding > 0
+            {"line": line.pk, "quantity": quantity_text(line.outstanding)} for line in lines if line.outstanding > 0
         ]
         formset = ReceiveFormSet(
             request.POST if request.method == "POST" else None, initial=initial, form_kwargs={"locations": locations}

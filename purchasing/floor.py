@@ -15,18 +15,15 @@ from stock.forms import FloorError
 from stock.views import ReceiveJob, State, Step, Value
 
 from .models import OPEN_STATUSES, PurchaseOrder, PurchaseOrderLine
-from .services import Receipt, purchase_order_receive
+from .services import Receipt, purchase_order_receive, quantity_text
 
 _NUMBER = re.compile(r"(?i)^\s*(?:PO-?)?0*(\d{1,9})\s*$")
 
 
-def _fmt(value) -> str:  # noqa: ANN001 - a Decimal
-    return format(value.normalize(), "f")
-
-
 def _order_value(order: PurchaseOrder) -> Value:
     outstanding = [line for line in order.lines.select_related("item") if line.outstanding > 0]
-    detail = f"{order.supplier.name}: " + ", ".join(f"{_fmt(line.outstanding)} {line.item.sku}" for line in outstanding)
+    owed = ", ".join(f"{quantity_text(line.outstanding)} {line.item.sku}" for line in outstanding)
+    detail = f"{order.supplier.name}: {owed}"
     return Value(f"po:{order.pk}", order, order.number, detail)
 
 
@@ -84,9 +81,9 @@ class ReceiveOrderJob(ReceiveJob):
         if line is not None and quantity is not None and quantity > line.outstanding:
             st.values.pop("quantity", None)
             raise FloorError(
-                f"{line.item.sku}: only {_fmt(line.outstanding)} outstanding on {line.order.number} "
-                f"({_fmt(line.quantity)} ordered, {_fmt(line.received_quantity)} received). "
-                f"Enter {_fmt(line.outstanding)} or less and set the rest aside."
+                f"{line.item.sku}: only {quantity_text(line.outstanding)} outstanding on {line.order.number} "
+                f"({quantity_text(line.quantity)} ordered, {quantity_text(line.received_quantity)} received). "
+                f"Enter {quantity_text(line.outstanding)} or less and set the rest aside."
             )
 
     def post(self, st: State, *, actor, idempotency_key: str) -> None:  # noqa: ANN001

@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from catalog.models import Item, ItemStatus, Location, LocationKind, Tracking, Warehouse
 from catalog.permissions import WarehouseAction, warehouse_require
-from stock.models import Movement, MovementKind
+from stock.models import QTY_STEP, Movement, MovementKind
 from stock.services import (
     MovementLine,
     StockError,
@@ -43,7 +43,6 @@ from .models import (
     SupplierItem,
 )
 
-QTY_STEP = Decimal("0.0001")
 REFERENCE_TYPE = "purchasing.purchase-order"
 
 
@@ -75,7 +74,8 @@ class Receipt:
     expiry_date: date | None = None
 
 
-def _fmt(value: Decimal) -> str:
+def quantity_text(value: Decimal) -> str:
+    """A quantity as people write it: ``30``, ``2.5`` (not ``30.0000`` or ``3E+1``)."""
     return format(value.normalize(), "f")
 
 
@@ -254,8 +254,9 @@ def purchase_order_receive(
         arriving[line.pk] = arriving.get(line.pk, Decimal(0)) + quantity
         if arriving[line.pk] > line.outstanding:
             raise PurchasingError(
-                f"{line.item.sku}: {_fmt(line.quantity)} ordered, {_fmt(line.received_quantity)} received, "
-                f"{_fmt(line.outstanding)} outstanding; cannot receive {_fmt(arriving[line.pk])}."
+                f"{line.item.sku}: {quantity_text(line.quantity)} ordered, "
+                f"{quantity_text(line.received_quantity)} received, {quantity_text(line.outstanding)} outstanding; "
+                f"cannot receive {quantity_text(arriving[line.pk])}."
             )
     supplier_location = Location.objects.virtual(LocationKind.SUPPLIER)
     movement_lines = [

@@ -11,6 +11,7 @@ from django.urls import reverse
 from inventory_site.roles import ADMINISTRATOR, PURCHASING_MANAGER, mail_recipients
 
 from .selectors import reorder_suggestions
+from .services import quantity_text
 
 logger = logging.getLogger(__name__)
 
@@ -21,8 +22,8 @@ def _line(suggestion) -> str:  # noqa: ANN001 - a selectors.Suggestion
     urgent = "URGENT " if suggestion.urgent else ""
     return (
         f"{urgent}{suggestion.item.sku} {suggestion.item.name} in {suggestion.warehouse.code}: available "
-        f"{suggestion.available.normalize():f}, on order {suggestion.on_order.normalize():f}, reorder point "
-        f"{suggestion.policy.reorder_point.normalize():f}; suggested {suggestion.quantity.normalize():f} ({source})"
+        f"{quantity_text(suggestion.available)}, on order {quantity_text(suggestion.on_order)}, reorder point "
+        f"{quantity_text(suggestion.policy.reorder_point)}; suggested {quantity_text(suggestion.quantity)} ({source})"
     )
 
 
