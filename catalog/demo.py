@@ -83,8 +83,10 @@ ALL_WAREHOUSE_PERMS = (
     "approve_warehouse_adjustments",
     "receive_warehouse_purchases",
 )
+# Managers keep the bins of both warehouses; granting rights stays with the Administrator.
+MANAGER_WAREHOUSE_PERMS = (*ALL_WAREHOUSE_PERMS, "manage_warehouse_locations")
 WAREHOUSE_ACCESS: dict[str, dict[str, tuple[str, ...]]] = {
-    "manager": {"AMS": ALL_WAREHOUSE_PERMS, "RTM": ALL_WAREHOUSE_PERMS},
+    "manager": {"AMS": MANAGER_WAREHOUSE_PERMS, "RTM": MANAGER_WAREHOUSE_PERMS},
     "purchaser": {
         "AMS": ("view_warehouse_stock", "receive_warehouse_purchases"),
         "RTM": ("view_warehouse_stock", "receive_warehouse_purchases"),

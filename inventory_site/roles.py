@@ -69,6 +69,8 @@ GLOBAL_WAREHOUSE_ACTIONS: dict[str, tuple[str, ...]] = {
         "adjust_warehouse_stock",
         "approve_warehouse_adjustments",
         "receive_warehouse_purchases",
+        "manage_warehouse_locations",
+        "manage_warehouse_access",
     ),
     AUDITOR: ("view_warehouse_stock",),
 }
