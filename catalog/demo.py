@@ -84,7 +84,7 @@ ALL_WAREHOUSE_PERMS = (
     "receive_warehouse_purchases",
 )
 # Managers keep the bins of both warehouses; granting rights stays with the Administrator.
-MANAGER_WAREHOUSE_PERMS = (*ALL_WAREHOUSE_PERMS, "manage_warehouse_locations")
+MANAGER_WAREHOUSE_PERMS = (*ALL_WAREHOUSE_PERMS, "manage_warehouse")
 WAREHOUSE_ACCESS: dict[str, dict[str, tuple[str, ...]]] = {
     "manager": {"AMS": MANAGER_WAREHOUSE_PERMS, "RTM": MANAGER_WAREHOUSE_PERMS},
     "purchaser": {

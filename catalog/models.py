@@ -366,7 +366,7 @@ class Warehouse(models.Model):
             ("adjust_warehouse_stock", "Can adjust stock in the warehouse"),
             ("approve_warehouse_adjustments", "Can approve adjustments and counts in the warehouse"),
             ("receive_warehouse_purchases", "Can receive purchase orders in the warehouse"),
-            ("manage_warehouse_locations", "Can create and edit locations in the warehouse"),
+            ("manage_warehouse", "Can edit the warehouse and its locations"),
             ("manage_warehouse_access", "Can grant and revoke rights in the warehouse"),
         ]
 

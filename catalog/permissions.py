@@ -33,17 +33,17 @@ class WarehouseAction:
     ADJUST = "adjust_warehouse_stock"
     APPROVE = "approve_warehouse_adjustments"
     RECEIVE_PURCHASES = "receive_warehouse_purchases"
-    MANAGE_LOCATIONS = "manage_warehouse_locations"
+    MANAGE = "manage_warehouse"
     MANAGE_ACCESS = "manage_warehouse_access"
 
-    ALL = (VIEW, POST, ADJUST, APPROVE, RECEIVE_PURCHASES, MANAGE_LOCATIONS, MANAGE_ACCESS)
+    ALL = (VIEW, POST, ADJUST, APPROVE, RECEIVE_PURCHASES, MANAGE, MANAGE_ACCESS)
     LABELS = {
         VIEW: "view stock",
         POST: "receive, move, issue and scrap",
         ADJUST: "adjust stock",
         APPROVE: "approve adjustments and counts",
         RECEIVE_PURCHASES: "receive purchase orders",
-        MANAGE_LOCATIONS: "create and edit locations",
+        MANAGE: "edit the warehouse and its locations",
         MANAGE_ACCESS: "grant and revoke rights",
     }
 

@@ -69,7 +69,7 @@ GLOBAL_WAREHOUSE_ACTIONS: dict[str, tuple[str, ...]] = {
         "adjust_warehouse_stock",
         "approve_warehouse_adjustments",
         "receive_warehouse_purchases",
-        "manage_warehouse_locations",
+        "manage_warehouse",
         "manage_warehouse_access",
     ),
     AUDITOR: ("view_warehouse_stock",),

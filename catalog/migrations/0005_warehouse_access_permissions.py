@@ -1,5 +1,5 @@
-"""Two more warehouse actions: "manage warehouse locations" (create and edit the bins of a
-warehouse) and "manage warehouse access" (grant and revoke rights in it). Administrators hold
+"""Two more warehouse actions: "manage warehouse" (edit the warehouse, create and edit its
+locations) and "manage warehouse access" (grant and revoke rights in it). Administrators hold
 both in every warehouse (a global grant, re-synced here); others get them per warehouse."""
 
 from django.db import migrations
@@ -21,7 +21,7 @@ class Migration(migrations.Migration):
                     ("adjust_warehouse_stock", "Can adjust stock in the warehouse"),
                     ("approve_warehouse_adjustments", "Can approve adjustments and counts in the warehouse"),
                     ("receive_warehouse_purchases", "Can receive purchase orders in the warehouse"),
-                    ("manage_warehouse_locations", "Can create and edit locations in the warehouse"),
+                    ("manage_warehouse", "Can edit the warehouse and its locations"),
                     ("manage_warehouse_access", "Can grant and revoke rights in the warehouse"),
                 ],
             },
