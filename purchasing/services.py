@@ -20,7 +20,6 @@ from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from catalog.models import Item, ItemStatus, Location, LocationKind, Tracking, Warehouse
@@ -267,10 +266,12 @@ def purchase_order_receive(
         lines=movement_lines, actor=actor, idempotency_key=idempotency_key, occurred_at=occurred_at
     )
     for pk, quantity in arriving.items():
+        # A plain save under the order's lock (no other receipt of this order runs now), so the
+        # line's history records each receipt with who received it.
         line = lines[pk]
-        PurchaseOrderLine.objects.filter(pk=pk).update(received_quantity=F("received_quantity") + quantity)
         line.received_quantity += quantity
         _history_user(line, actor)
+        line.save(update_fields=["received_quantity"])
     fully = all(line.outstanding == 0 for line in lines.values())
     order.status = PurchaseOrderStatus.RECEIVED if fully else PurchaseOrderStatus.PARTIALLY_RECEIVED
     _history_user(order, actor)

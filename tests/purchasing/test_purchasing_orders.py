@@ -120,6 +120,21 @@ def test_receiving_posts_receipts_at_the_order_cost_and_tracks_what_is_outstandi
     assert order.status == PurchaseOrderStatus.RECEIVED
 
 
+def test_each_receipt_is_in_the_line_history_with_who_received_it(order, bin_a, actor):
+    widget = _line(order, "WIDGET")
+    before = widget.history.count()  # the draft's creation
+
+    purchase_order_receive(order=order, receipts=[Receipt(widget, Decimal(6), bin_a)], actor=actor)
+    purchase_order_receive(order=order, receipts=[Receipt(_line(order, "WIDGET"), Decimal(4), bin_a)], actor=actor)
+
+    # Two receipts, two history records: received 0 -> 6 -> 10 (6 + 4), each by the actor.
+    records = list(widget.history.order_by("history_date", "history_id"))[before:]
+    assert [(r.received_quantity, r.history_type, r.history_user) for r in records] == [
+        (Decimal(6), "~", actor),
+        (Decimal(10), "~", actor),
+    ]
+
+
 def test_receiving_more_than_outstanding_is_refused_and_nothing_is_written(order, bin_a, actor, snapshot):
     widget = _line(order, "WIDGET")
     purchase_order_receive(order=order, receipts=[Receipt(widget, Decimal(8), bin_a)], actor=actor)
