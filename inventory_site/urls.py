@@ -4,8 +4,13 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from inventory_site.admin_login import StaffLoginForm
 from inventory_site.api import api_urls
 from reports.admin import audit_trail_view
+
+admin.site.site_header = admin.site.site_title = "Perpetual inventory"
+admin.site.site_url = None  # the header links the floor pages instead (templates/admin/base_site.html)
+admin.site.login_form = StaffLoginForm
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),

@@ -16,15 +16,19 @@ pids+=($!)
 pids+=($!)
 cat <<MSG
 
-  Perpetual inventory is starting at  http://127.0.0.1:${PORT}/admin/
+  Perpetual inventory is starting at  http://127.0.0.1:${PORT}/admin/   (managers, purchasers, auditors)
+  Clerk pages (scanners, phones):     http://127.0.0.1:${PORT}/floor/
   Celery worker and beat logs:        var/log/worker.log, var/log/beat.log
 
 MSG
-"$PY" manage.py shell -v0 -c '
+PORT="$PORT" "$PY" manage.py shell -v0 -c '
+import os
 from catalog.demo import DEMO_PASSWORDS, USERS
-print("  Demo logins (user / password / role):")
+base = "http://127.0.0.1:" + os.environ["PORT"]
+print("  Demo logins (user / password / role / where to sign in):")
 for spec in USERS:
-    print(f"    {spec.username:<10} {DEMO_PASSWORDS[spec.username]:<22} {spec.role}")
+    where = "/admin/" if spec.is_staff else "/floor/"
+    print(f"    {spec.username:<10} {DEMO_PASSWORDS[spec.username]:<22} {spec.role:<20} {base}{where}")
 print()'
 
 "$PY" manage.py runserver "127.0.0.1:${PORT}" --noreload &
