@@ -551,6 +551,25 @@ def _posts_in_database(lines: list[MovementLine]) -> bool:
     )
 
 
+# ``stock_post_line`` (migration 0006) mirrors these Python rules. The parity tests
+# (tests/stock/test_posting_function.py) pin both sources: changing either fails there until both
+# were looked at and the pins below updated.
+POSTING_FUNCTION_MIRRORS = (
+    "_Deltas",
+    "_post",
+    "_level_policy",
+    "_levels_apply",
+    "_lock_rows",
+    "_cost_lines",
+    "_current_unit_cost",
+    "_average_take",
+    "_open_layers",
+    "_fifo_take",
+    "_save_costings",
+)
+POSTING_FUNCTION_PINS = {"sql": "e2f91cf3ea4f33c0", "python": "1c992a1c505f8094"}
+
+
 def _post_line_in_database(
     line: MovementLine, *, actor, idempotency_key: str | None, occurred_at: datetime
 ) -> Movement:

@@ -11,12 +11,16 @@ exercises the function everywhere else.
 
 from __future__ import annotations
 
-from decimal import Decimal
+import hashlib
+import inspect
+from datetime import timedelta
+from decimal import ROUND_DOWN, Decimal
 
 import pytest
 from django.db import connection, transaction
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -24,6 +28,7 @@ import stock.services as services
 from catalog.models import Item, Location, LocationKind
 from stock.models import (
     MONEY_STEP,
+    QTY_STEP,
     CostLayer,
     CostLayerConsumption,
     ItemValuation,
@@ -33,6 +38,7 @@ from stock.models import (
     StockLevel,
 )
 from stock.services import InsufficientStock, MovementLine, movement_post, stock_issue, stock_receive
+from tests.stock import test_concurrency as concurrency
 from tests.stock.factories import ItemFactory, LocationFactory, LotFactory, WarehouseFactory
 
 pytestmark = [
@@ -44,6 +50,12 @@ QUANTITIES = [Decimal(v) for v in ("1", "2", "0.5", "3.3333", "0.0001", "7", "12
 UNIT_COSTS = [None, Decimal("0.0001"), Decimal("1.2345"), Decimal("3.3333"), Decimal("10"), Decimal("0")]
 TOTAL_COSTS = [None, None, Decimal("7.1234"), Decimal("0.0003")]
 BINS = ["a", "b", "c", "n"]  # a, b in WH1; c in WH2; n in a warehouse that allows negative stock
+# On an outgoing line, how much of it consumes the source's reserved stock (a reservation
+# consumed): none, all the line can take, or half of that. After an incoming line, how much of
+# what arrived is then reserved there (the same on both twins, in Python).
+RESERVED_SHARES = ["none", "all", "half"]
+NOTES = ["", "counted twice", "Ünïcode ✓"]
+WHEN = timezone.now().replace(microsecond=0) - timedelta(hours=1)  # every step posts at this moment, on both twins
 
 # (movement kind, source, destination): a bin letter, or a virtual location kind.
 OPERATIONS = {
@@ -65,6 +77,8 @@ steps = st.lists(
         st.sampled_from(QUANTITIES),
         st.sampled_from(UNIT_COSTS),
         st.sampled_from(TOTAL_COSTS),
+        st.sampled_from(RESERVED_SHARES),
+        st.sampled_from(NOTES),
     ),
     min_size=1,
     max_size=30,
@@ -94,13 +108,19 @@ def _twin(lot_tracked: bool, fifo: bool) -> tuple[Item, Lot | None]:
 
 
 def _line(step: tuple, item: Item, lot: Lot | None, places: dict[str, Location]) -> MovementLine | None:
-    operation, first, second, quantity, unit_cost, total_cost = step
+    operation, first, second, quantity, unit_cost, total_cost, share, note = step
     kind, source, destination = OPERATIONS[operation]
     source = places[first] if source == "bin" else places[source]
     destination = places[second if source.is_internal else first] if destination == "bin" else places[destination]
     if source.pk == destination.pk:
         return None
     incoming = not source.is_internal
+    reserved = Decimal(0)
+    if not incoming and share != "none":
+        level = StockLevel.objects.filter(item=item, location=source, lot=lot).first()
+        reserved = min(quantity, level.reserved) if level is not None else Decimal(0)
+        if share == "half":
+            reserved = _half(reserved)
     return MovementLine(
         item=item,
         lot=lot,
@@ -109,20 +129,49 @@ def _line(step: tuple, item: Item, lot: Lot | None, places: dict[str, Location])
         destination=destination,
         kind=kind,
         reason_code="counted" if kind == MovementKind.ADJUSTMENT else "",
+        note=note,
         unit_cost=unit_cost if incoming else None,
         total_cost=total_cost if incoming and operation == "receive" else None,
+        reserved=reserved,
+        reference_type="test.parity",
+        reference_id=operation,
+        reference_line=first,
     )
+
+
+def _half(quantity: Decimal) -> Decimal:
+    return (quantity / 2).quantize(QTY_STEP, rounding=ROUND_DOWN)
+
+
+def _reserve_after(line: MovementLine, share: str) -> tuple:
+    """Reserve ``share`` of what ``line`` brought to its destination bin, when that much is
+    available there (stock may be negative in the warehouse that allows it)."""
+    wanted = line.quantity if share == "all" else _half(line.quantity)
+    level = StockLevel.objects.get(item=line.item, location=line.destination, lot=line.lot)
+    if share == "none" or not wanted or level.on_hand - level.reserved < wanted:
+        return ("not reserved",)
+    with transaction.atomic():
+        services._levels_change_reserved({(line.item.pk, line.destination.pk, line.lot and line.lot.pk): wanted})
+    return ("reserved", wanted)
+
+
+# Every column of a movement row but those that differ between the twins by construction.
+MOVEMENT_COLUMNS = [
+    f.attname
+    for f in Movement._meta.concrete_fields
+    if f.attname not in ("id", "batch", "item_id", "lot_id", "posted_at")
+]
 
 
 def _outcome(line: MovementLine, *, in_database: bool) -> tuple:
     with override_settings(STOCK_POSTING_FUNCTION=in_database):
         try:
-            (movement,) = movement_post(lines=line, actor=None)
+            (movement,) = movement_post(lines=line, actor=None, occurred_at=WHEN)
         except InsufficientStock as refusal:
             return ("refused", refusal.available, refusal.asked)
-    stored = Movement.objects.get(pk=movement.pk)
-    assert (stored.unit_cost, stored.total_cost) == (movement.unit_cost, movement.total_cost)
-    return ("posted", stored.quantity, stored.unit_cost, stored.total_cost, stored.source_id, stored.destination_id)
+    stored = Movement.objects.values(*MOVEMENT_COLUMNS).get(pk=movement.pk)
+    assert (stored["unit_cost"], stored["total_cost"]) == (movement.unit_cost, movement.total_cost)
+    return ("posted", stored)
 
 
 def _state(item: Item) -> tuple:
@@ -179,8 +228,12 @@ def test_function_and_python_path_post_the_same(places, python_posts, lot_tracke
         calls = len(python_posts)
         function_outcome = _outcome(function_line, in_database=True)
         assert len(python_posts) == calls, "the function path fell back to Python"
-        python_outcome = _outcome(_line(step, by_python, python_lot, places), in_database=False)
+        python_line = _line(step, by_python, python_lot, places)
+        python_outcome = _outcome(python_line, in_database=False)
         assert function_outcome == python_outcome, f"step {number}: {step}"
+        if function_outcome[0] == "posted" and function_line.destination.is_internal:
+            share = step[6]
+            assert _reserve_after(function_line, share) == _reserve_after(python_line, share), f"step {number}"
     assert _state(by_function) == _state(by_python), "levels, valuations or FIFO layers differ after the sequence"
 
 
@@ -243,3 +296,49 @@ def test_one_statement_per_posting(item, bin_a, actor, virtual) -> None:
     assert sale("first-sale") == ["SELECT * FROM stock_post_line"] * 2  # no customer level yet
     assert sale("second-sale") == ["SELECT * FROM stock_post_line"]
     assert StockLevel.objects.get(item=item, location=bin_a).on_hand == 3
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@pytest.mark.django_db
+def test_the_function_and_the_python_rules_it_mirrors_are_pinned_together() -> None:
+    """``stock_post_line`` is a second implementation of the posting rules. Changing the SQL or
+    the Python it mirrors fails here until both were looked at (and these parity tests run),
+    and the pins in ``stock.services.POSTING_FUNCTION_PINS`` are set to the new sources."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT proname, prosrc FROM pg_proc WHERE proname IN ('stock_post_line', 'stock_money_round')"
+            " ORDER BY proname"
+        )
+        sql = "\n".join(f"{name}:{source}" for name, source in cursor.fetchall())
+    python = "\n".join(inspect.getsource(getattr(services, name)) for name in services.POSTING_FUNCTION_MIRRORS)
+    assert {"sql": _sha(sql), "python": _sha(python)} == services.POSTING_FUNCTION_PINS, (
+        "The posting function or the Python rules it mirrors changed: make both agree, run these parity "
+        "tests, then update stock.services.POSTING_FUNCTION_PINS."
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_first_postings_racing_to_create_the_missing_rows_all_post_once(python_posts) -> None:
+    """Eight first receipts of a new item at a new bin, at once: each call finds the level and
+    valuation rows missing (IV002), releases its locks and calls again creating them with
+    ``ON CONFLICT DO NOTHING``; all eight post through the function, one row each is created,
+    and the books balance: 8 x 1 unit at 2.00 = 8 units worth 16.00."""
+    _warehouse_code, (bin_x,) = concurrency._warehouse("RACE", "X-1")
+    item = concurrency._item("RACE-1")
+    actor = concurrency._actor()
+
+    def receive():
+        return stock_receive(item=item, location=bin_x, quantity=Decimal(1), unit_cost=Decimal(2), actor=actor)
+
+    outcomes = concurrency._race([receive] * 8)
+
+    concurrency._assert_only(outcomes)
+    assert python_posts == [], "a first posting fell back to the Python path"
+    assert StockLevel.objects.filter(item=item, location=bin_x).get().on_hand == 8
+    assert StockLevel.objects.filter(item=item).count() == 2  # the bin and the suppliers' location
+    assert ItemValuation.objects.filter(item=item).values_list("quantity", "value").get() == (Decimal(8), Decimal(16))
+    assert Movement.objects.filter(item=item).count() == 8
+    concurrency._assert_books_balance()
