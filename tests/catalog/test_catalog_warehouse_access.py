@@ -342,3 +342,12 @@ def test_the_access_change_admin_is_read_only(client, world):
     assert client.post(url, {"permission": VIEW}).status_code == 403
     assert client.post(reverse("admin:catalog_warehouseaccesschange_delete", args=[change.pk])).status_code == 403
     assert WarehouseAccessChange.objects.get().permission == POST
+
+
+def test_granting_twice_or_revoking_what_is_not_held_changes_and_records_nothing_more(world):
+    boss, carl, rtm = world["boss"], world["carl"], world["rtm"]
+    assert warehouse_access_grant(warehouse=rtm, actor=_fresh(boss), user=carl, perms=[POST]) == [POST]
+    assert warehouse_access_grant(warehouse=rtm, actor=_fresh(boss), user=carl, perms=[f"catalog.{POST}"]) == []
+    assert warehouse_access_revoke(warehouse=rtm, actor=_fresh(boss), user=carl, perms=[ADJUST]) == []
+    assert WarehouseAccessChange.objects.count() == 1  # the first grant only
+    assert _perms(carl, rtm) == {POST}
