@@ -18,11 +18,12 @@ from django.template.loader import select_template
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.translation import ngettext
-from guardian.admin import GuardedModelAdminMixin
 from import_export.admin import ImportExportMixin
 from import_export.forms import ConfirmImportForm, ExportForm, ImportForm
 from simple_history.admin import SimpleHistoryAdmin
 
+from . import auth_admin  # noqa: F401 - re-registers the user and group admin (no escalation)
+from .access_admin import WarehouseAccessAdminMixin
 from .importing.reading import ImportFileError
 from .models import Barcode, Category, Item, Location, UnitOfMeasure, Warehouse
 from .permissions import PermittedWarehouseFilter, WarehouseScopedAdminMixin
@@ -245,10 +246,11 @@ class BarcodeAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Warehouse)
-class WarehouseAdmin(WarehouseScopedAdminMixin, GuardedModelAdminMixin, SimpleHistoryAdmin):
+class WarehouseAdmin(WarehouseScopedAdminMixin, WarehouseAccessAdminMixin, SimpleHistoryAdmin):
     """Object permissions (guardian) on a warehouse scope what users may do there: the
-    "Object permissions" button on the change page assigns them (per user and per group).
-    Users see only the warehouses where they may view stock."""
+    "Object permissions" button on the change page assigns them (per user and per group), for
+    those who may manage access there (``catalog.access_admin``). Users see only the
+    warehouses where they may view stock."""
 
     warehouse_lookups = ("pk",)
 

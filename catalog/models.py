@@ -12,6 +12,7 @@ from __future__ import annotations
 import zoneinfo
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
@@ -473,3 +474,50 @@ class Location(models.Model):
             frontier = list(Location.objects.filter(parent_id__in=frontier).values_list("pk", flat=True))
             ids.extend(frontier)
         return ids
+
+
+class AccessChangeKind(models.TextChoices):
+    GRANT = "grant", "granted"
+    REVOKE = "revoke", "revoked"
+
+
+class WarehouseAccessChange(models.Model):
+    """One grant or revoke of one right in one warehouse, to one user or one group: the audit
+    trail of ``catalog.access``. Append-only: written only by ``warehouse_access_grant`` and
+    ``warehouse_access_revoke``, never changed or deleted (the admin is read-only).
+
+    ``actor_name`` and ``grantee_name`` keep who did it and to whom as text, so the row still
+    says so after a user or group is deleted (the foreign keys then become empty). The
+    warehouse is protected: a warehouse with access history cannot be deleted."""
+
+    at = models.DateTimeField(db_index=True)
+    kind = models.CharField(max_length=6, choices=AccessChangeKind.choices)
+    permission = models.CharField(max_length=100, help_text="Codename of the right (catalog.Warehouse).")
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="access_changes")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="warehouse_access_changes_made",
+    )
+    actor_name = models.CharField(max_length=150, help_text="Username of who changed it; '(system)' for none.")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="warehouse_access_changes",
+    )
+    group = models.ForeignKey(
+        "auth.Group", null=True, blank=True, on_delete=models.SET_NULL, related_name="warehouse_access_changes"
+    )
+    grantee_name = models.CharField(max_length=160, help_text="'user <username>' or 'group <name>'.")
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = "warehouse access change"
+        indexes = [models.Index(fields=["warehouse", "at"], name="catalog_access_wh_at")]
+
+    def __str__(self) -> str:
+        return f"{self.actor_name} {self.get_kind_display()} {self.permission} to {self.grantee_name}"
