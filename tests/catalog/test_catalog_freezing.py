@@ -439,3 +439,25 @@ def test_an_unused_units_ratio_may_change(world):
 
     assert response.status_code == 302
     assert UnitOfMeasure.objects.get(pk=box.pk).ratio == Decimal(20)
+
+
+def test_the_warehouse_autocomplete_of_the_location_form_offers_only_managed_warehouses(world):
+    url = reverse("admin:autocomplete")
+    query = {"app_label": "catalog", "model_name": "location", "field_name": "warehouse", "term": ""}
+
+    response = _client(world["manager"]).get(url, query)
+
+    assert [row["text"] for row in response.json()["results"]] == [str(world["ams"])]
+
+
+def test_master_data_stays_read_only_in_the_api(world):
+    client = _client(world["manager"])
+
+    responses = [
+        client.patch(f"/api/v1/locations/{world['a01'].pk}/", {"warehouse": world["rtm"].pk}, "application/json"),
+        client.patch(f"/api/v1/items/{world['item'].pk}/", {"base_unit": "kg"}, "application/json"),
+        client.post("/api/v1/warehouses/", {"code": "NEW"}, "application/json"),
+    ]
+
+    assert [r.status_code for r in responses] == [405, 405, 405]
+    assert Location.objects.get(pk=world["a01"].pk).warehouse == world["ams"]
