@@ -21,6 +21,8 @@ from django.db.models.functions import Lower
 from simple_history.models import HistoricalRecords
 from stdnum import ean
 
+from .freezing import item_validate_frozen, location_validate_frozen, unit_validate_frozen, warehouse_validate_frozen
+
 QTY = {"max_digits": 18, "decimal_places": 4}
 MONEY = {"max_digits": 20, "decimal_places": 4}
 PATH_SEPARATOR = " > "
@@ -136,6 +138,9 @@ class UnitOfMeasure(models.Model):
 
     def __str__(self) -> str:
         return self.code
+
+    def clean(self) -> None:
+        unit_validate_frozen(self)  # ratio and dimension, once the ledger uses the unit
 
     def factor_to(self, other: UnitOfMeasure) -> Decimal:
         """How many ``other`` units make one of this unit; ValidationError if not convertible."""
@@ -283,12 +288,9 @@ class Item(models.Model):
                         f"{unit.code} does not convert to {self.base_unit.code}: give the number of "
                         f"{self.base_unit.code} in one {unit.code}."
                     )
-        if self.pk and self.valuation_method:
-            previous = Item.objects.filter(pk=self.pk).values_list("valuation_method", flat=True).first()
-            if previous and previous != self.valuation_method and self.has_stock_history():
-                errors["valuation_method"] = "The valuation method cannot change once the item has stock movements."
         if errors:
             raise ValidationError(errors)
+        item_validate_frozen(self)  # base unit, tracking, valuation method once it has movements
 
     def has_stock_history(self) -> bool:
         """True once any movement names this item (reverse relation of the stock ledger)."""
@@ -376,6 +378,7 @@ class Warehouse(models.Model):
 
     def clean(self) -> None:
         self.code = normalize_code(self.code).upper()
+        warehouse_validate_frozen(self)  # negative stock stays allowed while any level is negative
 
 
 class LocationKind(models.TextChoices):
@@ -466,6 +469,7 @@ class Location(models.Model):
                 node = node.parent
         if errors:
             raise ValidationError(errors)
+        location_validate_frozen(self)  # warehouse and kind once it has stock or movements
 
     def descendant_ids(self) -> list[int]:
         """This location and everything under it (one query per tree level)."""
