@@ -37,6 +37,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from catalog.models import Location, Warehouse
+from catalog.numbers import NumberError, parse_decimal
 from stock.models import QTY_STEP, IdempotentRequest
 from stock.services import AlreadyReversed, InsufficientStock, StockError
 
@@ -98,6 +99,17 @@ class QuantityField(serializers.DecimalField):
         kwargs.setdefault("max_digits", 18)
         kwargs.setdefault("decimal_places", 4)
         super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> Decimal:
+        """Strings are read by the one rule of every door (``catalog.numbers``), in its canonical
+        form (a dot as the decimal mark, as ``DECIMAL_PATTERN`` says): ``"1_000"``, ``"1,000"``
+        and ``"1e3"`` are refused with a message, never read as a number."""
+        if isinstance(data, str):
+            try:
+                parse_decimal(data, places=self.decimal_places, decimal_comma=False)
+            except NumberError as exc:
+                raise serializers.ValidationError(str(exc), code="invalid") from exc
+        return super().to_internal_value(data)
 
 
 def decimal_string(value: Decimal) -> str:
