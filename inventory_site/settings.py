@@ -168,6 +168,9 @@ STOCK_ADJUSTMENT_APPROVAL_VALUE = env.str("STOCK_ADJUSTMENT_APPROVAL_VALUE", def
 STOCK_POSTING_FUNCTION = env.bool("STOCK_POSTING_FUNCTION", default=True)
 # The daily expiry alert (stock.expiry_alerts) lists lots with stock expiring within this many days.
 STOCK_EXPIRY_ALERT_DAYS = env.int("STOCK_EXPIRY_ALERT_DAYS", default=14)
+# Postings may be back-dated (occurred_at) this many days; further back needs the adjust
+# permission in the posting's warehouses (docs/ledger.md, "Back-dating").
+STOCK_BACKDATE_DAYS = env.int("STOCK_BACKDATE_DAYS", default=7)
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
