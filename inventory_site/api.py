@@ -23,6 +23,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.serializers.json import DjangoJSONEncoder
@@ -32,7 +33,7 @@ from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiParameter, extend_schema_field
 from rest_framework import exceptions, serializers
 from rest_framework.pagination import PageNumberPagination
-from rest_framework.permissions import DjangoModelPermissions
+from rest_framework.permissions import BasePermission, DjangoModelPermissions
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -70,6 +71,17 @@ class ModelPermissions(DjangoModelPermissions):
         if getattr(view, "queryset", None) is None and not hasattr(view, "get_queryset"):
             return request.method == "OPTIONS"
         return super().has_permission(request, view)
+
+
+class DocsAccess(BasePermission):
+    """The schema and the docs pages: public only with ``API_DOCS_PUBLIC`` (default false: a
+    production API does not hand its map to strangers); otherwise any signed-in user (a token or
+    a session; no role needed: the map says nothing about anyone's data)."""
+
+    message = "Sign in to read the API schema and docs (/api/v1/auth/login/), or send a token."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return settings.API_DOCS_PUBLIC or bool(request.user and request.user.is_authenticated)
 
 
 # --- Pagination -----------------------------------------------------------------------------------
@@ -374,10 +386,11 @@ def api_urls() -> list:
     router.register("reservations", stock_api.ReservationViewSet, basename="api-reservation")
     router.register("suppliers", purchasing_api.SupplierViewSet, basename="api-supplier")
     router.register("purchase-orders", purchasing_api.PurchaseOrderViewSet, basename="api-purchase-order")
+    docs = {"permission_classes": [DocsAccess]}
     return [
-        path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-        path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-        path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+        path("schema/", SpectacularAPIView.as_view(**docs), name="api-schema"),
+        path("docs/", docs_page(SpectacularSwaggerView.as_view(url_name="api-schema", **docs)), name="api-docs"),
+        path("redoc/", docs_page(SpectacularRedocView.as_view(url_name="api-schema", **docs)), name="api-redoc"),
         path("auth/", include("rest_framework.urls")),
         path("sales/", stock_api.SaleApi.as_view(), name="api-sale"),
         path("returns/", stock_api.CustomerReturnApi.as_view(), name="api-return"),
@@ -387,6 +400,21 @@ def api_urls() -> list:
         # is a JSON 404 like every other error, not Django's HTML page.
         re_path(r"^.*/$", not_found),
     ]
+
+
+def docs_page(view: Callable[..., Any]) -> Callable[..., Any]:
+    """A docs page (HTML, for people) sends a stranger to the API's login page and back, where
+    ``DocsAccess`` alone would answer a bare 401 (the schema itself answers 401 in JSON)."""
+
+    def page(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        if not settings.API_DOCS_PUBLIC and not request.user.is_authenticated:
+            from django.contrib.auth.views import redirect_to_login
+            from django.urls import reverse
+
+            return redirect_to_login(request.get_full_path(), reverse("rest_framework:login"))
+        return view(request, *args, **kwargs)
+
+    return page
 
 
 @csrf_exempt  # it changes nothing; a POST to an unknown URL is a 404, not a CSRF failure

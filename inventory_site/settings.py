@@ -205,6 +205,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Days an Idempotency-Key's stored answer is kept for replays (docs/api.md, "Idempotency"); the
 # daily job stock.purge_idempotency_keys deletes older ones. The ledger keeps its keys forever.
 API_IDEMPOTENCY_RETENTION_DAYS = env.int("API_IDEMPOTENCY_RETENTION_DAYS", default=30)
+# The OpenAPI schema and its docs pages (/api/v1/schema/, docs/, redoc/) without signing in?
+API_DOCS_PUBLIC = env.bool("API_DOCS_PUBLIC", default=False)
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     # DjangoModelPermissions with GET needing the view permission too (docs/api.md).
