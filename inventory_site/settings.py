@@ -63,6 +63,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "inventory_site.sessions.ShiftSessionMiddleware",  # sessions end SESSION_HOURS after sign-in
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
@@ -124,6 +125,12 @@ AUTHENTICATION_BACKENDS = [
     "guardian.backends.ObjectPermissionBackend",
 ]
 LOGIN_URL = "admin:login"
+# After a login without a (safe) next=: the user's home, /admin/ for staff, /floor/ for clerks.
+LOGIN_REDIRECT_URL = "home"
+# Every signed-in session ends this many hours after sign-in (a shift on a shared handheld),
+# however busy; the cookie's own age is the same (docs/security.md, "Sessions").
+SESSION_HOURS = env.int("SESSION_HOURS", default=12)
+SESSION_COOKIE_AGE = SESSION_HOURS * 3600
 
 # --- Login throttling (django-axes) ---------------------------------------------------------------
 # Five failed logins for one username from one IP address lock that pair out for an hour; a

@@ -7,9 +7,9 @@ import io
 
 import pytest
 import yaml
+from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 from drf_spectacular.validation import validate_schema
-from django.contrib.auth.models import User
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
