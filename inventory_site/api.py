@@ -213,12 +213,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
 
 ERROR_CODES = {
     "400": "validation_error (with fields), unknown_sku, unknown_location, unknown_warehouse, invalid_movement, ...",
-    "401": "not_authenticated, authentication_failed",
+    "401": "not_authenticated, authentication_failed, token_expired, locked_out",
     "403": "permission_denied",
     "404": "not_found",
     "409": "insufficient_stock (with sku and available), already_reversed",
     "415": "unsupported_media_type",
     "422": "idempotency_key_reused",
+    "429": "throttled (with a Retry-After header): too many requests, or too many invalid tokens from an address",
 }
 ERROR_SCHEMA = {
     "type": "object",
@@ -247,13 +248,13 @@ WRITE_METHODS = {"post", "put", "patch", "delete"}
 
 def postprocess_error_responses(result: dict, generator: Any, request: Any, public: bool) -> dict:
     """drf-spectacular hook: the ``Error`` component and the error statuses of every operation
-    (400/401/403/404; writes also 409/415/422), so clients and the fuzzer know every answer."""
+    (400/401/403/404/429; writes also 409/415/422), so clients and the fuzzer know every answer."""
     result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
     for path_item in result.get("paths", {}).values():
         for method, operation in path_item.items():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
-            statuses = ["400", "401", "403", "404"]
+            statuses = ["400", "401", "403", "404", "429"]
             if method in WRITE_METHODS:
                 statuses += ["409", "415", "422"]
             for status in statuses:
