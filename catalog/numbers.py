@@ -22,6 +22,9 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
+from django import forms
+from django.core.exceptions import ValidationError
+
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)")
 _SCIENTIFIC = re.compile(r"[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)[eE][+-]?\d+")
 _AMBIGUOUS = re.compile(r"[+-]?\d{1,3},\d{3}")
@@ -77,3 +80,20 @@ def parse_decimal(
             f"{shown} is too large: at most {integer_digits} digits before the decimal mark.", NumberError.TOO_LARGE
         )
     return number
+
+
+class DecimalNumberField(forms.DecimalField):
+    """A form's decimal field read by the rule above (Django's own would read ``"1_000"`` and
+    ``"1e3"`` as one thousand, since Python's ``Decimal`` does). The admin uses it for every
+    model ``DecimalField`` (``CatalogConfig.ready``); other forms name it. Limits (digits,
+    places, minimum) stay Django's validators."""
+
+    def to_python(self, value: object) -> Decimal | None:
+        if value in self.empty_values:
+            return None
+        if isinstance(value, Decimal):
+            return value
+        try:
+            return parse_decimal(str(value), places=28, integer_digits=28)
+        except NumberError as exc:
+            raise ValidationError(str(exc), code="invalid") from exc

@@ -7,6 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from catalog.importing import cells
 from catalog.numbers import NumberError, parse_decimal
@@ -84,3 +85,23 @@ def test_the_imports_refuse_a_spreadsheet_space_grouping():
     # Before: the imports stripped the space and read 1000; one rule now: no separators at all.
     with pytest.raises(cells.CellError, match="without thousands separators"):
         cells.decimal("1 000")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("1_000", "'1_000' is not a number"), ("1e3", "scientific notation"), ("1,000", "'1,000' is ambiguous")],
+)
+def test_the_admin_forms_refuse_what_the_other_doors_refuse(db, rf, text, message):
+    # Before: Django's DecimalField read "1_000" and "1e3" as one thousand (Python's Decimal does).
+    from django.contrib import admin
+    from django.contrib.auth.models import User
+
+    from catalog.models import Item
+
+    request = rf.get("/admin/catalog/item/add/")
+    request.user = User.objects.create_superuser("root-numbers")
+    field = admin.site._registry[Item].get_form(request).base_fields["standard_cost"]
+
+    with pytest.raises(ValidationError, match=message):
+        field.clean(text)
+    assert field.clean("12,5") == field.clean("12.5") == Decimal("12.5")
