@@ -154,7 +154,8 @@ def parse_quantity(raw: str, *, whole: bool = False) -> Decimal:
     """A positive quantity typed as ``3``, ``2.5`` or ``2,5`` (``catalog.numbers``: one rule for
     every door, so ``1,000`` is refused as ambiguous, not read as 1); FloorError says what is wrong."""
     text = (raw or "").strip()
-    if len(text.lstrip("+-").replace(",", ".").split(".")[0]) > 7 and text.lstrip("+-").isdigit():
+    digits = text.lstrip("+-")
+    if digits.isdigit() and len(digits) > 7:  # a long number is a barcode nobody knows
         raise FloorError(f'"{text}" is not a known barcode, and too large for a quantity: type the quantity.')
     try:
         number = parse_decimal(text, integer_digits=7)
