@@ -39,7 +39,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from catalog.models import Item, ItemStatus, Location, LocationKind, Tracking, ValuationMethod, Warehouse
-from catalog.permissions import WarehouseAction, warehouse_require
+from catalog.permissions import WarehouseAction, warehouse_allows, warehouse_require
 
 from .models import (
     MONEY_STEP,
@@ -128,6 +128,13 @@ class AlreadyReversed(StockError):
     code = "already_reversed"
 
 
+class BackdatedTooFar(InvalidMovement):
+    """``occurred_at`` is further back than ``STOCK_BACKDATE_DAYS`` and the actor may not adjust
+    stock in the posting's warehouses (or it falls into a closed period)."""
+
+    code = "backdated_too_far"
+
+
 def _fmt(value: Decimal) -> str:
     return f"{value.normalize():f}" if value == value.to_integral() else f"{value.normalize()}"
 
@@ -190,7 +197,18 @@ def _money(value: object, what: str = "unit cost") -> Decimal:
     return number
 
 
-def _occurred_at(value: datetime | None) -> datetime:
+def _occurred_at(
+    value: datetime | None,
+    *,
+    actor: AbstractBaseUser | None = None,
+    warehouses: Iterable[Warehouse] | None = None,
+) -> datetime:
+    """When a posting happened: now by default; aware, not in the future. Given the
+    ``warehouses`` the posting touches (internal sides), also the back-dating rule (docs/ledger.md,
+    "Back-dating"): at most ``STOCK_BACKDATE_DAYS`` days back, further only for an actor who may
+    adjust stock in every one of them (``actor=None``, the system, may), and never into a closed
+    period (``_period_closed``). Without ``warehouses`` only the first checks run: callers that
+    need ``when`` early check again once the lines are known (``_post_movements`` always does)."""
     now = timezone.now()
     if value is None:
         return now
@@ -198,7 +216,46 @@ def _occurred_at(value: datetime | None) -> datetime:
         raise InvalidMovement("occurred_at must carry a time zone.")
     if value > now + CLOCK_SKEW:
         raise InvalidMovement(f"occurred_at {value.isoformat()} is in the future.")
+    if warehouses is not None:
+        _backdating_require(value, now, actor=actor, warehouses={w.pk: w for w in warehouses}.values())
     return value
+
+
+def _backdating_require(
+    when: datetime, now: datetime, *, actor: AbstractBaseUser | None, warehouses: Iterable[Warehouse]
+) -> None:
+    warehouses = list(warehouses)
+    for warehouse in warehouses:
+        if _period_closed(warehouse, when):
+            raise BackdatedTooFar(
+                f"occurred_at {when.date().isoformat()} is in a closed period of warehouse {warehouse.code}."
+            )
+    days = settings.STOCK_BACKDATE_DAYS
+    if actor is None or when >= now - timedelta(days=days):
+        return
+    lacking = [w.code for w in warehouses if not warehouse_allows(actor, w, WarehouseAction.ADJUST)]
+    if lacking or not (warehouses or warehouse_allows(actor, None, WarehouseAction.ADJUST)):
+        where = ", ".join(sorted(lacking)) or "any warehouse"
+        raise BackdatedTooFar(
+            f"occurred_at {when.date().isoformat()} is more than {days} days back; posting further back "
+            f"needs the adjust permission in {where}."
+        )
+
+
+def _period_closed(warehouse: Warehouse, when: datetime) -> bool:
+    """The hook for closed accounting periods: no posting may fall into one, whoever posts it.
+    There are no periods yet, so nothing is closed; when they exist, answer here (one place)."""
+    return False
+
+
+def _posting_warehouses(lines: Sequence[MovementLine]) -> list[Warehouse]:
+    """The warehouses of the internal sides of ``lines`` (virtual locations have none)."""
+    found: dict[int, Warehouse] = {}
+    for line in lines:
+        for location in (line.source, line.destination):
+            if location.warehouse_id is not None:
+                found[location.warehouse_id] = location.warehouse
+    return list(found.values())
 
 
 def _validate_line(line: MovementLine) -> MovementLine:
@@ -329,6 +386,7 @@ def _post_movements(
     try:
         checked = [_validate_line(line) for line in batch]
         (authorize or _authorize)(actor, checked)
+        when = _occurred_at(occurred_at, actor=actor, warehouses=_posting_warehouses(checked))
         if _posts_in_database(checked):
             return [_post_line_in_database(checked[0], actor=actor, idempotency_key=idempotency_key, occurred_at=when)]
         try:
@@ -1981,7 +2039,9 @@ def stock_post_batch(
         ]
         if warehouses or action == WarehouseAction.POST:
             warehouse_require(actor, warehouses, action, model_perm="stock.add_movement")
-    when = _occurred_at(occurred_at)
+    when = _occurred_at(
+        occurred_at, actor=actor, warehouses=[w for r in requests for w in _request_warehouses(r) if w is not None]
+    )
     # Lines without a pick are built once (a receipt's new lot is created once); picks per attempt.
     fixed: list[MovementLine | tuple[StockRequest, Lot | None]] = []
     for request in requests:
