@@ -312,9 +312,7 @@ class HygienicJSONParser(JSONParser):
         found = first_text_problem(data)
         if found is not None:
             where, problem = found
-            raise ApiError(
-                f"{where} {problem}.", code="invalid_characters", fields={where: [f"This field {problem}."]}
-            )
+            raise ApiError(f"{where} {problem}.", code="invalid_characters", fields={where: [f"This field {problem}."]})
         return data
 
     def _too_deep(self) -> ApiError:

@@ -16,7 +16,14 @@ from rest_framework.authtoken.models import Token
 from catalog.hygiene import first_text_problem, text_problem
 from tests.stock.factories import ledger_snapshot
 
-RECEIPT = {"kind": "receipt", "sku": "WIDGET", "quantity": "1", "warehouse": "A", "to_location": "BIN-1", "unit_cost": "2"}
+RECEIPT = {
+    "kind": "receipt",
+    "sku": "WIDGET",
+    "quantity": "1",
+    "warehouse": "A",
+    "to_location": "BIN-1",
+    "unit_cost": "2",
+}
 
 
 @pytest.fixture
