@@ -40,6 +40,12 @@ def text_problem(value: str, *, max_length: int | None = None) -> str | None:
     return None
 
 
+def printable(value: str) -> str:
+    """``value`` as it can be shown and written anywhere: NUL and lone surrogates as escapes
+    (``\\x00``, ``\\ud800``), everything else as it is."""
+    return value.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+
+
 def first_text_problem(data: Any, path: str = "") -> tuple[str, str] | None:
     """The first string in ``data`` (dicts, lists and scalars as ``json.loads`` returns them;
     keys included) with a ``text_problem``: ``(where, problem)``; ``where`` is the dotted path
