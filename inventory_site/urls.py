@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from inventory_site import beat_admin  # noqa: F401 - replaces the Periodic tasks admin before admin.site.urls
 from inventory_site.api import api_urls
 from reports.admin import audit_trail_view
 
