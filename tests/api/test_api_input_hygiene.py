@@ -8,12 +8,14 @@ error comes back as the 500 a client would see (as with DEBUG=False) instead of 
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from django.test import Client, override_settings
 from rest_framework.authtoken.models import Token
 
 from catalog.hygiene import first_text_problem, text_problem
+from inventory_site.api import json_depth
 from tests.stock.factories import ledger_snapshot
 
 RECEIPT = {
@@ -107,6 +109,32 @@ def test_brackets_inside_strings_do_not_count_as_nesting(world, post):
     # 33 "[" (over the limit of 32) inside the reason are text, not nesting: it posts (depth 1).
     response = post("/api/v1/movements/", json.dumps({**RECEIPT, "reason": "[" * 33 + '\\"{'}))
     assert response.status_code == 201, response.content
+
+
+def test_an_unclosed_string_of_escaped_quotes_is_refused_quickly(world, post):
+    # 2.5 MB, just under the limit: one quote, then 1,250,000 escaped quotes, never closed. A
+    # regular expression for JSON strings took minutes on it (quadratic); the byte scan is linear.
+    body = b'"' + b'\\"' * 1_250_000
+    started = time.monotonic()
+    response = post("/api/v1/movements/", body)
+    assert response.status_code == 400
+    assert response.json()["code"] == "parse_error"
+    assert time.monotonic() - started < 5  # about 0.1 s here; 40,000 quotes took 53 s before
+
+
+@pytest.mark.parametrize(
+    ("body", "depth"),
+    [
+        (b"", 0),
+        (b"1", 0),
+        (b"{}", 1),
+        (b'{"a": [1, "]]]", {"b": "\\\\"}]}', 3),  # { [ {: the brackets in "]]]" are text
+        (b'["\\\\", ["\\"["]]', 2),  # an escaped backslash ends before the quote; \" is a quote in text
+        (b"[" * 100_000, 100_000),
+    ],
+)
+def test_json_depth_counts_brackets_outside_strings(body, depth):
+    assert json_depth(body) == depth
 
 
 # --- size --------------------------------------------------------------------------------------------
