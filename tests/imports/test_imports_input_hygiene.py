@@ -74,3 +74,18 @@ def test_row_text_errors_name_each_bad_cell_and_escape_it():
     assert errors[1].value == "x\\ud800"  # printable: the report CSV and the page can show it
     assert "U+D800" in errors[1].message
     assert row_text_errors({"sku": "OK"}, row=1) == []
+
+
+def test_a_category_path_longer_than_its_column_is_a_row_error(run, write):
+    # 9 names of 115 characters joined by " > ": 9 * 115 + 8 * 3 = 1,059 characters; the
+    # stored path holds 1,000. Before, PostgreSQL refused the write (the command's "database
+    # refused rows" at best); now the cell is refused before the database sees it.
+    path = " > ".join(f"{n}" + "x" * 114 for n in range(1, 10))
+    assert len(path) == 1059
+
+    ran = run("import_categories", write("categories.csv", f'path\n"{path}"\n'))
+
+    assert not ran.ok
+    assert "Row 2, column path" in ran.err
+    assert "is 1059 characters long; at most 1000 fit" in ran.err
+    assert not Category.objects.exists()
