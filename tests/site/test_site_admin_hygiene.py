@@ -97,3 +97,15 @@ def test_every_admin_form_refuses_nul_in_every_text_field(admin_client):
                     field.run_validators("a\x00b")
                 checked += 1
     assert checked > 30, checked  # the walk reached the forms (a few dozen text fields)
+
+
+def test_form_data_cannot_carry_a_lone_surrogate(admin_client):
+    """Why admin forms need no surrogate rule of their own: the bytes of U+D800 in UTF-8
+    (ED A0 80) are not valid UTF-8, and Django decodes form data with replacement characters,
+    so what reaches the form (and the row) is text, three U+FFFD, never a surrogate."""
+    body = b"code=SUR&name=Bad%ED%A0%80name&time_zone=UTC&active=on"
+    url = reverse("admin:catalog_warehouse_add")
+
+    admin_client.generic("POST", url, body, content_type="application/x-www-form-urlencoded")
+
+    assert Warehouse.objects.get(code="SUR").name == "Bad\ufffd\ufffd\ufffdname"
