@@ -13,7 +13,7 @@ import zoneinfo
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
@@ -123,6 +123,15 @@ class UnitOfMeasure(models.Model):
         validators=[MinValueValidator(Decimal("0.0001"))],
         help_text="Reference units in one of this unit (each=1, box of 12=12, kg=1, g=0.001).",
     )
+    # Default 0: most units are counted (each, box, pair), and a unit that refuses 1.25 says so
+    # at once and is fixed in a minute, while one that accepts half a headlamp splits stock
+    # silently (issue 12). Mass, volume and length units get their places when created.
+    decimal_places = models.PositiveSmallIntegerField(
+        default=0,
+        validators=[MaxValueValidator(4)],
+        help_text="Decimal places a quantity in this unit may have: 0 = whole units (each, box), "
+        "3 = kg to the gram, 2 = m to the centimetre. At most 4.",
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -131,6 +140,7 @@ class UnitOfMeasure(models.Model):
         ordering = ["dimension", "code"]
         constraints = [
             models.CheckConstraint(condition=Q(ratio__isnull=True) | Q(ratio__gt=0), name="unit_ratio_positive"),
+            models.CheckConstraint(condition=Q(decimal_places__lte=4), name="unit_decimal_places_at_most_4"),
         ]
 
     def __str__(self) -> str:
@@ -148,6 +158,13 @@ class UnitOfMeasure(models.Model):
 
     def convert(self, quantity: Decimal, to: UnitOfMeasure) -> Decimal:
         return quantity * self.factor_to(to)
+
+    def clean(self) -> None:
+        from .units import decimal_places_problem  # units reads the ledger through Item's relations
+
+        problem = decimal_places_problem(self)
+        if problem:
+            raise ValidationError({"decimal_places": problem})
 
 
 class ItemStatus(models.TextChoices):

@@ -40,6 +40,7 @@ from django.utils import timezone
 
 from catalog.models import Item, ItemStatus, Location, LocationKind, Tracking, ValuationMethod, Warehouse
 from catalog.permissions import WarehouseAction, warehouse_require
+from catalog.units import QuantityProblem, countable, quantity_problem
 
 from .models import (
     MONEY_STEP,
@@ -128,6 +129,24 @@ class AlreadyReversed(StockError):
     code = "already_reversed"
 
 
+class QuantityFinerThanUnit(InvalidMovement):
+    """A quantity finer than the item's base unit allows (2.5 of a unit counted in whole
+    units). ``problem`` (catalog.units.QuantityProblem) carries sku, unit, decimal_places and
+    quantity; the message is the one every door shows."""
+
+    code = "quantity_finer_than_unit"
+
+    def __init__(self, problem: QuantityProblem) -> None:
+        super().__init__(
+            problem.message,
+            sku=problem.sku,
+            unit=problem.unit,
+            decimal_places=problem.decimal_places,
+            quantity=problem.quantity,
+        )
+        self.problem = problem
+
+
 def _fmt(value: Decimal) -> str:
     return f"{value.normalize():f}" if value == value.to_integral() else f"{value.normalize()}"
 
@@ -205,6 +224,9 @@ def _validate_line(line: MovementLine) -> MovementLine:
     item, quantity = line.item, _quantity(line.quantity)
     if quantity <= 0:
         raise InvalidMovement(f"The quantity must be greater than zero (got {_fmt(quantity)}).")
+    problem = quantity_problem(item, quantity)  # the one rule (catalog.units), here for every path
+    if problem is not None:
+        raise QuantityFinerThanUnit(problem)
     if line.source.pk == line.destination.pk:
         raise InvalidMovement(f"{line.source} is both source and destination.")
     reserved = _quantity(line.reserved, "reserved quantity")
@@ -1131,7 +1153,10 @@ def fefo_plan(
     for level in candidates:
         if need <= 0:
             break
-        take = min(need, level.available)
+        # Only what the unit can count: a bin holding 2.5 each (old data) gives 2, never 0.5.
+        take = min(need, countable(level.available, item.base_unit))
+        if take <= 0:
+            continue
         plan.append((level.location, level.lot, take))
         need -= take
     if need > 0:
@@ -1166,6 +1191,8 @@ def _outgoing(
     if idempotency_key and (previous := movements_for_key(idempotency_key)):
         return previous
     quantity = _quantity(quantity)
+    if problem := quantity_problem(item, quantity):  # before any plan: name the quantity asked for
+        raise QuantityFinerThanUnit(problem)
     lot = _existing_lot(item, lot)
     destination = _virtual(destination_kind)
     common = {
@@ -1891,6 +1918,9 @@ def _request_picks(request: StockRequest, lot: Lot | None, taken: dict[LevelKey,
     quantity = _quantity(request.quantity)
     if quantity <= 0:
         raise InvalidMovement(f"The quantity must be greater than zero (got {_fmt(quantity)}).")
+    problem = quantity_problem(request.item, quantity)  # before planning: name the asked quantity
+    if problem is not None:
+        raise QuantityFinerThanUnit(problem)
     if request.source is None and request.warehouse is None:
         raise InvalidMovement("Say where to take the stock from: a warehouse or a location.")
     lines, need = [], quantity
@@ -1901,7 +1931,7 @@ def _request_picks(request: StockRequest, lot: Lot | None, taken: dict[LevelKey,
         if need <= 0:
             break
         key = (request.item.pk, level.location_id, level.lot_id)
-        take = min(need, level.available - taken[key])
+        take = min(need, countable(level.available - taken[key], request.item.base_unit))
         if take <= 0:
             continue
         taken[key] += take
