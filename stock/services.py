@@ -224,8 +224,9 @@ def _validate_line(line: MovementLine) -> MovementLine:
     item, quantity = line.item, _quantity(line.quantity)
     if quantity <= 0:
         raise InvalidMovement(f"The quantity must be greater than zero (got {_fmt(quantity)}).")
-    problem = quantity_problem(item, quantity)  # the one rule (catalog.units), here for every path
-    if problem is not None:
+    # The one rule (catalog.units), here for every path. A reversal undoes exactly what was
+    # posted, so it may carry an old quantity finer than the unit: that is how such stock is fixed.
+    if line.kind != MovementKind.REVERSAL and (problem := quantity_problem(item, quantity)):
         raise QuantityFinerThanUnit(problem)
     if line.source.pk == line.destination.pk:
         raise InvalidMovement(f"{line.source} is both source and destination.")
@@ -1630,6 +1631,8 @@ def reservation_create(
     quantity = _quantity(quantity)
     if quantity <= 0:
         raise InvalidMovement("A reservation needs a quantity greater than zero.")
+    if problem := quantity_problem(item, quantity):
+        raise QuantityFinerThanUnit(problem)
     if location is not None and location.warehouse_id != warehouse.pk:
         raise InvalidMovement(f"{location} is not in warehouse {warehouse.code}.")
     lot = _existing_lot(item, lot)
@@ -1683,6 +1686,8 @@ def _take_from_lines(
 ) -> tuple[Decimal, list[tuple[ReservationLine, Decimal]]]:
     open_quantity = reservation.open_quantity
     quantity = open_quantity if quantity is None else _quantity(quantity)
+    if quantity != open_quantity and (problem := quantity_problem(reservation.item, quantity)):
+        raise QuantityFinerThanUnit(problem)
     if reservation.status != ReservationStatus.OPEN or open_quantity <= 0:
         raise InvalidMovement(f"Reservation #{reservation.pk} is {reservation.get_status_display().lower()}.")
     if quantity <= 0 or quantity > open_quantity:
