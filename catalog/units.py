@@ -169,15 +169,18 @@ def decimal_places_problem(unit: UnitOfMeasure) -> str | None:
     """Why ``unit.decimal_places`` (the new value, not yet saved) cannot be saved: items in
     this unit already hold stock levels or movements finer than it, and the ledger would break
     its own rule. None when nothing is finer."""
-    from .models import Item  # at call time: models calls this from clean()
+    from .models import Item, LocationKind  # at call time: models calls this from clean()
 
     if unit.pk is None or unit.decimal_places is None or unit.decimal_places >= MAX_DECIMAL_PLACES:
         return None
     counts = []
-    for relation, field in (("stock_levels", "on_hand"), ("movements", "quantity")):
+    for relation, field, where in (
+        ("stock_levels", "on_hand", Q(location__kind=LocationKind.INTERNAL)),  # stock, not virtual sums
+        ("movements", "quantity", Q()),
+    ):
         model = Item._meta.get_field(relation).related_model
-        rows = model.objects.filter(item__base_unit=unit).filter(_differs_from_rounding(field, unit.decimal_places))
-        counts.append(rows.count())
+        rows = model.objects.filter(where, item__base_unit=unit)
+        counts.append(rows.filter(_differs_from_rounding(field, unit.decimal_places)).count())
     levels, movements = counts
     if not levels and not movements:
         return None

@@ -162,7 +162,8 @@ class MovementLine:
     (instead of ``quantity x unit_cost`` rounded): the last arrival of a shipment carries what is
     left of the shipment's value, to the last decimal. ``reserved`` is the part of ``quantity``
     that consumes the source level's reserved stock (reservation consume); it must not exceed
-    ``quantity``."""
+    ``quantity``. ``rounds_off`` (set by ``stock_adjust`` only, see ``_rounds_off``) lets an
+    adjustment finer than the unit through when it makes the level countable again."""
 
     item: Item
     quantity: Decimal
@@ -179,6 +180,7 @@ class MovementLine:
     reserved: Decimal = ZERO
     reverses: Movement | None = None
     total_cost: Decimal | None = None
+    rounds_off: bool = False  # an adjustment bringing old stock finer than its unit to a countable level
 
 
 @dataclass
@@ -226,7 +228,7 @@ def _validate_line(line: MovementLine) -> MovementLine:
         raise InvalidMovement(f"The quantity must be greater than zero (got {_fmt(quantity)}).")
     # The one rule (catalog.units), here for every path. A reversal undoes exactly what was
     # posted, so it may carry an old quantity finer than the unit: that is how such stock is fixed.
-    if line.kind != MovementKind.REVERSAL and (problem := quantity_problem(item, quantity)):
+    if line.kind != MovementKind.REVERSAL and not line.rounds_off and (problem := quantity_problem(item, quantity)):
         raise QuantityFinerThanUnit(problem)
     if line.source.pk == line.destination.pk:
         raise InvalidMovement(f"{line.source} is both source and destination.")
@@ -1415,8 +1417,24 @@ def stock_adjust(
             reference_type=reference_type,
             reference_id=reference_id,
             reference_line=reference_line,
+            rounds_off=_rounds_off(item, location, the_lot, delta),
         )
         return _one(movement_post(lines=line, actor=actor, idempotency_key=idempotency_key, occurred_at=occurred_at))
+
+
+def _rounds_off(item: Item, location: Location, lot: Lot | None, delta: Decimal) -> bool:
+    """True when ``delta`` is finer than the item's unit but brings a level that is finer too
+    (old data: 2.5 each) to a countable one (2 or 3): the only finer quantity an adjustment may
+    post. Read before the posting locks the level: a concurrent change leaves at worst a level
+    still finer than its unit, which the data-quality page and ``reconcile`` keep listing."""
+    if quantity_problem(item, delta) is None:
+        return False
+    on_hand = StockLevel.objects.filter(item=item, location=location, lot=lot).values_list("on_hand", flat=True).first()
+    return (
+        on_hand is not None
+        and quantity_problem(item, on_hand) is not None
+        and quantity_problem(item, on_hand + delta) is None
+    )
 
 
 def stock_transfer(
@@ -2171,6 +2189,7 @@ def adjustment_submit(
         kind=MovementKind.ADJUSTMENT,
         lot=the_lot,
         reason_code=reason_code,
+        rounds_off=_rounds_off(item, location, the_lot, delta),
     )
     _validate_line(line)  # the same refusals the posting would give, before anyone approves
     if delta < 0:

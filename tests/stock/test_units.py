@@ -241,3 +241,16 @@ def test_quantities_are_written_with_their_units_places():
     assert format_quantity(D("-3.0000"), each, with_unit=False) == "-3"
     assert format_quantity(D("1E+1"), each) == "10 each"
     assert format_quantity(None, each) == ""
+
+
+def test_an_adjustment_may_round_old_half_units_off_but_not_make_new_ones(old_half, bin_a, item, snapshot):
+    before = snapshot()
+    with pytest.raises(QuantityFinerThanUnit):  # 2.5 + 0.25 = 2.75: still not countable
+        stock_adjust(item=item, location=bin_a, quantity_delta=D("0.25"), reason_code="count", actor=None)
+    assert snapshot() == before
+
+    stock_adjust(item=item, location=bin_a, quantity_delta=D("-0.5"), reason_code="count", actor=None)
+
+    assert level_of(item, bin_a)[0] == D(2)  # 2.5 - 0.5
+    with pytest.raises(QuantityFinerThanUnit):  # now countable: no fraction may come back
+        stock_adjust(item=item, location=bin_a, quantity_delta=D("0.5"), reason_code="count", actor=None)
