@@ -147,6 +147,27 @@ def format_quantity(value: Decimal | int | None, unit: UnitOfMeasure | None = No
     return f"{text} {unit.code}" if with_unit else text
 
 
+def quantity_column(field: str, description: str | None = None, unit: str = "item.base_unit"):  # noqa: ANN201
+    """An admin column (list_display, readonly_fields) showing ``field`` with the unit at the
+    dotted path ``unit`` ("15 each", not "15.0000"); sorts by the field. The list's
+    ``list_select_related`` should reach the unit (``item__base_unit``)."""
+
+    def column(admin: object, obj: object) -> str:
+        target = obj
+        for name in unit.split("."):
+            target = getattr(target, name, None) if target is not None else None
+        value = obj
+        for name in field.split("."):
+            value = getattr(value, name, None) if value is not None else None
+        return format_quantity(value, target)
+
+    column.short_description = description or field.split(".")[-1].replace("_", " ")  # type: ignore[attr-defined]
+    if "." not in field:
+        column.admin_order_field = field  # type: ignore[attr-defined]
+    column.__name__ = f"{field.replace('.', '_')}_display"
+    return column
+
+
 # --- Existing data -------------------------------------------------------------------------------
 
 
