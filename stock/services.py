@@ -40,7 +40,7 @@ from django.utils import timezone
 
 from catalog.models import Item, ItemStatus, Location, LocationKind, Tracking, ValuationMethod, Warehouse
 from catalog.permissions import WarehouseAction, warehouse_require
-from catalog.units import QuantityProblem, countable, quantity_problem
+from catalog.units import QuantityProblem, countable, format_quantity, quantity_problem
 
 from .models import (
     MONEY_STEP,
@@ -110,8 +110,12 @@ class InsufficientStock(StockError):
         else:
             where = f" at {location}" if location is not None else ""
         lot_text = f" (lot {lot.code})" if lot is not None else ""
+
+        def number(value: Decimal) -> str:  # with the unit's places: "Only 1.250 of BEANS"
+            return format_quantity(value, item.base_unit, with_unit=False)
+
         super().__init__(
-            f"Only {_fmt(available)} of {item.sku}{lot_text} available{where}; asked {_fmt(asked)}.",
+            f"Only {number(available)} of {item.sku}{lot_text} available{where}; asked {number(asked)}.",
             sku=item.sku,
             location=str(location) if location else None,
             lot=lot.code if lot else None,

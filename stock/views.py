@@ -43,6 +43,7 @@ from django.views.decorators.http import require_http_methods
 
 from catalog.models import Item, Location, Tracking, Warehouse
 from catalog.permissions import WarehouseAction, WarehousePermissionDenied, warehouse_allows, warehouses_for
+from catalog.units import format_quantity, quantity_problem
 
 from .forms import (
     REASONS,
@@ -366,7 +367,7 @@ def _check_quantity(item: Item, location: Location, lot: Lot | None, quantity: D
     available = _available(item, location, lot)
     if quantity > available:
         message = InsufficientStock(item=item, location=location, lot=lot, asked=quantity, available=available).message
-        raise FloorError(f"{message} Enter {_fmt(available)} or less.")
+        raise FloorError(f"{message} Enter {format_quantity(available, item.base_unit, with_unit=False)} or less.")
 
 
 class Job:
@@ -536,7 +537,7 @@ class MoveJob(Job):
         if source is not None and item is None:
             return {"bin_contents": list(stock_by_location(location=source))[:12], "bin": source}
         if source is not None and item is not None and not st.has("quantity"):
-            return {"available_here": _available(item, source, st.get("lot")), "bin": source}
+            return {"available_here": _available(item, source, st.get("lot")), "bin": source, "unit": item.base_unit}
         return {}
 
     def post(self, st: State, *, actor, idempotency_key: str) -> None:  # noqa: ANN001
@@ -605,7 +606,9 @@ class PickJob(Job):
                 message = InsufficientStock(
                     item=item, location=location or st.warehouse, lot=lot, asked=quantity, available=available
                 ).message
-                raise FloorError(f"{message} Enter {_fmt(available)} or less.")
+                raise FloorError(
+                    f"{message} Enter {format_quantity(available, item.base_unit, with_unit=False)} or less."
+                )
 
     def context_for(self, st: State) -> dict:
         item = st.get("item")
@@ -728,6 +731,8 @@ def _decode(step: Step, raw: str, st: State, job: Job) -> Value:
 def _quantity_value(raw: str, st: State) -> Value:
     item = st.get("item")
     quantity = parse_quantity(raw, whole=item is not None and item.tracking == Tracking.SERIAL)
+    if item is not None and (problem := quantity_problem(item, quantity)):  # the unit's rule (catalog.units)
+        raise FloorError(f"{problem} Enter {'a whole number' if not problem.decimal_places else 'fewer decimals'}.")
     unit = f" {_unit(item)}" if item is not None else ""
     return Value(_fmt(quantity), quantity, f"{_fmt(quantity)}{unit}")
 
@@ -855,7 +860,7 @@ def _outcome(user, key: str) -> dict | None:  # noqa: ANN001
 def _describe_movement(m: Movement) -> SafeString:
     """One posted line in words; codes never break across lines."""
     what = format_html(
-        '{} {} <span class="nb">{}</span> {}', _fmt(m.quantity), m.item.base_unit.code, m.item.sku, m.item.name
+        '{} <span class="nb">{}</span> {}', format_quantity(m.quantity, m.item.base_unit), m.item.sku, m.item.name
     )
     lot = format_html(', lot <span class="nb">{}</span>', m.lot.code) if m.lot_id else ""
     source = format_html('<span class="nb">{}</span>', m.source.code)
