@@ -281,6 +281,8 @@ class Item(models.Model):
         return self.unit_factor(self.sales_unit, self.sales_factor)
 
     def clean(self) -> None:
+        from .units import conversion_problem  # units reads models at call time only
+
         self.sku = normalize_sku(self.sku)
         errors: dict[str, str] = {}
         if not self.sku:
@@ -294,11 +296,14 @@ class Item(models.Model):
         if self.base_unit_id:
             for unit_field, factor_field in (("purchase_unit", "purchase_factor"), ("sales_unit", "sales_factor")):
                 unit = getattr(self, unit_field)
-                if unit is not None and self.unit_factor(unit, getattr(self, factor_field)) is None:
+                factor = self.unit_factor(unit, getattr(self, factor_field))
+                if unit is not None and factor is None:
                     errors[factor_field] = (
                         f"{unit.code} does not convert to {self.base_unit.code}: give the number of "
                         f"{self.base_unit.code} in one {unit.code}."
                     )
+                elif factor is not None and (problem := conversion_problem(self, unit, factor)):
+                    errors[factor_field] = problem  # 1 box = 2.5 each: the base unit cannot count it
         if self.pk and self.valuation_method:
             previous = Item.objects.filter(pk=self.pk).values_list("valuation_method", flat=True).first()
             if previous and previous != self.valuation_method and self.has_stock_history():

@@ -124,6 +124,16 @@ def check_converted(
     return base
 
 
+def conversion_problem(item: Item, unit: UnitOfMeasure, factor: Decimal) -> str | None:
+    """Why one ``unit`` (``factor`` base units) cannot be an item's purchase or sales unit: one
+    of it would be a quantity its base unit cannot count (1 box = 2.5 each). None if fine."""
+    try:
+        check_converted(item, Decimal(1), factor, unit)
+    except QuantityFinerThanUnit as refused:
+        return refused.problem.message
+    return None
+
+
 # --- Writing quantities for people -------------------------------------------------------------
 
 

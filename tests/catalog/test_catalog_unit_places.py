@@ -148,3 +148,20 @@ def test_places_are_at_most_four():
         unit.full_clean()
 
     assert list(refused.value.message_dict) == ["decimal_places"]
+
+
+@pytest.mark.django_db
+def test_a_purchase_unit_that_would_be_half_an_each_is_refused():
+    each = UnitFactory(code="each")
+    box = UnitOfMeasure.objects.create(code="box", name="Box", dimension="count", ratio=None)
+    lamp = ItemFactory(sku="HDL-001", base_unit=each)
+    lamp.purchase_unit, lamp.purchase_factor = box, D("2.5")
+
+    with pytest.raises(ValidationError) as refused:
+        lamp.full_clean()
+
+    assert refused.value.message_dict == {
+        "purchase_factor": ["1 box of HDL-001 is 2.5 each, but HDL-001 is counted in whole units (each)."]
+    }
+    lamp.purchase_factor = D(12)
+    lamp.full_clean()  # a box of 12: fine

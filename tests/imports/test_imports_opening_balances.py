@@ -135,3 +135,14 @@ def test_dry_run_posts_nothing(run, write, world):
     assert "1 new" in ran.out and "Dry run" in ran.out
     assert not Movement.objects.exists()
     assert Item.objects.filter(sku="WIDGET").exists()
+
+
+def test_a_row_finer_than_the_items_unit_is_named_and_nothing_is_posted(run, write, world):
+    before = ledger_snapshot()
+    path = write("opening.csv", HEADER + "WIDGET,AMS,A-01,3,,,\nWIDGET,RTM,B-01,2.5,,,\n")
+
+    ran = run("import_opening_balances", path)
+
+    assert not ran.ok
+    assert "Row 3, column quantity ('2.5'): WIDGET is counted in whole units (each); 2.5 is not allowed." in ran.err
+    assert ledger_snapshot() == before  # row 2 was fine, but a file posts all or nothing
