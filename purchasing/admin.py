@@ -94,13 +94,8 @@ class ReorderPolicyAdmin(WarehouseChoicesMixin, WarehouseScopedAdminMixin, Simpl
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return policies_with_position(request.user)
 
-    @admin.display(description="available")
-    def available(self, obj: ReorderPolicy) -> Decimal:
-        return obj.available
-
-    @admin.display(description="on order")
-    def on_order(self, obj: ReorderPolicy) -> Decimal:
-        return obj.on_order
+    available = quantity_column("available")
+    on_order = quantity_column("on_order", "on order")
 
     def get_urls(self):  # noqa: ANN201 - Django signature
         view = self.admin_site.admin_view(self.suggestions_view)

@@ -53,7 +53,7 @@ def policies_with_position(user: AbstractBaseUser | None = None, warehouse: Ware
     """Reorder policies the user may see, annotated with ``available`` (on hand minus reserved
     in the warehouse's internal locations) and ``on_order`` (outstanding on placed orders for
     the warehouse): two indexed subqueries per policy, no loop in Python."""
-    policies = scope_to_warehouses(ReorderPolicy.objects.select_related("item", "warehouse"), user, "warehouse")
+    policies = scope_to_warehouses(ReorderPolicy.objects.select_related("item__base_unit", "warehouse"), user, "warehouse")
     if warehouse is not None:
         policies = policies.filter(warehouse=warehouse)
     levels = StockLevel.objects.filter(

@@ -146,6 +146,8 @@ def lots_expiring(*, within_days: int, warehouse: Warehouse | None = None, today
             name=F("item__name"),
             lot_code=F("lot__code"),
             expiry_date=F("lot__expiry_date"),
+            unit_code=F("item__base_unit__code"),
+            unit_places=F("item__base_unit__decimal_places"),
         )
         .annotate(on_hand=Sum("on_hand"))
         .order_by("expiry_date", "sku", "lot_code")
