@@ -144,7 +144,7 @@ def plain(value: Decimal) -> str:
 
 def format_quantity(value: Decimal | int | None, unit: UnitOfMeasure | None = None, *, with_unit: bool = True) -> str:
     """A quantity as people read it: with its unit's decimal places, and the unit's code
-    ("15 each", "1.250 kg", "2.5 m" for 2.50 m with 2 places: "2.50 m"). A stored value finer
+    ("15 each", "1.250 kg", "2.50 m"). A stored value finer
     than the unit (old data) keeps its real places, so nothing is hidden by rounding
     ("2.5 each"). Without a unit: the plain number. None: an empty string."""
     if value is None:
