@@ -91,7 +91,7 @@ def stock_by_location(
     return (
         _levels(item=item, warehouse=warehouse, location=location)
         .filter(~Q(on_hand=0) | ~Q(reserved=0))
-        .select_related("item", "location__warehouse", "lot")
+        .select_related("item__base_unit", "location__warehouse", "lot")
         .order_by("item__sku", "location__warehouse__code", "location__code", "lot__expiry_date")
     )
 

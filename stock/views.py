@@ -178,7 +178,7 @@ def home(request: HttpRequest) -> HttpResponse:
     requests = (
         AdjustmentRequest.objects.filter(warehouse=warehouse, requested_by=request.user)
         .filter(Q(status=AdjustmentRequestStatus.PENDING) | Q(requested_at__gte=timezone.now() - timedelta(days=7)))
-        .select_related("item", "location", "decided_by")[:10]
+        .select_related("item__base_unit", "location", "decided_by")[:10]
     )
     return render(
         request,
@@ -217,7 +217,9 @@ def lookup(request: HttpRequest) -> HttpResponse:
 
 
 def _recent_movements(queryset, limit: int = 10) -> list[Movement]:  # noqa: ANN001
-    return list(queryset.select_related("item", "lot", "source", "destination", "actor").order_by("-id")[:limit])
+    return list(
+        queryset.select_related("item__base_unit", "lot", "source", "destination", "actor").order_by("-id")[:limit]
+    )
 
 
 def _lookup_item(item: Item, warehouse: Warehouse, lot: Lot | None = None) -> dict:
@@ -616,7 +618,7 @@ class PickJob(Job):
             return {}
         location, lot = self._scope(st)
         levels = stock_levels_available_fefo(item=item, warehouse=st.warehouse, location=location, lot=lot)
-        return {"proposal": levels[:6], "today": timezone.localdate()}
+        return {"proposal": levels[:6], "today": timezone.localdate(), "unit": item.base_unit}
 
     def post(self, st: State, *, actor, idempotency_key: str) -> None:  # noqa: ANN001
         location, lot = self._scope(st)
