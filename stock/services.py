@@ -40,6 +40,7 @@ from django.utils import timezone
 
 from catalog.models import Item, ItemStatus, Location, LocationKind, Tracking, ValuationMethod, Warehouse
 from catalog.permissions import WarehouseAction, warehouse_allows, warehouse_require
+from catalog.units import QuantityProblem, countable, format_quantity, quantity_problem
 
 from .models import (
     MONEY_STEP,
@@ -109,8 +110,12 @@ class InsufficientStock(StockError):
         else:
             where = f" at {location}" if location is not None else ""
         lot_text = f" (lot {lot.code})" if lot is not None else ""
+
+        def number(value: Decimal) -> str:  # with the unit's places: "Only 1.250 of BEANS"
+            return format_quantity(value, item.base_unit, with_unit=False)
+
         super().__init__(
-            f"Only {_fmt(available)} of {item.sku}{lot_text} available{where}; asked {_fmt(asked)}.",
+            f"Only {number(available)} of {item.sku}{lot_text} available{where}; asked {number(asked)}.",
             sku=item.sku,
             location=str(location) if location else None,
             lot=lot.code if lot else None,
@@ -135,6 +140,24 @@ class BackdatedTooFar(InvalidMovement):
     code = "backdated_too_far"
 
 
+class QuantityFinerThanUnit(InvalidMovement):
+    """A quantity finer than the item's base unit allows (2.5 of a unit counted in whole
+    units). ``problem`` (catalog.units.QuantityProblem) carries sku, unit, decimal_places and
+    quantity; the message is the one every door shows."""
+
+    code = "quantity_finer_than_unit"
+
+    def __init__(self, problem: QuantityProblem) -> None:
+        super().__init__(
+            problem.message,
+            sku=problem.sku,
+            unit=problem.unit,
+            decimal_places=problem.decimal_places,
+            quantity=problem.quantity,
+        )
+        self.problem = problem
+
+
 def _fmt(value: Decimal) -> str:
     return f"{value.normalize():f}" if value == value.to_integral() else f"{value.normalize()}"
 
@@ -150,7 +173,8 @@ class MovementLine:
     (instead of ``quantity x unit_cost`` rounded): the last arrival of a shipment carries what is
     left of the shipment's value, to the last decimal. ``reserved`` is the part of ``quantity``
     that consumes the source level's reserved stock (reservation consume); it must not exceed
-    ``quantity``."""
+    ``quantity``. ``rounds_off`` (set by ``stock_adjust`` only, see ``_rounds_off``) lets an
+    adjustment finer than the unit through when it makes the level countable again."""
 
     item: Item
     quantity: Decimal
@@ -167,6 +191,7 @@ class MovementLine:
     reserved: Decimal = ZERO
     reverses: Movement | None = None
     total_cost: Decimal | None = None
+    rounds_off: bool = False  # an adjustment bringing old stock finer than its unit to a countable level
 
 
 @dataclass
@@ -262,6 +287,10 @@ def _validate_line(line: MovementLine) -> MovementLine:
     item, quantity = line.item, _quantity(line.quantity)
     if quantity <= 0:
         raise InvalidMovement(f"The quantity must be greater than zero (got {_fmt(quantity)}).")
+    # The one rule (catalog.units), here for every path. A reversal undoes exactly what was
+    # posted, so it may carry an old quantity finer than the unit: that is how such stock is fixed.
+    if line.kind != MovementKind.REVERSAL and not line.rounds_off and (problem := quantity_problem(item, quantity)):
+        raise QuantityFinerThanUnit(problem)
     if line.source.pk == line.destination.pk:
         raise InvalidMovement(f"{line.source} is both source and destination.")
     reserved = _quantity(line.reserved, "reserved quantity")
@@ -1208,7 +1237,10 @@ def fefo_plan(
     for level in candidates:
         if need <= 0:
             break
-        take = min(need, level.available)
+        # Only what the unit can count: a bin holding 2.5 each (old data) gives 2, never 0.5.
+        take = min(need, countable(level.available, item.base_unit))
+        if take <= 0:
+            continue
         plan.append((level.location, level.lot, take))
         need -= take
     if need > 0:
@@ -1243,6 +1275,8 @@ def _outgoing(
     if idempotency_key and (previous := movements_for_key(idempotency_key)):
         return previous
     quantity = _quantity(quantity)
+    if problem := quantity_problem(item, quantity):  # before any plan: name the quantity asked for
+        raise QuantityFinerThanUnit(problem)
     lot = _existing_lot(item, lot)
     destination = _virtual(destination_kind)
     common = {
@@ -1464,8 +1498,24 @@ def stock_adjust(
             reference_type=reference_type,
             reference_id=reference_id,
             reference_line=reference_line,
+            rounds_off=_rounds_off(item, location, the_lot, delta),
         )
         return _one(movement_post(lines=line, actor=actor, idempotency_key=idempotency_key, occurred_at=occurred_at))
+
+
+def _rounds_off(item: Item, location: Location, lot: Lot | None, delta: Decimal) -> bool:
+    """True when ``delta`` is finer than the item's unit but brings a level that is finer too
+    (old data: 2.5 each) to a countable one (2 or 3): the only finer quantity an adjustment may
+    post. Read before the posting locks the level: a concurrent change leaves at worst a level
+    still finer than its unit, which the data-quality page and ``reconcile`` keep listing."""
+    if quantity_problem(item, delta) is None:
+        return False
+    on_hand = StockLevel.objects.filter(item=item, location=location, lot=lot).values_list("on_hand", flat=True).first()
+    return (
+        on_hand is not None
+        and quantity_problem(item, on_hand) is not None
+        and quantity_problem(item, on_hand + delta) is None
+    )
 
 
 def stock_transfer(
@@ -1680,6 +1730,8 @@ def reservation_create(
     quantity = _quantity(quantity)
     if quantity <= 0:
         raise InvalidMovement("A reservation needs a quantity greater than zero.")
+    if problem := quantity_problem(item, quantity):
+        raise QuantityFinerThanUnit(problem)
     if location is not None and location.warehouse_id != warehouse.pk:
         raise InvalidMovement(f"{location} is not in warehouse {warehouse.code}.")
     lot = _existing_lot(item, lot)
@@ -1733,6 +1785,8 @@ def _take_from_lines(
 ) -> tuple[Decimal, list[tuple[ReservationLine, Decimal]]]:
     open_quantity = reservation.open_quantity
     quantity = open_quantity if quantity is None else _quantity(quantity)
+    if quantity != open_quantity and (problem := quantity_problem(reservation.item, quantity)):
+        raise QuantityFinerThanUnit(problem)
     if reservation.status != ReservationStatus.OPEN or open_quantity <= 0:
         raise InvalidMovement(f"Reservation #{reservation.pk} is {reservation.get_status_display().lower()}.")
     if quantity <= 0 or quantity > open_quantity:
@@ -1968,6 +2022,9 @@ def _request_picks(request: StockRequest, lot: Lot | None, taken: dict[LevelKey,
     quantity = _quantity(request.quantity)
     if quantity <= 0:
         raise InvalidMovement(f"The quantity must be greater than zero (got {_fmt(quantity)}).")
+    problem = quantity_problem(request.item, quantity)  # before planning: name the asked quantity
+    if problem is not None:
+        raise QuantityFinerThanUnit(problem)
     if request.source is None and request.warehouse is None:
         raise InvalidMovement("Say where to take the stock from: a warehouse or a location.")
     lines, need = [], quantity
@@ -1978,7 +2035,7 @@ def _request_picks(request: StockRequest, lot: Lot | None, taken: dict[LevelKey,
         if need <= 0:
             break
         key = (request.item.pk, level.location_id, level.lot_id)
-        take = min(need, level.available - taken[key])
+        take = min(need, countable(level.available - taken[key], request.item.base_unit))
         if take <= 0:
             continue
         taken[key] += take
@@ -2215,6 +2272,7 @@ def adjustment_submit(
         kind=MovementKind.ADJUSTMENT,
         lot=the_lot,
         reason_code=reason_code,
+        rounds_off=_rounds_off(item, location, the_lot, delta),
     )
     _validate_line(line)  # the same refusals the posting would give, before anyone approves
     if delta < 0:
