@@ -404,7 +404,7 @@ def create_clerk() -> None:
 
     from catalog.models import Warehouse
     from catalog.permissions import WarehouseAction
-    from inventory_site.roles import WAREHOUSE_CLERK
+    from common.roles import WAREHOUSE_CLERK
 
     clerk = get_user_model().objects.create_user(CLERK)
     clerk.groups.add(Group.objects.get(name=WAREHOUSE_CLERK))

@@ -3,7 +3,7 @@ only (master data is kept in the admin and by CSV imports), and the look-ups eve
 endpoint uses to name things: items by SKU or barcode, warehouses by code, locations by code
 within their warehouse or by barcode.
 
-Reading needs the role's ``view`` permission of the model (``inventory_site.api.ModelPermissions``);
+Reading needs the role's ``view`` permission of the model (``common.api.permissions.ModelPermissions``);
 warehouses and locations are further scoped to the warehouses where the user may view stock,
 so another warehouse's object by id is a 404.
 """
@@ -29,9 +29,21 @@ from catalog.models import (
     normalize_sku,
 )
 from catalog.permissions import WarehouseAction, scope_to_warehouses, warehouses_for
-from inventory_site.api import UnknownLocation, UnknownSku, UnknownWarehouse
+from common.api.errors import ApiError
 
 # --- Look-ups used by the writing endpoints -------------------------------------------------------
+
+
+class UnknownSku(ApiError):
+    default_code = "unknown_sku"
+
+
+class UnknownWarehouse(ApiError):
+    default_code = "unknown_warehouse"
+
+
+class UnknownLocation(ApiError):
+    default_code = "unknown_location"
 
 
 def item_from_reference(reference: str, *, line: int | None = None) -> Item:

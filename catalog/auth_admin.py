@@ -6,7 +6,7 @@ a superuser's password. Here a non-superuser (``catalog.access``, "the same rule
   crafted POST with another one is an invalid choice, nothing saved);
 - changes, deletes or sets the password of no user or group that holds more than they do (the
   page is read-only for them, or 403 without the view permission).
-Today only Administrators hold ``auth`` permissions (inventory_site/roles.py); this keeps it
+Today only Administrators hold ``auth`` permissions (common/roles.py); this keeps it
 safe when someone is given a part of them.
 """
 

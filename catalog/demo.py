@@ -40,7 +40,7 @@ from catalog.models import (
     Warehouse,
 )
 from catalog.services import category_save, item_save
-from inventory_site import roles
+from common import roles
 
 CHANGE_REASON = "seed_demo"
 

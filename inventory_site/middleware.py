@@ -6,11 +6,11 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 
-from catalog.hygiene import printable, text_problem
+from common.hygiene import printable, text_problem
 
 
 class AdminQueryHygieneMiddleware:
-    """The input-hygiene rule (``catalog.hygiene``) on the admin's query strings: a NUL
+    """The input-hygiene rule (``common.hygiene``) on the admin's query strings: a NUL
     character in a parameter (``/admin/catalog/warehouse/?code=%00``: a list filter or a search)
     answers 400 naming the parameter instead of reaching PostgreSQL (a 500). Admin forms need
     no guard here: Django's form ``CharField`` refuses NUL with a form error, and form data

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "axes",
     "django_htmx",
+    "common",  # shared plumbing below the apps; owns the API idempotency store
     "catalog",
     "stock",
     "counting",
@@ -141,7 +142,7 @@ AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = timedelta(hours=1)
 # Also by address alone: password spraying (one password tried on many usernames) from one
 # address sums its failures and locks the address. A locked-out user's API token is refused
-# from the locked address too (inventory_site.api_auth).
+# from the locked address too (common.api.auth).
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "admin/reports/lockout.html"
@@ -233,18 +234,18 @@ CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     # DjangoModelPermissions with GET needing the view permission too (docs/api.md).
-    "DEFAULT_PERMISSION_CLASSES": ["inventory_site.api.ModelPermissions"],
+    "DEFAULT_PERMISSION_CLASSES": ["common.api.permissions.ModelPermissions"],
     "COERCE_DECIMAL_TO_STRING": True,
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "inventory_site.api_auth.TokenAuthentication",  # shops, POS, ERPs: Authorization: Token <key>
+        "common.api.auth.TokenAuthentication",  # shops, POS, ERPs: Authorization: Token <key>
         "rest_framework.authentication.SessionAuthentication",  # the browsable API and the docs page
     ],
-    "DEFAULT_THROTTLE_CLASSES": ["inventory_site.api_auth.UserRateThrottle"],
-    "DEFAULT_PAGINATION_CLASS": "inventory_site.api.Pagination",
+    "DEFAULT_THROTTLE_CLASSES": ["common.api.auth.UserRateThrottle"],
+    "DEFAULT_PAGINATION_CLASS": "common.api.pagination.Pagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "EXCEPTION_HANDLER": "inventory_site.api.exception_handler",
+    "EXCEPTION_HANDLER": "common.api.errors.exception_handler",
     # JSON bodies only, behind the input-hygiene rule (nesting, NUL, lone surrogates: docs/security.md)
-    "DEFAULT_PARSER_CLASSES": ["inventory_site.api.HygienicJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["common.api.parsers.HygienicJSONParser"],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 SPECTACULAR_SETTINGS = {
@@ -258,7 +259,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "inventory_site.api.postprocess_error_responses",
+        "common.api.errors.postprocess_error_responses",
     ],
     "ENUM_NAME_OVERRIDES": {
         "LocationKindEnum": "catalog.models.LocationKind",

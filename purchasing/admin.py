@@ -24,9 +24,9 @@ from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from catalog.models import Location, LocationKind
-from catalog.numbers import DecimalNumberField
 from catalog.permissions import PermittedWarehouseFilter, WarehouseScopedAdminMixin, warehouses_for
 from catalog.units import check_quantity, quantity_column
+from common.numbers import DecimalNumberField
 from stock.services import StockError
 
 from .models import (

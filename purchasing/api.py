@@ -4,7 +4,7 @@
 As in ``stock.api``: a nested ``InputSerializer`` validates, ``catalog.api``'s look-ups name
 items, warehouses and locations, one service of ``purchasing.services`` runs with
 ``actor=request.user`` (it checks the role and the warehouse), a nested output answers, writes
-go through ``inventory_site.api.idempotent``, lists are scoped to the user's warehouses and
+go through ``common.api.idempotency.idempotent``, lists are scoped to the user's warehouses and
 another warehouse's order is a 404. Receiving needs only the warehouse's "receive purchase
 orders" grant (a clerk's), which the service checks; reading orders to receive them needs
 ``purchasing.view_purchaseorder`` or ``stock.add_movement``.
@@ -24,7 +24,7 @@ from rest_framework.views import APIView
 
 from catalog.api import item_from_reference, location_from_reference, warehouse_from_code
 from catalog.permissions import scope_to_warehouses
-from inventory_site.api import IDEMPOTENCY_PARAMETER, idempotent
+from common.api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from stock.api import MAX_LINES, POSITIVE, MovementOutputSerializer, quantity_field, unit_cost_field
 
 from .models import PurchaseOrder, PurchaseOrderLine, PurchaseOrderStatus, Supplier

@@ -47,9 +47,11 @@ REFERENCE_TYPE = "purchasing.purchase-order"
 
 
 class PurchasingError(StockError):
-    """A refused purchasing action; ``str()`` says why in plain words."""
+    """A refused purchasing action; ``str()`` says why in plain words; 400 at the API (the
+    request cannot be done as asked; a stock refusal inside a receipt keeps its own status)."""
 
     code = "purchasing_error"
+    http_status = 400
 
 
 class PurchaseQuantityFinerThanUnit(PurchasingError):

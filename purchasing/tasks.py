@@ -10,7 +10,7 @@ from django.core.mail import send_mail
 from django.urls import reverse
 
 from catalog.units import format_quantity
-from inventory_site.roles import ADMINISTRATOR, PURCHASING_MANAGER, mail_recipients
+from common.roles import ADMINISTRATOR, PURCHASING_MANAGER, mail_recipients
 
 from .selectors import reorder_suggestions
 

@@ -4,7 +4,7 @@ reverse), reservations (create, release, consume), sales and customer returns.
 Every view validates its input with a nested ``InputSerializer``, names items, warehouses and
 locations through ``catalog.api``'s look-ups, calls one service of ``stock.services`` with
 ``actor=request.user`` (the services check the role and warehouse permissions) and answers with a
-nested ``OutputSerializer``. Writes run through ``inventory_site.api.idempotent`` (the
+nested ``OutputSerializer``. Writes run through ``common.api.idempotency.idempotent`` (the
 ``Idempotency-Key`` header). Lists are scoped to the warehouses where the user may view stock;
 another warehouse's object by id is a 404.
 
@@ -30,7 +30,8 @@ from rest_framework.views import APIView
 from catalog.api import item_from_reference, location_from_reference, warehouse_from_code
 from catalog.models import Location, LocationKind, Warehouse, normalize_code
 from catalog.permissions import scope_to_warehouses
-from inventory_site.api import IDEMPOTENCY_PARAMETER, QuantityField, idempotent
+from common.api.fields import QuantityField
+from common.api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 
 from .models import (
     QTY_STEP,

@@ -6,7 +6,7 @@ functions here say what a text is, without writing anything:
 - ``scan_resolve`` recognises any known code for what it is: a bin (its barcode, or its code in
   the current warehouse), an item (a barcode or its SKU), a lot, or a reason code;
 - ``parse_quantity`` and ``parse_date`` read what was typed, with messages that say what to do;
-- ``floor_text`` applies the input-hygiene rule (``catalog.hygiene``) to one input, and
+- ``floor_text`` applies the input-hygiene rule (``common.hygiene``) to one input, and
   ``new_lot_code`` to a lot code nobody knows yet (its column's length too).
 
 Views (``stock/views.py``) call these and the services; nothing here touches the ledger.
@@ -21,9 +21,9 @@ from decimal import Decimal
 from django.contrib.auth.forms import AuthenticationForm
 from django.db.models import Sum
 
-from catalog.hygiene import text_problem
 from catalog.models import Barcode, Item, Location, Warehouse, normalize_code, normalize_sku
-from catalog.numbers import NumberError, parse_decimal
+from common.hygiene import text_problem
+from common.numbers import NumberError, parse_decimal
 
 from .models import Lot, StockLevel
 
@@ -177,7 +177,7 @@ def unknown_code_message(raw: str) -> str:
 
 
 def parse_quantity(raw: str, *, whole: bool = False) -> Decimal:
-    """A positive quantity typed as ``3``, ``2.5`` or ``2,5`` (``catalog.numbers``: one rule for
+    """A positive quantity typed as ``3``, ``2.5`` or ``2,5`` (``common.numbers``: one rule for
     every door, so ``1,000`` is refused as ambiguous, not read as 1); FloorError says what is wrong."""
     text = (raw or "").strip()
     digits = text.lstrip("+-")

@@ -31,6 +31,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -41,6 +42,7 @@ from django.utils import timezone
 from catalog.models import Item, ItemStatus, Location, LocationKind, Tracking, ValuationMethod, Warehouse
 from catalog.permissions import WarehouseAction, warehouse_allows, warehouse_require
 from catalog.units import QuantityProblem, countable, format_quantity, quantity_problem
+from common.errors import DomainError
 
 from .models import (
     MONEY_STEP,
@@ -88,19 +90,19 @@ ALLOWED_SIDES: dict[str, tuple[set[str], set[str]]] = {
 # --- Errors ----------------------------------------------------------------------------------
 
 
-class StockError(Exception):
-    """A refused stock operation. ``code`` is machine-readable, ``str()`` is for people."""
+class StockError(DomainError):
+    """A refused stock operation. ``code`` is machine-readable, ``str()`` is for people;
+    ``http_status`` is the API's answer (400 unless a subclass says otherwise)."""
 
     code = "stock_error"
 
-    def __init__(self, message: str, **details: object) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details = details
-
 
 class InsufficientStock(StockError):
+    """Less available than asked: a conflict with the stock as it lies (409 at the API, with
+    ``sku``, ``available``, ``asked``, ``warehouse``, ``location`` and ``lot``)."""
+
     code = "insufficient_stock"
+    http_status = 409
 
     def __init__(
         self, *, item: Item, location: Location | Warehouse | None, lot: Lot | None, asked: Decimal, available: Decimal
@@ -124,13 +126,28 @@ class InsufficientStock(StockError):
         )
         self.item, self.location, self.lot, self.asked, self.available = item, location, lot, asked, available
 
+    def api_fields(self) -> dict[str, Any]:
+        where = self.location  # a Location, a Warehouse (FEFO over it) or None
+        warehouse = where if isinstance(where, Warehouse) else getattr(where, "warehouse", None)
+        return {
+            "sku": self.item.sku,
+            "available": str(self.available.quantize(QTY_STEP)),
+            "asked": str(self.asked.quantize(QTY_STEP)),
+            "warehouse": warehouse.code if warehouse is not None else None,
+            "location": str(where) if isinstance(where, Location) else None,
+            "lot": self.lot.code if self.lot is not None else None,
+        }
+
 
 class InvalidMovement(StockError):
     code = "invalid_movement"
 
 
 class AlreadyReversed(StockError):
+    """The movement was reversed before: a conflict with the ledger as it stands (409)."""
+
     code = "already_reversed"
+    http_status = 409
 
 
 class BackdatedTooFar(InvalidMovement):

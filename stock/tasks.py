@@ -13,7 +13,8 @@ from django.utils import timezone
 from catalog.models import UnitOfMeasure
 from catalog.permissions import warehouses_for
 from catalog.units import format_quantity
-from inventory_site.roles import ADMINISTRATOR, INVENTORY_MANAGER, mail_recipients
+from common.roles import ADMINISTRATOR, INVENTORY_MANAGER, mail_recipients
+from common.services import idempotent_requests_purge
 
 from .reconciliation import reconcile
 from .selectors import lots_expiring
@@ -52,8 +53,6 @@ def reconcile_nightly() -> int:
 def purge_idempotency_keys() -> int:
     """Delete the API's stored answers older than ``API_IDEMPOTENCY_RETENTION_DAYS`` (a retry
     within that window replays the first answer byte for byte). Returns how many went."""
-    from inventory_site.api import idempotent_requests_purge  # the API module imports DRF
-
     before = timezone.now() - timedelta(days=settings.API_IDEMPOTENCY_RETENTION_DAYS)
     deleted = idempotent_requests_purge(before=before)
     logger.info("Purged %d API idempotency key(s) older than %s.", deleted, before.isoformat())

@@ -8,7 +8,7 @@ import re
 from datetime import date
 from decimal import Decimal
 
-from catalog.numbers import NumberError, parse_decimal
+from common.numbers import NumberError, parse_decimal
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _SCIENTIFIC = re.compile(r"[+-]?\d+(\.\d+)?[eE][+-]?\d+")
@@ -27,7 +27,7 @@ def text(value: str, *, max_length: int) -> str:
 
 
 def decimal(value: str, *, places: int = 4, minimum: Decimal | None = None, positive: bool = False) -> Decimal:
-    """A number by the one rule of ``catalog.numbers.parse_decimal`` (a dot or a single comma as
+    """A number by the one rule of ``common.numbers.parse_decimal`` (a dot or a single comma as
     the decimal mark, no thousands separators; ``1,000`` refused as ambiguous)."""
     try:
         number = parse_decimal(value, places=places)

@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 
 from django.db import DatabaseError, transaction
 
-from catalog.hygiene import printable, text_problem
+from common.hygiene import printable, text_problem
 
 from .reading import ImportFileError, Table, clean_cell, header_key, neutralise_cell
 
@@ -48,7 +48,7 @@ class RowError(NamedTuple):
 
 
 def row_text_errors(raw: dict[str, str], *, row: int) -> list[RowError]:
-    """The input-hygiene rule (``catalog.hygiene``) on every cell of a row: a NUL character or
+    """The input-hygiene rule (``common.hygiene``) on every cell of a row: a NUL character or
     a lone surrogate is an error naming the row and the column (the value shown escaped). Every
     import checks it before its parser (the command in ``run_import``, the admin in
     ``ServiceResource.raw``), so no such text reaches a query or the database; lengths are

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from django.db import migrations
 
-from inventory_site.roles import sync_roles
+from common.roles import sync_roles
 
 VIRTUAL_LOCATIONS = [
     ("SUPPLIER", "Suppliers", "supplier"),

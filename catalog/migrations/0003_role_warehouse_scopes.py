@@ -3,7 +3,7 @@ the warehouse permissions); the other roles get warehouses one by one (django-gu
 
 from django.db import migrations
 
-from inventory_site.roles import sync_roles
+from common.roles import sync_roles
 
 
 class Migration(migrations.Migration):

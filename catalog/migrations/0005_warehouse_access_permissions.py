@@ -4,7 +4,7 @@ both in every warehouse (a global grant, re-synced here); others get them per wa
 
 from django.db import migrations
 
-from inventory_site.roles import sync_roles
+from common.roles import sync_roles
 
 
 class Migration(migrations.Migration):

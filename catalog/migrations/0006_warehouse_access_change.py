@@ -7,7 +7,7 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-from inventory_site.roles import sync_roles
+from common.roles import sync_roles
 
 
 class Migration(migrations.Migration):

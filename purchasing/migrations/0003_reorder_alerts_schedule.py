@@ -3,7 +3,7 @@ the admin)."""
 
 from django.db import migrations
 
-from inventory_site.schedules import daily_task
+from common.schedules import daily_task
 
 
 class Migration(migrations.Migration):

@@ -2,7 +2,7 @@
 
 from django.db import migrations
 
-from inventory_site.roles import sync_roles
+from common.roles import sync_roles
 
 
 class Migration(migrations.Migration):

@@ -2,7 +2,7 @@
 
 from django.db import migrations
 
-from inventory_site.schedules import daily_task
+from common.schedules import daily_task
 
 
 class Migration(migrations.Migration):

@@ -7,7 +7,7 @@ clients that authenticate with a token as a user of each role.
   ``MILK`` (lot-tracked, perishable, category Food). Stock: WIDGET 10 in A/BIN-1, 5 in A/BIN-2,
   10 in B/BIN-1 (unit cost 2); MILK lot ``L-EARLY`` (expires in 10 days) 4 in A/BIN-2 and lot
   ``L-LATE`` (30 days) 6 in A/BIN-1.
-- ``user(role)``: a user of that role (a group of inventory_site/roles.py) whose scoped
+- ``user(role)``: a user of that role (a group of common/roles.py) whose scoped
   warehouse permissions are on ``A`` only (as in docs/roles.md: clerks view, post and receive;
   managers everything; purchasers view and receive); Administrators and Auditors have their
   global grants. ``user(None)`` has no role at all.
@@ -33,7 +33,7 @@ from rest_framework.test import APIClient
 from catalog.models import Barcode, Item, Location, Tracking, UnitOfMeasure, Warehouse
 from catalog.permissions import WarehouseAction
 from catalog.services import category_get_or_create_path
-from inventory_site import roles
+from common import roles
 from stock import services
 from tests.stock.factories import ensure_virtual_locations
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from inventory_site import roles
+from common import roles
 from stock.models import Movement
 from stock.selectors import stock_available
 from tests.stock.factories import ledger_snapshot

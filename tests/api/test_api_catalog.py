@@ -8,7 +8,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from catalog.models import Item, ItemStatus, UnitOfMeasure
-from inventory_site import roles
+from common import roles
 
 ITEMS = "/api/v1/items/"
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from rest_framework.test import APIClient
 
-from inventory_site import roles
+from common import roles
 from stock import services
 from tests.stock.factories import ledger_snapshot
 

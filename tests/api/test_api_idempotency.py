@@ -12,9 +12,10 @@ import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from inventory_site.api import idempotent_requests_purge
+from common.models import IdempotentRequest
+from common.services import idempotent_requests_purge
 from stock import services
-from stock.models import IdempotentRequest, Movement, Reservation
+from stock.models import Movement, Reservation
 from stock.tasks import purge_idempotency_keys
 from tests.stock.factories import ledger_snapshot
 

@@ -15,7 +15,8 @@ from django.db import connection
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from stock.models import IdempotentRequest, Movement
+from common.models import IdempotentRequest
+from stock.models import Movement
 
 pytestmark = [
     pytest.mark.postgres,

@@ -13,8 +13,8 @@ import pytest
 from django.test import Client, override_settings
 from rest_framework.authtoken.models import Token
 
-from catalog.hygiene import first_text_problem, text_problem
-from inventory_site.api import json_depth
+from common.api.parsers import json_depth
+from common.hygiene import first_text_problem, text_problem
 from tests.stock.factories import ledger_snapshot
 
 RECEIPT = {

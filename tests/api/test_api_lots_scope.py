@@ -11,7 +11,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from inventory_site import roles
+from common import roles
 from stock import services
 from stock.models import Lot
 

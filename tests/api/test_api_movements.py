@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from inventory_site import roles
+from common import roles
 from stock import services
 from stock.models import Lot, Movement, MovementKind
 from tests.stock.factories import ledger_snapshot, level_of

@@ -1,4 +1,4 @@
-"""The API reads quantities by the one rule of every door (catalog.numbers): ``"1_000"`` and
+"""The API reads quantities by the one rule of every door (common.numbers): ``"1_000"`` and
 ``"1,000"`` are refused with a message (before: ``"1_000"`` was read as one thousand, outside the
 schema's own pattern), nothing is written."""
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from inventory_site import roles
+from common import roles
 from purchasing.models import PurchaseOrder, PurchaseOrderStatus, ReorderPolicy, Supplier, SupplierItem
 from stock.models import Movement
 from tests.stock.factories import ledger_snapshot, level_of

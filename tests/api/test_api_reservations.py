@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from inventory_site import roles
+from common import roles
 from stock import services
 from stock.models import Movement, Reservation
 from stock.selectors import stock_on_hand

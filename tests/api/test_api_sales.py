@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from inventory_site import roles
+from common import roles
 from stock.models import Lot, Movement, MovementKind
 from stock.selectors import stock_available
 from tests.stock.factories import ledger_snapshot, level_of

@@ -13,7 +13,7 @@ from drf_spectacular.validation import validate_schema
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from inventory_site import roles
+from common import roles
 
 ENDPOINTS = {
     "/api/v1/items/": {"get"},

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from catalog.models import Location
-from inventory_site import roles
+from common import roles
 from stock import services
 
 LEVELS = "/api/v1/stock-levels/"

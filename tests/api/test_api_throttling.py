@@ -17,7 +17,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from inventory_site import roles
+from common import roles
 
 ITEMS = "/api/v1/items/"
 PASSWORD = "correct horse battery staple"

@@ -13,7 +13,7 @@ import pytest
 from django.contrib.auth.models import Group, Permission, User
 from drf_spectacular.generators import SchemaGenerator
 
-from inventory_site import roles
+from common import roles
 
 pytestmark = pytest.mark.django_db
 

@@ -37,7 +37,7 @@ from catalog.models import (
     validate_gtin,
 )
 from catalog.selectors import data_quality_problems
-from inventory_site import roles
+from common import roles
 
 pytestmark = pytest.mark.django_db
 

@@ -22,7 +22,7 @@ from catalog.importing.locations import LocationWriter, parse_location_row
 from catalog.models import Item, Location, LocationKind, Tracking, UnitOfMeasure, ValuationMethod, Warehouse
 from catalog.permissions import WarehouseAction, WarehousePermissionDenied
 from catalog.services import item_save, location_save, warehouse_save
-from inventory_site.roles import INVENTORY_MANAGER
+from common.roles import INVENTORY_MANAGER
 from purchasing.models import PurchaseOrder, PurchaseOrderLine, Supplier
 from stock.reconciliation import reconcile
 from stock.services import stock_issue, stock_receive

@@ -1,4 +1,4 @@
-"""One reading of typed numbers for every door (catalog.numbers, docs/api.md "Numbers"): the
+"""One reading of typed numbers for every door (common.numbers, docs/api.md "Numbers"): the
 API, the clerk pages and the imports read the same text as the same number, and refuse the
 same ambiguous ones ("1,000", "1_000") with a message instead of guessing."""
 
@@ -10,7 +10,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from catalog.importing import cells
-from catalog.numbers import NumberError, parse_decimal
+from common.numbers import NumberError, parse_decimal
 from stock.forms import FloorError, parse_quantity
 
 

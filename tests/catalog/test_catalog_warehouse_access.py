@@ -31,7 +31,7 @@ from catalog.access import (
 from catalog.models import Item, Location, UnitOfMeasure, Warehouse, WarehouseAccessChange
 from catalog.permissions import WarehouseAction, WarehousePermissionDenied, warehouse_allows
 from catalog.services import warehouse_save
-from inventory_site import roles
+from common import roles
 from stock import services
 from stock.models import Movement, StockLevel
 from tests.stock.factories import ensure_virtual_locations

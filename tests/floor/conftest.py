@@ -35,7 +35,7 @@ from stdnum import ean
 
 from catalog.models import Barcode, Item, Location, LocationLevel, Tracking, UnitOfMeasure, Warehouse
 from catalog.permissions import WarehouseAction
-from inventory_site import roles
+from common import roles
 from stock import services
 from stock.models import Lot
 from tests.stock.factories import ensure_virtual_locations
@@ -84,7 +84,7 @@ def _user(username: str, role: str, first: str, last: str, *, staff: bool) -> Us
 
 def ensure_role_groups() -> None:
     """The role groups with their model permissions, as the data migrations make them
-    (``inventory_site.roles``); a flushed transactional database has lost them."""
+    (``common.roles``); a flushed transactional database has lost them."""
     for role, spec in roles.ROLE_SPECS.items():
         group, created = Group.objects.get_or_create(name=role)
         if not created and group.permissions.exists():

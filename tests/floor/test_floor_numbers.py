@@ -1,4 +1,4 @@
-"""The floor reads typed quantities by the one rule of every door (catalog.numbers): "1,000"
+"""The floor reads typed quantities by the one rule of every door (common.numbers): "1,000"
 is refused as ambiguous (before: read as 1 and posted), "2,5" is two and a half."""
 
 from __future__ import annotations

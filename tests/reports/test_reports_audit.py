@@ -17,7 +17,7 @@ from guardian.shortcuts import assign_perm
 
 from catalog.models import Item, Location, UnitOfMeasure, Warehouse
 from catalog.permissions import WarehouseAction
-from inventory_site.roles import AUDITOR, INVENTORY_MANAGER, WAREHOUSE_CLERK
+from common.roles import AUDITOR, INVENTORY_MANAGER, WAREHOUSE_CLERK
 from reports.admin import csv_safe
 from reports.audit import LEDGER, MASTER_DATA, history_sources
 from stock.models import Lot, Movement

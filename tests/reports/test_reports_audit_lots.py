@@ -12,7 +12,7 @@ from guardian.shortcuts import assign_perm
 
 from catalog.models import Item, Location, Tracking, UnitOfMeasure, Warehouse
 from catalog.permissions import WarehouseAction
-from inventory_site.roles import AUDITOR, INVENTORY_MANAGER
+from common.roles import AUDITOR, INVENTORY_MANAGER
 from stock.services import stock_receive
 
 pytestmark = pytest.mark.django_db

@@ -12,7 +12,7 @@ from guardian.shortcuts import assign_perm
 
 from catalog.models import Item, Location, UnitOfMeasure, Warehouse
 from catalog.permissions import WarehouseAction
-from inventory_site.roles import AUDITOR, INVENTORY_MANAGER
+from common.roles import AUDITOR, INVENTORY_MANAGER
 from stock.models import Movement, MovementKind, StockLevel
 from stock.services import stock_issue, stock_receive
 from stock.tasks import reconcile_nightly

@@ -15,7 +15,7 @@ from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
 from catalog.permissions import WarehouseAction
-from inventory_site import roles
+from common import roles
 from stock import services
 from stock.services import BackdatedTooFar, StockRequest
 from tests.stock.factories import ledger_snapshot

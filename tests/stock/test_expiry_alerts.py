@@ -14,7 +14,7 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 from guardian.shortcuts import assign_perm
 
-from inventory_site.roles import INVENTORY_MANAGER
+from common.roles import INVENTORY_MANAGER
 from stock import services
 from stock.tasks import expiry_alerts
 from tests.stock.factories import UserFactory

@@ -2,7 +2,7 @@
 through the services and through the admin; a denied action writes nothing; another
 warehouse's objects by id are a 404.
 
-Roles are the groups of inventory_site/roles.py. Warehouse A is "own": the scoped roles hold
+Roles are the groups of common/roles.py. Warehouse A is "own": the scoped roles hold
 their object permissions (django-guardian) there; B is "other". Administrators and Auditors
 hold global grants (every warehouse)."""
 
@@ -17,7 +17,7 @@ from guardian.shortcuts import assign_perm
 
 from catalog.models import Item, Location, UnitOfMeasure, Warehouse
 from catalog.permissions import WarehouseAction, WarehousePermissionDenied
-from inventory_site import roles
+from common import roles
 from stock import services
 from stock.models import Movement, Reservation, StockLevel
 from tests.stock.factories import ledger_snapshot

@@ -12,7 +12,7 @@ Text that reaches this system must be text a database column can hold and a page
 character ..."), or None. ``first_text_problem`` walks a parsed JSON document (keys and values)
 for the first offending string and names where it is (``lines.0.kind``).
 
-This module imports no app and no Django: every door may use it (catalog is the lowest app).
+This module imports no app and no Django: every door and every app may use it (``common`` is the lowest layer).
 """
 
 from __future__ import annotations

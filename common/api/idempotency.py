@@ -1,0 +1,98 @@
+"""Idempotent API writes: an ``Idempotency-Key`` header makes a write answer every retry with
+the first response, writing nothing new, also when the retries race (docs/api.md).
+
+The store is ``common.models.IdempotentRequest`` (``common`` owns the model, so this module
+imports no app).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import IntegrityError, transaction
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from common.api.errors import ApiError
+from common.models import IdempotentRequest
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_KEY_MAX = 100
+IDEMPOTENCY_PARAMETER = OpenApiParameter(
+    IDEMPOTENCY_HEADER,
+    {"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX, "pattern": "^[!-~]+$"},
+    OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        "Any unique string (a UUID), 1 to 100 visible ASCII characters. A retry with the same key gets the "
+        "first response and writes nothing new; keys are per user. The same key with another request: 422."
+    ),
+)
+
+
+def _idempotency_key(request: Request) -> str | None:
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return None
+    if not (1 <= len(key) <= IDEMPOTENCY_KEY_MAX) or not all("!" <= ch <= "~" for ch in key):
+        raise ApiError(
+            "Invalid Idempotency-Key.",
+            code="validation_error",
+            fields={IDEMPOTENCY_HEADER: [f"1 to {IDEMPOTENCY_KEY_MAX} visible ASCII characters (a UUID)."]},
+        )
+    return key
+
+
+def _fingerprint(request: Request) -> str:
+    body = json.dumps(request.data, sort_keys=True, cls=DjangoJSONEncoder, default=str)
+    return hashlib.sha256(f"{request.method} {request.path}\n{body}".encode()).hexdigest()
+
+
+def _replay(record: IdempotentRequest, fingerprint: str) -> Response:
+    if record.fingerprint != fingerprint:
+        raise ApiError(
+            "This Idempotency-Key was used for another request; use a new key for a new request.",
+            code="idempotency_key_reused",
+            status=422,
+        )
+    if record.status_code is None:  # cannot happen: the row commits with the answer
+        raise ApiError("The first request with this key is still running.", code="idempotency_in_progress", status=409)
+    return Response(json.loads(record.response), status=record.status_code, headers={"Idempotent-Replayed": "true"})
+
+
+def idempotent(request: Request, write: Callable[[str | None], Response]) -> Response:
+    """Run ``write(service_key)`` once per ``Idempotency-Key`` of this user.
+
+    Without the header, just ``write(None)``. With it, in one transaction, a row claiming the
+    key is inserted first, then ``write`` posts (the services get ``service_key``, the key
+    prefixed with ``api:`` and the user id, so the ledger rows name it too) and its 2xx answer is
+    stored in the row before the commit. If the key is taken, the insert fails (a concurrent
+    retry first blocks on the unique key until the first request commits) and the stored answer
+    is replayed (422 if the request differs). An error rolls everything back, the claim
+    included: nothing was written, so a retry with the key runs again. The common case, a new
+    key, costs one insert and one update."""
+    client_key = _idempotency_key(request)
+    if client_key is None:
+        return write(None)
+    key = f"{request.user.pk}:{client_key}"
+    fingerprint = _fingerprint(request)
+    try:
+        with transaction.atomic():
+            record = IdempotentRequest.objects.create(
+                key=key, user=request.user, method=request.method, path=request.path[:500], fingerprint=fingerprint
+            )
+            response = write(f"api:{key}")
+            if 200 <= response.status_code < 300:
+                record.status_code = response.status_code
+                record.response = json.dumps(response.data, cls=DjangoJSONEncoder)
+                record.save(update_fields=["status_code", "response"])
+            return response
+    except IntegrityError:
+        record = IdempotentRequest.objects.filter(key=key).first()
+        if record is None:
+            raise
+        return _replay(record, fingerprint)
