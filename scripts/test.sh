@@ -9,6 +9,8 @@ unset DATABASE_URL
 echo "== ruff"
 ruff check .
 ruff format --check .
+echo "== lint-imports (layers: inventory_site > reports > purchasing | counting > stock > catalog > common)"
+lint-imports --no-cache
 echo "== manage.py check"
 "$PY" -W error manage.py check --fail-level WARNING
 echo "== makemigrations --check"
