@@ -8,10 +8,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.utils import timezone
 
-from catalog.models import Item, Location, LocationKind, Tracking, Warehouse
+from catalog.models import Item, Location, LocationKind, Warehouse
 
 from ..models import (
     MONEY_STEP,
@@ -20,11 +20,14 @@ from ..models import (
     Movement,
     MovementKind,
 )
-from .errors import AlreadyReversed, InsufficientStock, InvalidMovement, _fmt
-from .lines import MovementLine, _occurred_at, _one, _quantity, _require_reason, _virtual
-from .lots import _existing_lot, _resolve_lot
-from .picking import FEFO_RETRIES, fefo_plan
+from .batches import StockRequest, requests_post
+from .errors import AlreadyReversed, InvalidMovement, _fmt
+from .lines import MovementLine, _quantity, _require_reason, _virtual
 from .posting import movement_post, movements_for_key
+
+
+def _one(movements: list[Movement]) -> Movement:
+    return movements[0]
 
 
 def stock_receive(
@@ -32,7 +35,7 @@ def stock_receive(
     item: Item,
     location: Location,
     quantity: Decimal,
-    actor,
+    actor: AbstractBaseUser | None,
     unit_cost: Decimal | None = None,
     lot: Lot | str | None = None,
     expiry_date: date | None = None,
@@ -44,87 +47,28 @@ def stock_receive(
     note: str = "",
 ) -> Movement:
     """Unplanned receipt from the supplier location into ``location`` at ``unit_cost``
-    (default: the item's standard cost)."""
-    when = _occurred_at(occurred_at)
-    with transaction.atomic():
-        line = MovementLine(
-            item=item,
-            quantity=quantity,
-            source=_virtual(LocationKind.SUPPLIER),
-            destination=location,
-            kind=MovementKind.RECEIPT,
-            lot=_resolve_lot(item, lot, expiry_date, received_on=timezone.localdate(when)),
-            unit_cost=item.standard_cost if unit_cost is None else unit_cost,
-            reference_type=reference_type,
-            reference_id=reference_id,
-            reference_line=reference_line,
-            note=note,
-        )
-        return _one(movement_post(lines=line, actor=actor, idempotency_key=idempotency_key, occurred_at=occurred_at))
-
-
-def _outgoing(
-    *,
-    kind: str,
-    destination_kind: str,
-    item: Item,
-    quantity: Decimal,
-    actor,
-    location: Location | None,
-    warehouse: Warehouse | None,
-    lot: Lot | str | None,
-    reason_code: str,
-    idempotency_key: str | None,
-    occurred_at: datetime | None,
-    reference_type: str,
-    reference_id: str,
-    reference_line: str,
-    note: str,
-) -> list[Movement]:
-    """Take stock out to a virtual location. With a location (and the lot, if tracked) it takes
-    from there; otherwise the FEFO plan over the warehouse or the location's subtree chooses.
-    The plan is made without locks and checked under lock by ``movement_post``; if a concurrent
-    posting took the stock meanwhile, the plan is made again (at most ``FEFO_RETRIES`` times)."""
-    if idempotency_key and (previous := movements_for_key(idempotency_key)):
-        return previous
-    quantity = _quantity(quantity)
-    lot = _existing_lot(item, lot)
-    destination = _virtual(destination_kind)
-    common = {
-        "kind": kind,
-        "reason_code": reason_code,
-        "reference_type": reference_type,
-        "reference_id": reference_id,
-        "reference_line": reference_line,
-        "note": note,
-    }
-    direct = (
-        location is not None and (item.tracking == Tracking.NONE or lot is not None) and not location.children.exists()
+    (default: the item's standard cost); a new lot is received on ``occurred_at``'s date."""
+    request = StockRequest(
+        kind=MovementKind.RECEIPT,
+        item=item,
+        quantity=quantity,
+        destination=location,
+        lot=lot,
+        expiry_date=expiry_date,
+        unit_cost=unit_cost,
+        reference_type=reference_type,
+        reference_id=reference_id,
+        reference_line=reference_line,
+        note=note,
     )
-    if direct:
-        line = MovementLine(item=item, quantity=quantity, source=location, destination=destination, lot=lot, **common)
-        return movement_post(lines=line, actor=actor, idempotency_key=idempotency_key, occurred_at=occurred_at)
-    if warehouse is None and location is None:
-        raise InvalidMovement("Say where to take the stock from: a warehouse or a location.")
-    for attempt in range(FEFO_RETRIES):
-        plan = fefo_plan(item=item, quantity=quantity, warehouse=warehouse, location=location, lot=lot)
-        lines = [
-            MovementLine(item=item, quantity=take, source=loc, destination=destination, lot=plan_lot, **common)
-            for loc, plan_lot, take in plan
-        ]
-        try:
-            return movement_post(lines=lines, actor=actor, idempotency_key=idempotency_key, occurred_at=occurred_at)
-        except InsufficientStock:
-            if attempt == FEFO_RETRIES - 1:
-                raise
-    raise AssertionError("unreachable")
+    return _one(requests_post([request], actor=actor, idempotency_key=idempotency_key, occurred_at=occurred_at))
 
 
 def stock_issue(
     *,
     item: Item,
     quantity: Decimal,
-    actor,
+    actor: AbstractBaseUser | None,
     location: Location | None = None,
     warehouse: Warehouse | None = None,
     lot: Lot | str | None = None,
@@ -136,23 +80,20 @@ def stock_issue(
     note: str = "",
 ) -> list[Movement]:
     """Sell or issue stock to the customer location (FEFO when the place is not exact)."""
-    return _outgoing(
+    request = StockRequest(
         kind=MovementKind.ISSUE,
-        destination_kind=LocationKind.CUSTOMER,
         item=item,
         quantity=quantity,
-        actor=actor,
-        location=location,
+        source=location,
         warehouse=warehouse,
         lot=lot,
-        reason_code="",
-        idempotency_key=idempotency_key,
-        occurred_at=occurred_at,
         reference_type=reference_type,
         reference_id=reference_id,
         reference_line=reference_line,
         note=note,
+        pick=True,
     )
+    return requests_post([request], actor=actor, idempotency_key=idempotency_key, occurred_at=occurred_at)
 
 
 def stock_scrap(
@@ -161,7 +102,7 @@ def stock_scrap(
     quantity: Decimal,
     location: Location,
     reason_code: str,
-    actor,
+    actor: AbstractBaseUser | None,
     lot: Lot | str | None = None,
     idempotency_key: str | None = None,
     occurred_at: datetime | None = None,
@@ -170,24 +111,22 @@ def stock_scrap(
     reference_id: str = "",
     reference_line: str = "",
 ) -> list[Movement]:
-    """Move damaged or expired stock to the scrap location (reason required)."""
-    return _outgoing(
+    """Move damaged or expired stock to the scrap location (reason required; FEFO within the
+    location's subtree when the place is not exact)."""
+    request = StockRequest(
         kind=MovementKind.SCRAP,
-        destination_kind=LocationKind.SCRAP,
         item=item,
         quantity=quantity,
-        actor=actor,
-        location=location,
-        warehouse=None,
+        source=location,
         lot=lot,
-        reason_code=_require_reason(reason_code, "scrap"),
-        idempotency_key=idempotency_key,
-        occurred_at=occurred_at,
+        reason_code=reason_code,
         reference_type=reference_type,
         reference_id=reference_id,
         reference_line=reference_line,
         note=note,
+        pick=True,
     )
+    return requests_post([request], actor=actor, idempotency_key=idempotency_key, occurred_at=occurred_at)
 
 
 def stock_supplier_return(
@@ -195,7 +134,7 @@ def stock_supplier_return(
     item: Item,
     quantity: Decimal,
     location: Location,
-    actor,
+    actor: AbstractBaseUser | None,
     lot: Lot | str | None = None,
     reason_code: str = "",
     idempotency_key: str | None = None,
@@ -206,23 +145,20 @@ def stock_supplier_return(
     note: str = "",
 ) -> list[Movement]:
     """Send stock back to the supplier (costed like an issue)."""
-    return _outgoing(
+    request = StockRequest(
         kind=MovementKind.SUPPLIER_RETURN,
-        destination_kind=LocationKind.SUPPLIER,
         item=item,
         quantity=quantity,
-        actor=actor,
-        location=location,
-        warehouse=None,
+        source=location,
         lot=lot,
         reason_code=reason_code,
-        idempotency_key=idempotency_key,
-        occurred_at=occurred_at,
         reference_type=reference_type,
         reference_id=reference_id,
         reference_line=reference_line,
         note=note,
+        pick=True,
     )
+    return requests_post([request], actor=actor, idempotency_key=idempotency_key, occurred_at=occurred_at)
 
 
 def stock_customer_return(
@@ -230,7 +166,7 @@ def stock_customer_return(
     item: Item,
     quantity: Decimal,
     location: Location,
-    actor,
+    actor: AbstractBaseUser | None,
     unit_cost: Decimal | None = None,
     lot: Lot | str | None = None,
     expiry_date: date | None = None,
@@ -243,22 +179,21 @@ def stock_customer_return(
     note: str = "",
 ) -> Movement:
     """Take back stock a customer returned, at ``unit_cost`` (default: the current cost)."""
-    with transaction.atomic():
-        line = MovementLine(
-            item=item,
-            quantity=quantity,
-            source=_virtual(LocationKind.CUSTOMER),
-            destination=location,
-            kind=MovementKind.CUSTOMER_RETURN,
-            lot=_resolve_lot(item, lot, expiry_date),
-            unit_cost=unit_cost,
-            reason_code=reason_code,
-            reference_type=reference_type,
-            reference_id=reference_id,
-            reference_line=reference_line,
-            note=note,
-        )
-        return _one(movement_post(lines=line, actor=actor, idempotency_key=idempotency_key, occurred_at=occurred_at))
+    request = StockRequest(
+        kind=MovementKind.CUSTOMER_RETURN,
+        item=item,
+        quantity=quantity,
+        destination=location,
+        lot=lot,
+        expiry_date=expiry_date,
+        unit_cost=unit_cost,
+        reason_code=reason_code,
+        reference_type=reference_type,
+        reference_id=reference_id,
+        reference_line=reference_line,
+        note=note,
+    )
+    return _one(requests_post([request], actor=actor, idempotency_key=idempotency_key, occurred_at=occurred_at))
 
 
 def stock_adjust(
@@ -267,7 +202,7 @@ def stock_adjust(
     location: Location,
     quantity_delta: Decimal,
     reason_code: str,
-    actor,
+    actor: AbstractBaseUser | None,
     lot: Lot | str | None = None,
     expiry_date: date | None = None,
     unit_cost: Decimal | None = None,
@@ -281,29 +216,21 @@ def stock_adjust(
     """Correct the quantity at a location: a positive delta is a gain from the inventory
     loss/gain location (valued at ``unit_cost`` or the current cost), a negative one a loss to
     it. A reason code is mandatory."""
-    reason_code = _require_reason(reason_code, "stock adjustment")
-    delta = _quantity(quantity_delta, "quantity change")
-    if delta == 0:
-        raise InvalidMovement("An adjustment of zero changes nothing.")
-    adjustment = _virtual(LocationKind.INVENTORY_ADJUSTMENT)
-    with transaction.atomic():
-        the_lot = _resolve_lot(item, lot, expiry_date) if delta > 0 else _existing_lot(item, lot)
-        source, destination = (adjustment, location) if delta > 0 else (location, adjustment)
-        line = MovementLine(
-            item=item,
-            quantity=abs(delta),
-            source=source,
-            destination=destination,
-            kind=MovementKind.ADJUSTMENT,
-            lot=the_lot,
-            unit_cost=unit_cost if delta > 0 else None,
-            reason_code=reason_code,
-            note=note,
-            reference_type=reference_type,
-            reference_id=reference_id,
-            reference_line=reference_line,
-        )
-        return _one(movement_post(lines=line, actor=actor, idempotency_key=idempotency_key, occurred_at=occurred_at))
+    request = StockRequest(
+        kind=MovementKind.ADJUSTMENT,
+        item=item,
+        quantity=quantity_delta,
+        destination=location,
+        lot=lot,
+        expiry_date=expiry_date,
+        unit_cost=unit_cost,
+        reason_code=reason_code,
+        reference_type=reference_type,
+        reference_id=reference_id,
+        reference_line=reference_line,
+        note=note,
+    )
+    return _one(requests_post([request], actor=actor, idempotency_key=idempotency_key, occurred_at=occurred_at))
 
 
 def stock_transfer(
@@ -312,7 +239,7 @@ def stock_transfer(
     quantity: Decimal,
     source: Location,
     destination: Location,
-    actor,
+    actor: AbstractBaseUser | None,
     lot: Lot | str | None = None,
     idempotency_key: str | None = None,
     occurred_at: datetime | None = None,
@@ -323,21 +250,19 @@ def stock_transfer(
 ) -> Movement:
     """Move stock between two internal locations at once (same or another warehouse; between
     warehouses the cost leaves one valuation and enters the other)."""
-    if not (source.is_internal and destination.is_internal):
-        raise InvalidMovement("A transfer goes between two internal locations; use ship/arrive for transit.")
-    line = MovementLine(
+    request = StockRequest(
+        kind=MovementKind.TRANSFER,
         item=item,
         quantity=quantity,
         source=source,
         destination=destination,
-        kind=MovementKind.TRANSFER,
-        lot=_existing_lot(item, lot),
-        note=note,
+        lot=lot,
         reference_type=reference_type,
         reference_id=reference_id,
         reference_line=reference_line,
+        note=note,
     )
-    return _one(movement_post(lines=line, actor=actor, idempotency_key=idempotency_key, occurred_at=occurred_at))
+    return _one(requests_post([request], actor=actor, idempotency_key=idempotency_key, occurred_at=occurred_at))
 
 
 def transfer_ship(
@@ -346,7 +271,7 @@ def transfer_ship(
     quantity: Decimal,
     source: Location,
     to_warehouse: Warehouse,
-    actor,
+    actor: AbstractBaseUser | None,
     lot: Lot | str | None = None,
     idempotency_key: str | None = None,
     occurred_at: datetime | None = None,
@@ -355,21 +280,17 @@ def transfer_ship(
 ) -> Movement:
     """Ship stock towards another warehouse: it leaves ``source`` (and its warehouse's value)
     for the in-transit location until ``transfer_arrive``."""
-    if source.warehouse_id == to_warehouse.pk:
-        raise InvalidMovement("Within one warehouse, transfer directly instead of shipping.")
-    line = MovementLine(
+    request = StockRequest(
+        kind=MovementKind.TRANSFER,
         item=item,
         quantity=quantity,
         source=source,
-        destination=_virtual(LocationKind.TRANSIT),
-        kind=MovementKind.TRANSFER,
-        lot=_existing_lot(item, lot),
+        to_warehouse=to_warehouse,
+        lot=lot,
+        reference_id=reference_id,
         note=note,
-        reference_type="stock.shipment",
-        reference_id=reference_id or f"{source.warehouse.code}>{to_warehouse.code}",
-        reference_line=to_warehouse.code,
     )
-    return _one(movement_post(lines=line, actor=actor, idempotency_key=idempotency_key, occurred_at=occurred_at))
+    return _one(requests_post([request], actor=actor, idempotency_key=idempotency_key, occurred_at=occurred_at))
 
 
 def _shipment_arrivals(shipment: Movement):  # noqa: ANN202 - a Movement QuerySet
@@ -390,7 +311,7 @@ def transfer_arrive(
     *,
     shipment: Movement,
     destination: Location,
-    actor,
+    actor: AbstractBaseUser | None,
     quantity: Decimal | None = None,
     idempotency_key: str | None = None,
     occurred_at: datetime | None = None,
@@ -442,7 +363,7 @@ def transfer_arrive(
 def movement_reverse(
     *,
     movement: Movement,
-    actor,
+    actor: AbstractBaseUser | None,
     reason: str,
     idempotency_key: str | None = None,
     occurred_at: datetime | None = None,

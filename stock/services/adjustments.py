@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -63,7 +64,13 @@ def adjustment_unit_cost(*, item: Item, warehouse: Warehouse) -> Decimal:
 
 
 def adjustment_approval_reason(
-    *, kind: str, item: Item, location: Location, quantity_delta: Decimal, actor, unit_cost: Decimal | None = None
+    *,
+    kind: str,
+    item: Item,
+    location: Location,
+    quantity_delta: Decimal,
+    actor: AbstractBaseUser | None,
+    unit_cost: Decimal | None = None,
 ) -> str:
     """Why this scrap or adjustment needs a manager's approval, in words for the asker; ``""``
     when it may post at once. Reads only (no lock): the decision is advisory, the posting
@@ -95,7 +102,7 @@ def adjustment_submit(
     location: Location,
     quantity_delta: Decimal,
     reason_code: str,
-    actor,
+    actor: AbstractBaseUser | None,
     lot: Lot | str | None = None,
     note: str = "",
     idempotency_key: str | None = None,
@@ -199,7 +206,7 @@ def adjustment_submit(
     return AdjustmentOutcome(movements=[], request=request)
 
 
-def _warehouse_allows_any(actor, warehouse: Warehouse, actions: Iterable[str]) -> bool:
+def _warehouse_allows_any(actor: AbstractBaseUser | None, warehouse: Warehouse, actions: Iterable[str]) -> bool:
     """True if ``actor`` may do at least one of ``actions`` in ``warehouse``."""
     from catalog.permissions import warehouse_allows
 
@@ -220,7 +227,7 @@ def _lock_pending_request(request):  # noqa: ANN001, ANN202 - AdjustmentRequest 
 
 
 @transaction.atomic
-def adjustment_request_approve(*, request, actor, note: str = ""):  # noqa: ANN001, ANN201 - AdjustmentRequest
+def adjustment_request_approve(*, request, actor: AbstractBaseUser | None, note: str = ""):  # noqa: ANN001, ANN201 - AdjustmentRequest
     """Approve a pending request and post it, in one transaction: the request row is locked
     first (so two managers cannot post it twice), then ``stock_scrap``/``stock_adjust`` post with
     the approver as actor, referencing the request. The approver needs the warehouse's
@@ -259,7 +266,7 @@ def adjustment_request_approve(*, request, actor, note: str = ""):  # noqa: ANN0
 
 
 @transaction.atomic
-def adjustment_request_reject(*, request, actor, note: str = ""):  # noqa: ANN001, ANN201 - AdjustmentRequest
+def adjustment_request_reject(*, request, actor: AbstractBaseUser | None, note: str = ""):  # noqa: ANN001, ANN201 - AdjustmentRequest
     """Turn a pending request down; nothing is posted. Needs the warehouse's "approve" permission."""
     from ..models import AdjustmentRequestStatus
 

@@ -10,6 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
@@ -52,7 +53,7 @@ def _posts_in_database(lines: list[MovementLine]) -> bool:
 
 
 def _post_line_in_database(
-    line: MovementLine, *, actor, idempotency_key: str | None, occurred_at: datetime
+    line: MovementLine, *, actor: AbstractBaseUser | None, idempotency_key: str | None, occurred_at: datetime
 ) -> Movement:
     """Post one validated, authorised line with ``stock_post_line``: one statement that
     follows the locking protocol of ``_post`` (levels, then valuations, each in key order; when

@@ -166,10 +166,6 @@ def _virtual(kind: str) -> Location:
     return Location.objects.virtual(kind)
 
 
-def _one(movements: list[Movement]) -> Movement:
-    return movements[0]
-
-
 def _level_policy(location: Location) -> bool:
     """May this location's level go negative? Virtual locations always; internal ones when
     their warehouse allows negative stock."""

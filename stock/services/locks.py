@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, models
 from django.db.models import F
 
@@ -169,7 +170,7 @@ def _movement(
     number: int,
     unit_cost: Decimal,
     total_cost: Decimal,
-    actor,  # noqa: ANN001 - a user or None
+    actor: AbstractBaseUser | None,
     occurred_at: datetime,
     posted_at: datetime,
     idempotency_key: str | None,

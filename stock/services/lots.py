@@ -4,16 +4,16 @@ purchase orders, opening balances)."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 from django.utils import timezone
 
-from catalog.models import Item, Tracking
+from catalog.models import Item, Location, LocationKind, Tracking
 
-from ..models import (
-    Lot,
-)
+from ..models import Lot, MovementKind
 from .errors import InvalidMovement
+from .lines import MovementLine, _virtual
 
 
 def lot_get_or_create(
@@ -59,3 +59,48 @@ def _existing_lot(item: Item, lot: Lot | str | None) -> Lot | None:
     if found is None:
         raise InvalidMovement(f"{item.sku} has no lot {lot!r}.")
     return found
+
+
+def receipt_date(occurred_at: datetime | None) -> date:
+    """The day stock arriving at ``occurred_at`` was received: a new lot's ``received_on``, from
+    which a perishable lot's expiry counts. None is now. A naive ``occurred_at`` counts as today
+    here; the posting refuses it (and the lot rolls back with it)."""
+    if occurred_at is None or timezone.is_naive(occurred_at):
+        return timezone.localdate()
+    return timezone.localdate(occurred_at)
+
+
+def receipt_line(
+    *,
+    item: Item,
+    quantity: Decimal,
+    destination: Location,
+    occurred_at: datetime | None,
+    lot: Lot | str | None = None,
+    expiry_date: date | None = None,
+    unit_cost: Decimal | None = None,
+    reference_type: str = "",
+    reference_id: str = "",
+    reference_line: str = "",
+    note: str = "",
+) -> MovementLine:
+    """The one builder of a receipt line (supplier location -> ``destination``), used by
+    ``stock_receive`` and batch receipts (floor, admin, API), purchase-order receipts and opening
+    balances. A lot given by code is found or created; a new one is received on the receipt's
+    date (``occurred_at``, not today), so a perishable lot without expiry expires shelf life days
+    after the receipt, however late it is booked. ``unit_cost`` defaults to the item's standard
+    cost. Call it inside the posting's transaction: a refused posting must take the new lot
+    with it."""
+    return MovementLine(
+        item=item,
+        quantity=quantity,
+        source=_virtual(LocationKind.SUPPLIER),
+        destination=destination,
+        kind=MovementKind.RECEIPT,
+        lot=_resolve_lot(item, lot, expiry_date, received_on=receipt_date(occurred_at)),
+        unit_cost=item.standard_cost if unit_cost is None else unit_cost,
+        reference_type=reference_type,
+        reference_id=reference_id,
+        reference_line=reference_line,
+        note=note,
+    )

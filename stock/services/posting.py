@@ -192,7 +192,12 @@ class _Deltas:
 
 
 def _post(
-    lines: list[MovementLine], *, actor, idempotency_key: str | None, occurred_at: datetime, create_missing: bool
+    lines: list[MovementLine],
+    *,
+    actor: AbstractBaseUser | None,
+    idempotency_key: str | None,
+    occurred_at: datetime,
+    create_missing: bool,
 ) -> list[Movement]:
     deltas = _Deltas.of(lines)
     levels = _lock_levels(deltas.on_hand.keys(), create_missing=create_missing)

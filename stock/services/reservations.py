@@ -7,6 +7,7 @@ from collections import defaultdict
 from datetime import datetime
 from decimal import Decimal
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
@@ -26,7 +27,7 @@ from .errors import InsufficientStock, InvalidMovement, _fmt
 from .lines import LevelKey, MovementLine, _quantity, _virtual
 from .locks import _levels_change_reserved, _lock_levels
 from .lots import _existing_lot
-from .picking import FEFO_RETRIES, fefo_plan
+from .picking import fefo_plan, fefo_retry
 from .posting import movement_post, movements_for_key
 
 
@@ -36,7 +37,7 @@ def reservation_create(
     item: Item,
     warehouse: Warehouse,
     quantity: Decimal,
-    actor,
+    actor: AbstractBaseUser | None,
     location: Location | None = None,
     lot: Lot | str | None = None,
     reference_type: str = "",
@@ -56,49 +57,48 @@ def reservation_create(
     if location is not None and location.warehouse_id != warehouse.pk:
         raise InvalidMovement(f"{location} is not in warehouse {warehouse.code}.")
     lot = _existing_lot(item, lot)
-    for attempt in range(FEFO_RETRIES):
+
+    def attempt() -> Reservation:
         plan = fefo_plan(item=item, quantity=quantity, warehouse=warehouse, location=location, lot=lot)
         changes = {(item.pk, loc.pk, plan_lot.pk if plan_lot else None): take for loc, plan_lot, take in plan}
-        try:
-            with transaction.atomic():
-                levels = _lock_levels(changes.keys())
-                for key, take in changes.items():  # checked under lock, before anything changes
-                    if levels[key].available < take:
-                        raise InsufficientStock(
-                            item=item,
-                            location=levels[key].location,
-                            lot=levels[key].lot,
-                            asked=take,
-                            available=levels[key].available,
-                        )
-                _levels_change_reserved(changes)
-                reservation = Reservation.objects.create(
-                    item=item,
-                    warehouse=warehouse,
-                    location=location,
-                    lot=lot,
-                    quantity=quantity,
-                    reference_type=reference_type,
-                    reference_id=reference_id,
-                    reference_line=reference_line,
-                    idempotency_key=idempotency_key or None,
-                    actor=actor,
-                )
-                ReservationLine.objects.bulk_create(
-                    [
-                        ReservationLine(reservation=reservation, location=loc, lot=plan_lot, quantity=take)
-                        for loc, plan_lot, take in plan
-                    ]
-                )
-                return reservation
-        except InsufficientStock:
-            if attempt == FEFO_RETRIES - 1:
-                raise
-        except IntegrityError:
-            if idempotency_key and (previous := Reservation.objects.filter(idempotency_key=idempotency_key).first()):
-                return previous
-            raise
-    raise AssertionError("unreachable")
+        with transaction.atomic():
+            levels = _lock_levels(changes.keys())
+            for key, take in changes.items():  # checked under lock, before anything changes
+                if levels[key].available < take:
+                    raise InsufficientStock(
+                        item=item,
+                        location=levels[key].location,
+                        lot=levels[key].lot,
+                        asked=take,
+                        available=levels[key].available,
+                    )
+            _levels_change_reserved(changes)
+            reservation = Reservation.objects.create(
+                item=item,
+                warehouse=warehouse,
+                location=location,
+                lot=lot,
+                quantity=quantity,
+                reference_type=reference_type,
+                reference_id=reference_id,
+                reference_line=reference_line,
+                idempotency_key=idempotency_key or None,
+                actor=actor,
+            )
+            ReservationLine.objects.bulk_create(
+                [
+                    ReservationLine(reservation=reservation, location=loc, lot=plan_lot, quantity=take)
+                    for loc, plan_lot, take in plan
+                ]
+            )
+            return reservation
+
+    try:
+        return fefo_retry(attempt)
+    except IntegrityError:
+        if idempotency_key and (previous := Reservation.objects.filter(idempotency_key=idempotency_key).first()):
+            return previous
+        raise
 
 
 def _take_from_lines(
@@ -136,7 +136,9 @@ def _reservation_settle(
 
 
 @transaction.atomic
-def reservation_release(*, reservation: Reservation, actor, quantity: Decimal | None = None) -> Reservation:
+def reservation_release(
+    *, reservation: Reservation, actor: AbstractBaseUser | None, quantity: Decimal | None = None
+) -> Reservation:
     """Give back (part of) what is held: the levels' ``reserved`` drops, nothing moves."""
     warehouse_require(actor, reservation.warehouse, WarehouseAction.POST, model_perm="stock.change_reservation")
     reservation = Reservation.objects.select_for_update().get(pk=reservation.pk)
@@ -152,7 +154,7 @@ def reservation_release(*, reservation: Reservation, actor, quantity: Decimal | 
 def reservation_consume(
     *,
     reservation: Reservation,
-    actor,
+    actor: AbstractBaseUser | None,
     quantity: Decimal | None = None,
     idempotency_key: str | None = None,
     occurred_at: datetime | None = None,
