@@ -49,7 +49,7 @@ from .adjustments import (
 from .batches import StockRequest, stock_post_batch
 from .errors import AlreadyReversed, InsufficientStock, InvalidMovement, StockError
 from .lines import ALLOWED_SIDES, CLOCK_SKEW, LevelKey, MovementLine, ValuationKey
-from .lots import lot_get_or_create
+from .lots import lot_get_or_create, receipt_line
 from .picking import FEFO_RETRIES, fefo_plan
 from .posting import (
     POSTING_FUNCTION_MIRRORS,
@@ -86,6 +86,7 @@ __all__ = [
     "movement_reverse",
     "movements_for_key",
     "purchase_receipts_post",
+    "receipt_line",
     "reservation_consume",
     "reservation_create",
     "reservation_release",

@@ -83,18 +83,20 @@ def receipt_line(
     reference_id: str = "",
     reference_line: str = "",
     note: str = "",
+    supplier: Location | None = None,
 ) -> MovementLine:
     """The one builder of a receipt line (supplier location -> ``destination``), used by
     ``stock_receive`` and batch receipts (floor, admin, API), purchase-order receipts and opening
     balances. A lot given by code is found or created; a new one is received on the receipt's
     date (``occurred_at``, not today), so a perishable lot without expiry expires shelf life days
     after the receipt, however late it is booked. ``unit_cost`` defaults to the item's standard
-    cost. Call it inside the posting's transaction: a refused posting must take the new lot
+    cost; ``supplier`` is the supplier location when the caller has looked it up once for many
+    lines. Call it inside the posting's transaction: a refused posting must take the new lot
     with it."""
     return MovementLine(
         item=item,
         quantity=quantity,
-        source=_virtual(LocationKind.SUPPLIER),
+        source=supplier or _virtual(LocationKind.SUPPLIER),
         destination=destination,
         kind=MovementKind.RECEIPT,
         lot=_resolve_lot(item, lot, expiry_date, received_on=receipt_date(occurred_at)),

@@ -641,6 +641,24 @@ def test_customer_return_of_a_lot_item_names_the_lot(actor, bin_a, lot_item):
     assert level_of(lot_item, bin_a, lot) == (D(1), D(0))
 
 
+def test_a_back_dated_return_or_receipt_of_a_new_lot_counts_its_expiry_from_that_date(actor, bin_a, lot_item):
+    """Every line that may bring a new lot in (receipt, customer return, gain) is built with
+    the posting's date as the lot's received date; ``lot_item`` keeps 30 days of shelf life."""
+    two_days_ago = timezone.now() - timedelta(days=2)
+    day = timezone.localdate(two_days_ago)  # today - 2 days
+
+    returned = stock_customer_return(
+        item=lot_item, location=bin_a, lot="L-BACK", quantity=D(1), actor=actor, occurred_at=two_days_ago
+    )
+    received = stock_receive(
+        item=lot_item, location=bin_a, lot="L-RCV", quantity=D(1), actor=actor, occurred_at=two_days_ago
+    )
+
+    for lot in (returned.lot, received.lot):
+        assert lot.received_on == day
+        assert lot.expiry_date == day + timedelta(days=30)  # = today + 28 days
+
+
 def test_supplier_return_sends_stock_back_costed_like_an_issue(actor, warehouse, bin_a, item, virtual):
     receive(item, bin_a, "10", "2.00", actor)
     receive(item, bin_a, "10", "4.00", actor)
