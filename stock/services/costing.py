@@ -21,7 +21,7 @@ from ..models import (
 )
 from .errors import InvalidMovement, _fmt
 from .lines import MovementLine, ValuationKey, _warehouse_of
-from .locks import _lock_valuations, _valuations_save
+from .locks import _layers_save, _lock_valuations, _valuations_save
 
 
 @dataclass
@@ -254,10 +254,8 @@ def _save_costings(movements: list[Movement], costings: list[_Costing]) -> None:
             consumption_rows.append(
                 CostLayerConsumption(movement=movement, layer=layer, quantity=quantity, value=value)
             )
-    for layer in touched.values():
-        CostLayer.objects.filter(pk=layer.pk).update(
-            remaining_quantity=layer.remaining_quantity, remaining_value=layer.remaining_value
-        )
+    if touched:
+        _layers_save(touched.values())
     if new_layers:
         CostLayer.objects.bulk_create(new_layers)
     if consumption_rows:

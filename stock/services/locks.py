@@ -13,10 +13,10 @@ from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, models
-from django.db.models import F
 
 from ..models import (
     QTY_STEP,
+    CostLayer,
     ItemValuation,
     Movement,
     StockLevel,
@@ -134,6 +134,15 @@ def _lock_valuations(keys: Iterable[ValuationKey], *, create_missing: bool = Tru
     return {(valuation.item_id, valuation.warehouse_id): valuation for valuation in rows}
 
 
+def _layers_save(layers: Iterable[CostLayer]) -> None:
+    """Write the remaining quantity and value of FIFO layers (locked by their valuation)."""
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {CostLayer._meta.db_table} SET remaining_quantity = %s, remaining_value = %s WHERE id = %s",
+            [(layer.remaining_quantity, layer.remaining_value, layer.pk) for layer in layers],
+        )
+
+
 def _valuations_save(valuations: Iterable[ItemValuation]) -> None:
     with connection.cursor() as cursor:
         cursor.executemany(
@@ -157,9 +166,10 @@ def _levels_apply(changes: list[tuple[int, Decimal, Decimal, bool]]) -> None:
 def _levels_change_reserved(changes: dict[LevelKey, Decimal]) -> dict[LevelKey, StockLevel]:
     """Lock the levels (in order) and add ``changes`` to their ``reserved``."""
     levels = _lock_levels(changes.keys())
-    for key, delta in changes.items():
-        if delta:
-            StockLevel.objects.filter(pk=levels[key].pk).update(reserved=F("reserved") + delta)
+    rows = [(delta, levels[key].pk) for key, delta in changes.items() if delta]
+    if rows:
+        with connection.cursor() as cursor:
+            cursor.executemany(f"UPDATE {StockLevel._meta.db_table} SET reserved = reserved + %s WHERE id = %s", rows)
     return levels
 
 

@@ -264,4 +264,4 @@ POSTING_FUNCTION_MIRRORS: tuple[type | Callable[..., object], ...] = (
     _fifo_take,
     _save_costings,
 )
-POSTING_FUNCTION_PINS = {"sql": "e2f91cf3ea4f33c0", "python": "1c992a1c505f8094"}
+POSTING_FUNCTION_PINS = {"sql": "e2f91cf3ea4f33c0", "python": "53a4b04a015d6deb"}
