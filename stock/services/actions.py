@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import QuerySet
 
 from catalog.models import Item, Location, LocationKind, Warehouse
 
@@ -293,7 +294,7 @@ def transfer_ship(
     return _one(requests_post([request], actor=actor, idempotency_key=idempotency_key, occurred_at=occurred_at))
 
 
-def _shipment_arrivals(shipment: Movement):  # noqa: ANN202 - a Movement QuerySet
+def _shipment_arrivals(shipment: Movement) -> QuerySet[Movement]:
     """The arrivals of a shipment that still stand. A reversed arrival is left out, and so is
     its reversal, which copies the arrival's reference but sends the stock back to transit."""
     return Movement.objects.filter(

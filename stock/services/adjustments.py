@@ -13,20 +13,25 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from catalog.models import Item, Location, LocationKind, Warehouse
-from catalog.permissions import WarehouseAction, warehouse_require
+from catalog.permissions import WarehouseAction, WarehousePermissionDenied, warehouse_allows, warehouse_require
 
 from ..models import (
     MONEY_STEP,
+    AdjustmentRequest,
+    AdjustmentRequestKind,
+    AdjustmentRequestStatus,
     ItemValuation,
     Lot,
     Movement,
     MovementKind,
 )
+from ..selectors import stock_on_hand
 from .actions import stock_adjust, stock_scrap
 from .costing import _current_unit_cost
 from .errors import InsufficientStock, InvalidMovement, _fmt
@@ -40,7 +45,7 @@ class AdjustmentOutcome:
     """What ``adjustment_submit`` did: posted ``movements`` at once, or filed ``request``."""
 
     movements: list[Movement]
-    request: object | None = None  # an AdjustmentRequest waiting for approval
+    request: AdjustmentRequest | None = None  # waiting for approval
 
     @property
     def waiting(self) -> bool:
@@ -48,8 +53,6 @@ class AdjustmentOutcome:
 
 
 def _approval_limits() -> tuple[Decimal, Decimal]:
-    from django.conf import settings
-
     return (
         Decimal(str(getattr(settings, "STOCK_ADJUSTMENT_APPROVAL_QUANTITY", "10"))),
         Decimal(str(getattr(settings, "STOCK_ADJUSTMENT_APPROVAL_VALUE", "100"))),
@@ -75,8 +78,6 @@ def adjustment_approval_reason(
     """Why this scrap or adjustment needs a manager's approval, in words for the asker; ``""``
     when it may post at once. Reads only (no lock): the decision is advisory, the posting
     services still check stock and permissions when it posts."""
-    from django.conf import settings
-
     limit_quantity, limit_value = _approval_limits()
     size = abs(_quantity(quantity_delta))
     if size > limit_quantity:
@@ -87,11 +88,12 @@ def adjustment_approval_reason(
     if value > limit_value:
         currency = getattr(settings, "CURRENCY", "")
         return f"its value {currency} {value} is above the approval limit of {currency} {limit_value:.2f}"
-    if kind == "adjustment" and actor is not None:
-        from catalog.permissions import warehouse_allows
-
-        if not warehouse_allows(actor, location.warehouse, WarehouseAction.ADJUST):
-            return f"{actor} may not adjust stock in {location.warehouse.code} without a manager's approval"
+    if (
+        kind == "adjustment"
+        and actor is not None
+        and not warehouse_allows(actor, location.warehouse, WarehouseAction.ADJUST)
+    ):
+        return f"{actor} may not adjust stock in {location.warehouse.code} without a manager's approval"
     return ""
 
 
@@ -113,8 +115,6 @@ def adjustment_submit(
     ``AdjustmentRequest`` (nothing moves). The asker needs ``stock.add_movement`` and the
     warehouse's "post" or "adjust" permission. With an ``idempotency_key`` already used, returns
     the first outcome (its movements or its request) and writes nothing."""
-    from ..models import AdjustmentRequest, AdjustmentRequestKind
-
     if idempotency_key:
         if previous := movements_for_key(idempotency_key):
             return AdjustmentOutcome(movements=previous)
@@ -177,8 +177,6 @@ def adjustment_submit(
     )
     _validate_line(line)  # the same refusals the posting would give, before anyone approves
     if delta < 0:
-        from ..selectors import stock_on_hand
-
         available = stock_on_hand(item=item, location=location, lot=the_lot, include_sublocations=False).available
         if available < -delta:
             raise InsufficientStock(item=item, location=location, lot=the_lot, asked=-delta, available=available)
@@ -208,14 +206,10 @@ def adjustment_submit(
 
 def _warehouse_allows_any(actor: AbstractBaseUser | None, warehouse: Warehouse, actions: Iterable[str]) -> bool:
     """True if ``actor`` may do at least one of ``actions`` in ``warehouse``."""
-    from catalog.permissions import warehouse_allows
-
     return any(warehouse_allows(actor, warehouse, action) for action in actions)
 
 
-def _lock_pending_request(request):  # noqa: ANN001, ANN202 - AdjustmentRequest in and out
-    from ..models import AdjustmentRequest
-
+def _lock_pending_request(request: AdjustmentRequest) -> AdjustmentRequest:
     locked = (
         AdjustmentRequest.objects.select_for_update(of=("self",))
         .select_related("item", "location__warehouse", "lot", "requested_by", "warehouse")
@@ -227,16 +221,14 @@ def _lock_pending_request(request):  # noqa: ANN001, ANN202 - AdjustmentRequest 
 
 
 @transaction.atomic
-def adjustment_request_approve(*, request, actor: AbstractBaseUser | None, note: str = ""):  # noqa: ANN001, ANN201 - AdjustmentRequest
+def adjustment_request_approve(
+    *, request: AdjustmentRequest, actor: AbstractBaseUser | None, note: str = ""
+) -> AdjustmentRequest:
     """Approve a pending request and post it, in one transaction: the request row is locked
     first (so two managers cannot post it twice), then ``stock_scrap``/``stock_adjust`` post with
     the approver as actor, referencing the request. The approver needs the warehouse's
     "approve" permission (and what the posting needs) and must not be the one who asked. A
     refused posting (stock gone meanwhile) rolls back and leaves the request pending."""
-    from catalog.permissions import WarehousePermissionDenied
-
-    from ..models import AdjustmentRequestKind, AdjustmentRequestStatus
-
     request = _lock_pending_request(request)
     warehouse_require(actor, request.warehouse, WarehouseAction.APPROVE, model_perm="stock.add_movement")
     if actor is not None and actor.pk == request.requested_by_id:
@@ -266,10 +258,10 @@ def adjustment_request_approve(*, request, actor: AbstractBaseUser | None, note:
 
 
 @transaction.atomic
-def adjustment_request_reject(*, request, actor: AbstractBaseUser | None, note: str = ""):  # noqa: ANN001, ANN201 - AdjustmentRequest
+def adjustment_request_reject(
+    *, request: AdjustmentRequest, actor: AbstractBaseUser | None, note: str = ""
+) -> AdjustmentRequest:
     """Turn a pending request down; nothing is posted. Needs the warehouse's "approve" permission."""
-    from ..models import AdjustmentRequestStatus
-
     request = _lock_pending_request(request)
     warehouse_require(actor, request.warehouse, WarehouseAction.APPROVE)
     request.status = AdjustmentRequestStatus.REJECTED

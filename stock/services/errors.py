@@ -7,9 +7,7 @@ from decimal import Decimal
 
 from catalog.models import Item, Location, Warehouse
 
-from ..models import (
-    Lot,
-)
+from ..models import Lot
 
 
 class StockError(Exception):

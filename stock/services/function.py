@@ -16,9 +16,7 @@ from django.utils import timezone
 
 from catalog.models import ValuationMethod
 
-from ..models import (
-    Movement,
-)
+from ..models import Movement
 from .errors import InsufficientStock
 from .lines import MovementLine, _level_policy, _warehouse_of
 from .locks import _mark_saved, _movement
@@ -26,11 +24,7 @@ from .locks import _mark_saved, _movement
 # SQLSTATEs of stock_post_line: the source has too little (DETAIL: the available quantity), and
 # a level or valuation row is missing (call again, creating rows first).
 _SQLSTATE_INSUFFICIENT = "IV001"
-
-
 _SQLSTATE_MISSING_ROWS = "IV002"
-
-
 _POST_LINE = "SELECT * FROM stock_post_line(" + ", ".join(["%s"] * 26) + ")"
 
 

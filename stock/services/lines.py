@@ -22,13 +22,10 @@ from ..models import (
 from .errors import InvalidMovement, _fmt
 
 LevelKey = tuple[int, int, int | None]  # (item_id, location_id, lot_id)
-
-
 ValuationKey = tuple[int, int]  # (item_id, warehouse_id)
 
 
 CLOCK_SKEW = timedelta(minutes=5)
-
 
 # Which location kinds each movement kind may take from and bring to.
 ALLOWED_SIDES: dict[str, tuple[set[str], set[str]]] = {

@@ -1,8 +1,9 @@
 """Rows of the ledger in plain SQL: locking levels and valuations in the one fixed order
 (``_level_order``, then (item, warehouse)), creating missing rows before any lock, and writing
-movements, level changes and valuations. The services' private write path: the ledger models'
-managers refuse ``update()`` and ``delete()`` (stock/models.py), so every write of those tables
-goes through here or through ``costing._save_costings``."""
+movements, level changes, reserved quantities, valuations and FIFO layers' remains. The
+services' private write path: the ledger models' managers refuse ``update()`` and ``delete()``
+(``stock.models.LedgerQuerySet``), so every change of those rows goes through here (new FIFO
+layers and consumptions are inserted by ``costing._save_costings``)."""
 
 from __future__ import annotations
 
