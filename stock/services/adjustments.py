@@ -18,7 +18,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from catalog.models import Item, Location, LocationKind, Warehouse
+from catalog.models import Item, Location, Warehouse
 from catalog.permissions import WarehouseAction, WarehousePermissionDenied, warehouse_allows, warehouse_require
 
 from ..models import (
@@ -33,9 +33,10 @@ from ..models import (
 )
 from ..selectors import stock_on_hand
 from .actions import stock_adjust, stock_scrap
+from .batches import StockRequest, _request_line
 from .costing import _current_unit_cost
 from .errors import InsufficientStock, InvalidMovement, _fmt
-from .lines import MovementLine, _quantity, _require_reason, _validate_line, _virtual
+from .lines import _quantity, _require_reason, _validate_line
 from .lots import _existing_lot
 from .posting import movements_for_key
 
@@ -166,16 +167,17 @@ def adjustment_submit(
             ]
         return AdjustmentOutcome(movements=movements)
     the_lot = _existing_lot(item, lot)
-    line = MovementLine(
-        item=item,
-        quantity=abs(delta),
-        source=location if delta < 0 else _virtual(LocationKind.INVENTORY_ADJUSTMENT),
-        destination=_virtual(LocationKind.INVENTORY_ADJUSTMENT) if delta < 0 else location,
+    # The line the approval would post (built by the one request builder; the lot exists, so
+    # nothing is written), checked now with the same refusals, before anyone approves.
+    planned = StockRequest(
         kind=MovementKind.ADJUSTMENT,
+        item=item,
+        quantity=delta,
+        destination=location,
         lot=the_lot,
         reason_code=reason_code,
     )
-    _validate_line(line)  # the same refusals the posting would give, before anyone approves
+    _validate_line(_request_line(planned, timezone.now()))
     if delta < 0:
         available = stock_on_hand(item=item, location=location, lot=the_lot, include_sublocations=False).available
         if available < -delta:
