@@ -18,17 +18,34 @@ from django.template.loader import select_template
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.translation import ngettext
-from guardian.admin import GuardedModelAdminMixin
 from import_export.admin import ImportExportMixin
 from import_export.forms import ConfirmImportForm, ExportForm, ImportForm
 from simple_history.admin import SimpleHistoryAdmin
 
+from . import auth_admin  # noqa: F401 - re-registers the user and group admin (no escalation)
+from .access_admin import WarehouseAccessAdminMixin
 from .importing.reading import ImportFileError
 from .models import Barcode, Category, Item, Location, UnitOfMeasure, Warehouse
-from .permissions import PermittedWarehouseFilter, WarehouseScopedAdminMixin
+from .permissions import (
+    PermittedWarehouseFilter,
+    WarehouseAction,
+    WarehouseScopedAdminMixin,
+    warehouse_allows,
+    warehouses_for,
+)
 from .resources import FORMATS, CategoryResource, ItemResource, LocationResource
 from .selectors import DataProblemKind, data_quality_problems
-from .services import category_save, item_save, items_discontinue
+from .services import category_save, item_save, items_discontinue, location_save, warehouse_save
+
+NOT_MANAGED = (
+    "You may not edit locations in that warehouse: it needs 'edit the warehouse and its locations' "
+    "there. Choose one of the warehouses offered."
+)
+
+
+def _is_autocomplete_for(request: HttpRequest, model_name: str, field_name: str) -> bool:
+    """Is this an admin autocomplete request filling ``model_name.field_name``?"""
+    return request.GET.get("model_name") == model_name and request.GET.get("field_name") == field_name
 
 
 class InventoryImportExportMixin(ImportExportMixin):
@@ -245,16 +262,42 @@ class BarcodeAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Warehouse)
-class WarehouseAdmin(WarehouseScopedAdminMixin, GuardedModelAdminMixin, SimpleHistoryAdmin):
+class WarehouseAdmin(WarehouseScopedAdminMixin, WarehouseAccessAdminMixin, SimpleHistoryAdmin):
     """Object permissions (guardian) on a warehouse scope what users may do there: the
-    "Object permissions" button on the change page assigns them (per user and per group).
-    Users see only the warehouses where they may view stock."""
+    "Object permissions" button on the change page assigns them (per user and per group), for
+    those who may manage access there (``catalog.access_admin``). Users see only the
+    warehouses where they may view stock."""
 
     warehouse_lookups = ("pk",)
 
     list_display = ["code", "name", "time_zone", "allow_negative_stock", "active"]
     list_filter = ["active", "allow_negative_stock"]
     search_fields = ["code", "name"]
+
+    def has_change_permission(self, request: HttpRequest, obj: Warehouse | None = None) -> bool:
+        """Editing a warehouse needs MANAGE in it; others' change pages are read-only."""
+        allowed = super().has_change_permission(request, obj)
+        return allowed and (obj is None or warehouse_allows(request.user, obj, WarehouseAction.MANAGE))
+
+    def has_delete_permission(self, request: HttpRequest, obj: Warehouse | None = None) -> bool:
+        allowed = super().has_delete_permission(request, obj)
+        return allowed and (obj is None or warehouse_allows(request.user, obj, WarehouseAction.MANAGE))
+
+    def get_form(self, request: HttpRequest, obj: Warehouse | None = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if "allow_negative_stock" in form.base_fields:
+            form.base_fields[
+                "allow_negative_stock"
+            ].help_text += " Cannot be switched off while any stock level of the warehouse is below zero."
+        return form
+
+    def save_model(self, request: HttpRequest, obj: Warehouse, form: Any, change: bool) -> None:
+        warehouse_save(warehouse=obj, actor=request.user)  # MANAGE in it; negative stock rule
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
+        if _is_autocomplete_for(request, "location", "warehouse"):
+            queryset = queryset.filter(pk__in=warehouses_for(request.user, WarehouseAction.MANAGE))
+        return super().get_search_results(request, queryset, search_term)
 
 
 @admin.register(Location)
@@ -269,6 +312,37 @@ class LocationAdmin(WarehouseScopedAdminMixin, InventoryImportExportMixin, Simpl
     search_fields = ["code", "name", "barcode"]
     autocomplete_fields = ["warehouse", "parent"]
 
+    def _may_manage(self, request: HttpRequest, obj: Location | None) -> bool:
+        """MANAGE in the location's warehouse; virtual locations need it everywhere."""
+        return obj is None or warehouse_allows(request.user, obj.warehouse_id, WarehouseAction.MANAGE)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        allowed = super().has_add_permission(request)
+        return allowed and warehouses_for(request.user, WarehouseAction.MANAGE).exists()
+
+    def has_change_permission(self, request: HttpRequest, obj: Location | None = None) -> bool:
+        return super().has_change_permission(request, obj) and self._may_manage(request, obj)
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        """Warehouse and parent offer only warehouses where the user may MANAGE; another one in a
+        crafted POST is a form error naming why."""
+        managed = warehouses_for(request.user, WarehouseAction.MANAGE)
+        if db_field.name == "warehouse":
+            kwargs["queryset"] = managed
+            kwargs["error_messages"] = {"invalid_choice": NOT_MANAGED}
+        elif db_field.name == "parent":
+            kwargs["queryset"] = Location.objects.internal().filter(warehouse__in=managed)
+            kwargs["error_messages"] = {"invalid_choice": NOT_MANAGED}
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
+        if _is_autocomplete_for(request, "location", "parent"):
+            queryset = queryset.internal().filter(warehouse__in=warehouses_for(request.user, WarehouseAction.MANAGE))
+        return super().get_search_results(request, queryset, search_term)
+
+    def save_model(self, request: HttpRequest, obj: Location, form: Any, change: bool) -> None:
+        location_save(location=obj, actor=request.user)  # MANAGE in both warehouses; what freezes
+
     def get_readonly_fields(self, request: HttpRequest, obj: Location | None = None) -> list[str]:
         if obj is not None and not obj.is_internal:
             # Virtual locations are fixed points of the ledger: only their name and state change.
@@ -278,7 +352,7 @@ class LocationAdmin(WarehouseScopedAdminMixin, InventoryImportExportMixin, Simpl
     def has_delete_permission(self, request: HttpRequest, obj: Location | None = None) -> bool:
         if obj is not None and not obj.is_internal:
             return False
-        return super().has_delete_permission(request, obj)
+        return super().has_delete_permission(request, obj) and self._may_manage(request, obj)
 
     def get_deleted_objects(self, objs: Any, request: HttpRequest) -> tuple[Any, Any, set[str], list[Any]]:
         """The bulk delete action checks model permissions only; refuse it when the selection
@@ -286,4 +360,6 @@ class LocationAdmin(WarehouseScopedAdminMixin, InventoryImportExportMixin, Simpl
         deleted, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
         if any(not location.is_internal for location in objs):
             perms_needed = {*perms_needed, "virtual location"}
+        if any(not self._may_manage(request, location) for location in objs):
+            perms_needed = {*perms_needed, "location of a warehouse you do not manage"}
         return deleted, model_count, perms_needed, protected

@@ -12,6 +12,7 @@ from __future__ import annotations
 import zoneinfo
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
@@ -19,6 +20,8 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from simple_history.models import HistoricalRecords
 from stdnum import ean
+
+from .freezing import item_validate_frozen, location_validate_frozen, unit_validate_frozen, warehouse_validate_frozen
 
 QTY = {"max_digits": 18, "decimal_places": 4}
 MONEY = {"max_digits": 20, "decimal_places": 4}
@@ -135,6 +138,9 @@ class UnitOfMeasure(models.Model):
 
     def __str__(self) -> str:
         return self.code
+
+    def clean(self) -> None:
+        unit_validate_frozen(self)  # ratio and dimension, once the ledger uses the unit
 
     def factor_to(self, other: UnitOfMeasure) -> Decimal:
         """How many ``other`` units make one of this unit; ValidationError if not convertible."""
@@ -282,12 +288,9 @@ class Item(models.Model):
                         f"{unit.code} does not convert to {self.base_unit.code}: give the number of "
                         f"{self.base_unit.code} in one {unit.code}."
                     )
-        if self.pk and self.valuation_method:
-            previous = Item.objects.filter(pk=self.pk).values_list("valuation_method", flat=True).first()
-            if previous and previous != self.valuation_method and self.has_stock_history():
-                errors["valuation_method"] = "The valuation method cannot change once the item has stock movements."
         if errors:
             raise ValidationError(errors)
+        item_validate_frozen(self)  # base unit, tracking, valuation method once it has movements
 
     def has_stock_history(self) -> bool:
         """True once any movement names this item (reverse relation of the stock ledger)."""
@@ -375,6 +378,7 @@ class Warehouse(models.Model):
 
     def clean(self) -> None:
         self.code = normalize_code(self.code).upper()
+        warehouse_validate_frozen(self)  # negative stock stays allowed while any level is negative
 
 
 class LocationKind(models.TextChoices):
@@ -465,6 +469,7 @@ class Location(models.Model):
                 node = node.parent
         if errors:
             raise ValidationError(errors)
+        location_validate_frozen(self)  # warehouse and kind once it has stock or movements
 
     def descendant_ids(self) -> list[int]:
         """This location and everything under it (one query per tree level)."""
@@ -473,3 +478,50 @@ class Location(models.Model):
             frontier = list(Location.objects.filter(parent_id__in=frontier).values_list("pk", flat=True))
             ids.extend(frontier)
         return ids
+
+
+class AccessChangeKind(models.TextChoices):
+    GRANT = "grant", "granted"
+    REVOKE = "revoke", "revoked"
+
+
+class WarehouseAccessChange(models.Model):
+    """One grant or revoke of one right in one warehouse, to one user or one group: the audit
+    trail of ``catalog.access``. Append-only: written only by ``warehouse_access_grant`` and
+    ``warehouse_access_revoke``, never changed or deleted (the admin is read-only).
+
+    ``actor_name`` and ``grantee_name`` keep who did it and to whom as text, so the row still
+    says so after a user or group is deleted (the foreign keys then become empty). The
+    warehouse is protected: a warehouse with access history cannot be deleted."""
+
+    at = models.DateTimeField(db_index=True)
+    kind = models.CharField(max_length=6, choices=AccessChangeKind.choices)
+    permission = models.CharField(max_length=100, help_text="Codename of the right (catalog.Warehouse).")
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="access_changes")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="warehouse_access_changes_made",
+    )
+    actor_name = models.CharField(max_length=150, help_text="Username of who changed it; '(system)' for none.")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="warehouse_access_changes",
+    )
+    group = models.ForeignKey(
+        "auth.Group", null=True, blank=True, on_delete=models.SET_NULL, related_name="warehouse_access_changes"
+    )
+    grantee_name = models.CharField(max_length=160, help_text="'user <username>' or 'group <name>'.")
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = "warehouse access change"
+        indexes = [models.Index(fields=["warehouse", "at"], name="catalog_access_wh_at")]
+
+    def __str__(self) -> str:
+        return f"{self.actor_name} {self.get_kind_display()} {self.permission} to {self.grantee_name}"

@@ -12,7 +12,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from .models import Category, Item, ItemStatus, ValuationMethod
+from .models import Category, Item, ItemStatus, Location, ValuationMethod, Warehouse
+from .permissions import WarehouseAction, WarehousePermissionDenied, warehouse_allows, warehouse_require
 
 
 @transaction.atomic
@@ -50,11 +51,17 @@ def category_get_or_create_path(*, path: str) -> Category:
 
 
 def item_save(*, item: Item) -> Item:
-    """Validate and save an item. A new item without valuation method takes its category's."""
+    """Validate and save an item. An item without valuation method takes its category's, unless
+    it has movements: the ledger costed it by moving average, so that is what it keeps (its
+    category's method would change the costing of its stock, see ``catalog.freezing``). What
+    freezes once the item has movements is refused by ``Item.clean`` (ValidationError)."""
     if not item.valuation_method:
-        item.valuation_method = (
-            item.category.effective_valuation_method() if item.category_id else ValuationMethod.MOVING_AVERAGE
-        )
+        if item.pk is not None and item.has_stock_history():
+            item.valuation_method = ValuationMethod.MOVING_AVERAGE
+        else:
+            item.valuation_method = (
+                item.category.effective_valuation_method() if item.category_id else ValuationMethod.MOVING_AVERAGE
+            )
     item.full_clean()
     item.save()
     return item
@@ -76,3 +83,38 @@ def items_discontinue(*, items: Iterable[Item], on: date | None = None, actor: A
         item.save(update_fields=["status", "discontinued_on", "updated_at"])
         changed += 1
     return changed
+
+
+@transaction.atomic
+def location_save(*, location: Location, actor: AbstractBaseUser | None) -> Location:
+    """Validate and save a location. ``actor`` needs the warehouse action MANAGE ("edit the
+    warehouse and its locations") in the warehouse it is in now and in the one it goes to
+    (``WarehousePermissionDenied`` otherwise); a virtual location (no warehouse) needs it
+    everywhere. ``Location.clean`` refuses what freezes once it has stock or movements
+    (``catalog.freezing``). Nothing is written on a refusal."""
+    before = Location.objects.filter(pk=location.pk).values_list("warehouse_id", flat=True).first()
+    warehouse_ids = {before, location.warehouse_id} if location.pk else {location.warehouse_id}
+    if None in warehouse_ids and not warehouse_allows(actor, None, WarehouseAction.MANAGE):
+        raise WarehousePermissionDenied(f"{actor} may not edit the virtual locations (they belong to every warehouse).")
+    warehouse_require(actor, Warehouse.objects.filter(pk__in=warehouse_ids - {None}), WarehouseAction.MANAGE)
+    if actor is not None:
+        location._history_user = actor
+    location.full_clean()
+    location.save()
+    return location
+
+
+@transaction.atomic
+def warehouse_save(*, warehouse: Warehouse, actor: AbstractBaseUser | None) -> Warehouse:
+    """Validate and save a warehouse. A new one needs ``catalog.add_warehouse``; changing one
+    needs the warehouse action MANAGE in it (``WarehousePermissionDenied`` otherwise).
+    ``Warehouse.clean`` keeps negative stock allowed while any of its levels is negative."""
+    if warehouse.pk is None:
+        warehouse_require(actor, None, WarehouseAction.MANAGE, model_perm="catalog.add_warehouse")
+    else:
+        warehouse_require(actor, Warehouse.objects.get(pk=warehouse.pk), WarehouseAction.MANAGE)
+    if actor is not None:
+        warehouse._history_user = actor
+    warehouse.full_clean()
+    warehouse.save()
+    return warehouse

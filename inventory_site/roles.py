@@ -23,16 +23,19 @@ WAREHOUSE_CLERK = "Warehouse clerk"
 AUDITOR = "Auditor"
 
 # Ledger rows (movements, levels, layers) are never changed or deleted by anyone: "add" on
-# Movement is the right to post; reversals are new movements.
+# Movement is the right to post; reversals are new movements. The audit rows of warehouse
+# access (catalog.WarehouseAccessChange) are only read: catalog.access writes them.
 ROLE_SPECS: dict[str, dict[str, tuple[str, ...]]] = {
     ADMINISTRATOR: {
         "*": ALL,
+        "catalog.warehouseaccesschange": (VIEW,),
         "stock": (VIEW, ADD),
         "stock.reservation": (VIEW, ADD, CHANGE),
         "stock.lot": (VIEW, ADD, CHANGE),
     },
     INVENTORY_MANAGER: {
         "catalog": ALL,
+        "catalog.warehouseaccesschange": (VIEW,),
         "stock": (VIEW, ADD),
         "stock.reservation": (VIEW, ADD, CHANGE),
         "stock.lot": (VIEW, ADD, CHANGE),

@@ -46,7 +46,7 @@ class AuditTrailForm(forms.Form):
     date_to = forms.DateField(
         label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
     )
-    kind = forms.ChoiceField(choices=[("", "Ledger and master data"), *KIND_CHOICES], required=False)
+    kind = forms.ChoiceField(choices=[("", "Everything"), *KIND_CHOICES], required=False)
 
     def __init__(self, *args, user, **kwargs) -> None:  # noqa: ANN002, ANN003
         super().__init__(*args, **kwargs)

@@ -1,12 +1,14 @@
 """The audit trail: one list of who did what and when, newest first.
 
-Two kinds of source are merged:
+Three kinds of source are merged:
 
 - the **ledger**: every ``stock.Movement`` (who = ``actor``, when = ``posted_at``);
 - **master data**: the django-simple-history records of every model that keeps history (who =
   ``history_user``, when = ``history_date``, ``+`` created, ``~`` changed, ``-`` deleted; changes
   carry their field-by-field differences). Models are discovered from the app registry, so a
-  model that gains ``HistoricalRecords`` later appears here without a change to this module.
+  model that gains ``HistoricalRecords`` later appears here without a change to this module;
+- **access rights**: every grant and revoke of a warehouse right (``catalog.WarehouseAccessChange``,
+  written by ``catalog.access``; who = the actor, when = ``at``, to whom in the object column).
 
 Efficiency: each source is queried with the filters, newest first, and read only up to a limit
 (the end of the page asked for) or, for the CSV export, in keyset chunks; ``heapq.merge``
@@ -15,7 +17,8 @@ worked out only for the entries shown, with one query per model for the previous
 
 Warehouse scoping (``catalog.permissions``): a user sees the movements that touch a warehouse
 where they may view stock, and the history of rows tied to such a warehouse (the warehouse
-itself, its locations, and any tracked model with a foreign key to a warehouse or a location).
+itself, its locations, and any tracked model with a foreign key to a warehouse or a location)
+and the access changes of such a warehouse.
 History of rows tied to no warehouse (items, categories, units, barcodes, lots, the virtual
 locations) is master data that everyone allowed on the page sees.
 
@@ -41,13 +44,15 @@ from django.db import models
 from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from catalog.models import Item, Location, Warehouse, normalize_sku
+from catalog.access import warehouse_rights
+from catalog.models import Item, Location, Warehouse, WarehouseAccessChange, normalize_sku
 from catalog.permissions import WarehouseAction, scope_to_warehouses, warehouse_allows, warehouses_for
 from stock.models import Movement
 
 LEDGER = "ledger"
 MASTER_DATA = "master"
-KIND_CHOICES = [(LEDGER, "Ledger"), (MASTER_DATA, "Master data")]
+ACCESS = "access"
+KIND_CHOICES = [(LEDGER, "Ledger"), (MASTER_DATA, "Master data"), (ACCESS, "Access rights")]
 KIND_LABELS = dict(KIND_CHOICES)
 
 HISTORY_ACTIONS = {"+": "created", "~": "changed", "-": "deleted"}
@@ -58,7 +63,8 @@ _WAREHOUSE_ALIAS = "audit_warehouse_{}"
 
 @dataclass(frozen=True)
 class AuditFilters:
-    """What to show; empty values do not filter. ``kind`` is ``LEDGER``, ``MASTER_DATA`` or ``""``."""
+    """What to show; empty values do not filter. ``kind`` is ``LEDGER``, ``MASTER_DATA``,
+    ``ACCESS`` or ``""`` (all). ``user`` is who did it."""
 
     user: AbstractBaseUser | None = None
     warehouse: Warehouse | None = None
@@ -80,9 +86,9 @@ class AuditEntry:
     """One line of the audit trail, ready to show or export."""
 
     when: datetime
-    kind: str  # LEDGER or MASTER_DATA
+    kind: str  # LEDGER, MASTER_DATA or ACCESS
     who: str
-    action: str  # "posted", "created", "changed", "deleted"
+    action: str  # "posted", "created", "changed", "deleted", "granted", "revoked"
     object_type: str
     object_label: str
     what: str
@@ -123,7 +129,7 @@ class _Row(NamedTuple):
     when: datetime
     rank: int  # the source's position: breaks ties between sources deterministically
     pk: int
-    source: HistorySource | None  # None: the ledger
+    source: HistorySource | str | None  # None: the ledger; ACCESS: access changes
     record: Any
 
 
@@ -191,6 +197,20 @@ def _movements(user: AbstractBaseUser | None, filters: AuditFilters) -> QuerySet
     return queryset.select_related(
         "item", "lot", "actor", "source__warehouse", "destination__warehouse", "reverses"
     ).order_by("-posted_at", "-id")
+
+
+def _access_changes(user: AbstractBaseUser | None, filters: AuditFilters) -> QuerySet[WarehouseAccessChange] | None:
+    """Grants and revokes in warehouses the user may view, newest first; None when a SKU is
+    asked (rights belong to no item)."""
+    if filters.sku:
+        return None
+    queryset = scope_to_warehouses(WarehouseAccessChange.objects.all(), user, "warehouse")
+    queryset = queryset.filter(_date_range("at", filters))
+    if filters.user is not None:
+        queryset = queryset.filter(actor=filters.user)
+    if filters.warehouse is not None:
+        queryset = queryset.filter(warehouse=filters.warehouse)
+    return queryset.select_related("warehouse").order_by("-at", "-id")
 
 
 def _any_of(lookups: Iterable[str], suffix: str, value: object) -> Q:
@@ -261,6 +281,10 @@ def _merged_rows(user: AbstractBaseUser | None, filters: AuditFilters, limit: in
             if queryset is None:
                 continue
             streams.append(_history_rows(_newest_first(queryset, "history_date", "history_id", limit), source, rank))
+    access = _access_changes(user, filters) if filters.kind in ("", ACCESS) else None
+    if access is not None:
+        rank = len(history_sources()) + 1
+        streams.append(_Row(c.at, rank, c.pk, ACCESS, c) for c in _newest_first(access, "at", "id", limit))
     return heapq.merge(*streams, key=lambda row: (row.when, row.rank, row.pk), reverse=True)
 
 
@@ -300,6 +324,23 @@ def _describe_movement(movement: Movement) -> AuditEntry:
         object_label=f"Movement #{movement.pk}",
         what=what,
         warehouse=" → ".join(warehouses),
+    )
+
+
+def _describe_access_change(change: WarehouseAccessChange) -> AuditEntry:
+    right = warehouse_rights().get(change.permission, change.permission)
+    action = change.get_kind_display()
+    preposition = "to" if change.kind == "grant" else "from"
+    return AuditEntry(
+        when=change.at,
+        kind=ACCESS,
+        who=change.actor_name,
+        action=action,
+        object_type="warehouse access",
+        object_label=change.grantee_name,
+        what=f"{action.capitalize()} '{right}' ({change.permission}) in {change.warehouse.code} "
+        f"{preposition} {change.grantee_name}",
+        warehouse=change.warehouse.code,
     )
 
 
@@ -373,7 +414,7 @@ def describe(rows: list[_Row]) -> list[AuditEntry]:
     by_source: dict[HistorySource, list[Any]] = defaultdict(list)
     warehouse_ids: set[int] = set()
     for row in rows:
-        if row.source is not None:
+        if isinstance(row.source, HistorySource):
             by_source[row.source].append(row.record)
             for i in range(len(row.source.warehouse_lookups)):
                 value = getattr(row.record, _WAREHOUSE_ALIAS.format(i))
@@ -386,6 +427,9 @@ def describe(rows: list[_Row]) -> list[AuditEntry]:
     for row in rows:
         if row.source is None:
             entries.append(_describe_movement(row.record))
+            continue
+        if row.source == ACCESS:
+            entries.append(_describe_access_change(row.record))
             continue
         source, record = row.source, row.record
         action = HISTORY_ACTIONS.get(record.history_type, record.history_type)

@@ -24,6 +24,7 @@ from django.db.models import QuerySet
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from catalog.freezing import item_frozen_errors, item_frozen_fields_changed
 from catalog.models import (
     PATH_SEPARATOR,
     Barcode,
@@ -396,15 +397,14 @@ class ItemChange:
         return list(dict.fromkeys(columns))
 
 
-_FROZEN = (("base_unit_id", "unit", "base unit"), ("tracking", "tracking", "tracking"))
-_FROZEN += (("valuation_method", "valuation_method", "valuation method"),)
+# The import's column of each frozen attribute (the rule itself is ``catalog.freezing``'s).
+_FROZEN_COLUMN = {"base_unit_id": "unit", "tracking": "tracking", "valuation_method": "valuation_method"}
 
 
 def freezing_changes(spec: ItemSpec, current: Mapping[str, Any] | None) -> bool:
-    """Whether the spec changes what an item with movements must keep (unit, tracking,
-    valuation method): only then does ``apply_item_spec`` ask whether it has movements."""
-    given = spec.values
-    return current is not None and any(a in given and current[a] and given[a] != current[a] for a, _, _ in _FROZEN)
+    """Whether the spec changes what an item with movements must keep (``catalog.freezing``):
+    only then does ``apply_item_spec`` ask whether it has movements."""
+    return bool(item_frozen_fields_changed(current, spec.values))
 
 
 def apply_item_spec(
@@ -472,19 +472,15 @@ def apply_item_spec(
                     f"in one {unit.code}.",
                 )
             )
-    if current is not None:
-        frozen = [(a, c, w) for a, c, w in _FROZEN if a in changed and current[a]]
-        if frozen and (current["id"] in moved if moved is not None else Item(pk=current["id"]).has_stock_history()):
-            for attname, column, what in frozen:
-                shown = refs.units_by_id[values[attname]].code if attname == "base_unit_id" else values[attname]
-                errors.append(
-                    RowError(
-                        row,
-                        column,
-                        str(shown),
-                        f"The {what} of {spec.sku} cannot change: the item has stock movements.",
-                    )
-                )
+
+    def has_movements() -> bool:
+        item_id = current["id"]  # type: ignore[index]
+        return item_id in moved if moved is not None else Item(pk=item_id).has_stock_history()
+
+    frozen = item_frozen_errors(sku=spec.sku, before=current, after=values, has_movements=has_movements)
+    for attname, message in frozen.items():
+        shown = refs.units_by_id[values[attname]].code if attname == "base_unit_id" else values[attname]
+        errors.append(RowError(row, _FROZEN_COLUMN[attname], str(shown), message))
     new_barcodes = []
     item_id = None if current is None else current["id"]
     for code, kind in spec.barcodes:

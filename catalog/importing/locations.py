@@ -5,7 +5,12 @@ its code), ``code`` (the location code; a row without one only creates or rename
 warehouse), ``name``, ``parent`` (code of the parent location in the same warehouse: it must
 exist or come on an earlier row), ``level`` (zone, aisle, bin, area; default bin),
 ``barcode`` (unique everywhere), ``active`` (default yes), ``warehouse_name``. Virtual
-locations are not imported. Rows are saved one by one with ``full_clean`` (history: actor).
+locations are not imported. Rows are saved one by one with ``full_clean`` (history: actor), so
+what freezes once a location has stock (``catalog.freezing``) is refused here too.
+
+Who may: creating a warehouse needs ``catalog.add_warehouse``; any row of an existing warehouse
+(a location, a rename) needs the warehouse action MANAGE there, else it is a row error. Locations
+of a warehouse the same import creates are allowed to whoever may create it.
 """
 
 from __future__ import annotations
@@ -91,6 +96,7 @@ class LocationWriter:
         self.warehouses = {w.code: w for w in Warehouse.objects.all()}
         self.locations: dict[tuple[str, str], Location] = {}
         self.planned: set[tuple[str, str]] = set()
+        self.created: set[str] = set()  # warehouse codes this import creates (the actor may add them)
 
     def _save(self, obj: Warehouse | Location) -> None:
         if self.actor is not None:
@@ -118,9 +124,16 @@ class LocationWriter:
                 self._save(warehouse)
             self.warehouses[spec.warehouse] = warehouse
             outcome = "new"
+            self.created.add(spec.warehouse)
         else:
-            if warehouse.pk and not warehouse_allows(self.actor, warehouse, WarehouseAction.VIEW):
-                raise ValidationError({"warehouse": f"You may not change warehouse {warehouse.code}."})
+            managed = spec.warehouse in self.created or warehouse_allows(self.actor, warehouse, WarehouseAction.MANAGE)
+            if not managed:
+                raise ValidationError(
+                    {
+                        "warehouse": f"You may not edit warehouse {warehouse.code} or its locations: it needs "
+                        f"'edit the warehouse and its locations' there."
+                    }
+                )
             if spec.warehouse_name and warehouse.name != spec.warehouse_name:
                 warehouse.name = spec.warehouse_name
                 if write:

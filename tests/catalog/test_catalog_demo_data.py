@@ -205,7 +205,8 @@ def test_every_registered_model_answers_changelist_add_and_change(client_as, adm
     assert {"catalog.Item", "catalog.Category", "catalog.Location", "catalog.Warehouse"} <= set(checked)
     catalog_models = {m._meta.label for m in admin.site._registry if m._meta.app_label == "catalog"}
     assert catalog_models == {
-        f"catalog.{name}" for name in ("Category", "UnitOfMeasure", "Item", "Barcode", "Warehouse", "Location")
+        f"catalog.{name}"
+        for name in ("Category", "UnitOfMeasure", "Item", "Barcode", "Warehouse", "Location", "WarehouseAccessChange")
     }
 
 
