@@ -12,6 +12,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from .access import warehouse_access_grant
 from .models import Category, Item, ItemStatus, Location, ValuationMethod, Warehouse
 from .permissions import WarehouseAction, WarehousePermissionDenied, warehouse_allows, warehouse_require
 
@@ -105,10 +106,13 @@ def location_save(*, location: Location, actor: AbstractBaseUser | None) -> Loca
 
 
 @transaction.atomic
+@transaction.atomic
 def warehouse_save(*, warehouse: Warehouse, actor: AbstractBaseUser | None) -> Warehouse:
     """Validate and save a warehouse. A new one needs ``catalog.add_warehouse``; changing one
     needs the warehouse action MANAGE in it (``WarehousePermissionDenied`` otherwise).
-    ``Warehouse.clean`` keeps negative stock allowed while any of its levels is negative."""
+    ``Warehouse.clean`` keeps negative stock allowed while any of its levels is negative. The
+    creator of a new warehouse is granted "view stock" and "manage warehouse" in it (unless a
+    global grant already gives them), with a row in the audit trail."""
     if warehouse.pk is None:
         warehouse_require(actor, None, WarehouseAction.MANAGE, model_perm="catalog.add_warehouse")
     else:
@@ -116,5 +120,12 @@ def warehouse_save(*, warehouse: Warehouse, actor: AbstractBaseUser | None) -> W
     if actor is not None:
         warehouse._history_user = actor
     warehouse.full_clean()
+    created = warehouse.pk is None
     warehouse.save()
+    if created and actor is not None and not actor.has_perm(f"catalog.{WarehouseAction.MANAGE}"):
+        # Whoever creates a warehouse may see and keep it (add its bins, edit it); granting
+        # rights there stays with those who manage access. Recorded in the audit trail.
+        warehouse_access_grant(
+            warehouse=warehouse, actor=None, user=actor, perms=[WarehouseAction.VIEW, WarehouseAction.MANAGE]
+        )
     return warehouse

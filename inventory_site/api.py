@@ -23,6 +23,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.serializers.json import DjangoJSONEncoder
@@ -32,11 +33,12 @@ from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiParameter, extend_schema_field
 from rest_framework import exceptions, serializers
 from rest_framework.pagination import PageNumberPagination
-from rest_framework.permissions import DjangoModelPermissions
+from rest_framework.permissions import BasePermission, DjangoModelPermissions
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from catalog.models import Location, Warehouse
+from catalog.numbers import NumberError, parse_decimal
 from stock.models import QTY_STEP, IdempotentRequest
 from stock.services import AlreadyReversed, InsufficientStock, StockError
 
@@ -71,6 +73,17 @@ class ModelPermissions(DjangoModelPermissions):
         return super().has_permission(request, view)
 
 
+class DocsAccess(BasePermission):
+    """The schema and the docs pages: public only with ``API_DOCS_PUBLIC`` (default false: a
+    production API does not hand its map to strangers); otherwise any signed-in user (a token or
+    a session; no role needed: the map says nothing about anyone's data)."""
+
+    message = "Sign in to read the API schema and docs (/api/v1/auth/login/), or send a token."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return settings.API_DOCS_PUBLIC or bool(request.user and request.user.is_authenticated)
+
+
 # --- Pagination -----------------------------------------------------------------------------------
 
 
@@ -98,6 +111,17 @@ class QuantityField(serializers.DecimalField):
         kwargs.setdefault("max_digits", 18)
         kwargs.setdefault("decimal_places", 4)
         super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> Decimal:
+        """Strings are read by the one rule of every door (``catalog.numbers``), in its canonical
+        form (a dot as the decimal mark, as ``DECIMAL_PATTERN`` says): ``"1_000"``, ``"1,000"``
+        and ``"1e3"`` are refused with a message, never read as a number."""
+        if isinstance(data, str):
+            try:
+                parse_decimal(data, places=self.decimal_places, decimal_comma=False)
+            except NumberError as exc:
+                raise serializers.ValidationError(str(exc), code="invalid") from exc
+        return super().to_internal_value(data)
 
 
 def decimal_string(value: Decimal) -> str:
@@ -189,12 +213,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
 
 ERROR_CODES = {
     "400": "validation_error (with fields), unknown_sku, unknown_location, unknown_warehouse, invalid_movement, ...",
-    "401": "not_authenticated, authentication_failed",
+    "401": "not_authenticated, authentication_failed, token_expired, locked_out",
     "403": "permission_denied",
     "404": "not_found",
     "409": "insufficient_stock (with sku and available), already_reversed",
     "415": "unsupported_media_type",
     "422": "idempotency_key_reused",
+    "429": "throttled (with a Retry-After header): too many requests, or too many invalid tokens from an address",
 }
 ERROR_SCHEMA = {
     "type": "object",
@@ -223,13 +248,13 @@ WRITE_METHODS = {"post", "put", "patch", "delete"}
 
 def postprocess_error_responses(result: dict, generator: Any, request: Any, public: bool) -> dict:
     """drf-spectacular hook: the ``Error`` component and the error statuses of every operation
-    (400/401/403/404; writes also 409/415/422), so clients and the fuzzer know every answer."""
+    (400/401/403/404/429; writes also 409/415/422), so clients and the fuzzer know every answer."""
     result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
     for path_item in result.get("paths", {}).values():
         for method, operation in path_item.items():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
-            statuses = ["400", "401", "403", "404"]
+            statuses = ["400", "401", "403", "404", "429"]
             if method in WRITE_METHODS:
                 statuses += ["409", "415", "422"]
             for status in statuses:
@@ -362,10 +387,11 @@ def api_urls() -> list:
     router.register("reservations", stock_api.ReservationViewSet, basename="api-reservation")
     router.register("suppliers", purchasing_api.SupplierViewSet, basename="api-supplier")
     router.register("purchase-orders", purchasing_api.PurchaseOrderViewSet, basename="api-purchase-order")
+    docs = {"permission_classes": [DocsAccess]}
     return [
-        path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-        path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-        path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+        path("schema/", SpectacularAPIView.as_view(**docs), name="api-schema"),
+        path("docs/", docs_page(SpectacularSwaggerView.as_view(url_name="api-schema", **docs)), name="api-docs"),
+        path("redoc/", docs_page(SpectacularRedocView.as_view(url_name="api-schema", **docs)), name="api-redoc"),
         path("auth/", include("rest_framework.urls")),
         path("sales/", stock_api.SaleApi.as_view(), name="api-sale"),
         path("returns/", stock_api.CustomerReturnApi.as_view(), name="api-return"),
@@ -375,6 +401,21 @@ def api_urls() -> list:
         # is a JSON 404 like every other error, not Django's HTML page.
         re_path(r"^.*/$", not_found),
     ]
+
+
+def docs_page(view: Callable[..., Any]) -> Callable[..., Any]:
+    """A docs page (HTML, for people) sends a stranger to the API's login page and back, where
+    ``DocsAccess`` alone would answer a bare 401 (the schema itself answers 401 in JSON)."""
+
+    def page(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        if not settings.API_DOCS_PUBLIC and not request.user.is_authenticated:
+            from django.contrib.auth.views import redirect_to_login
+            from django.urls import reverse
+
+            return redirect_to_login(request.get_full_path(), reverse("rest_framework:login"))
+        return view(request, *args, **kwargs)
+
+    return page
 
 
 @csrf_exempt  # it changes nothing; a POST to an unknown URL is a 404, not a CSRF failure

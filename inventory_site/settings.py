@@ -63,6 +63,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "inventory_site.sessions.ShiftSessionMiddleware",  # sessions end SESSION_HOURS after sign-in
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
@@ -124,13 +125,23 @@ AUTHENTICATION_BACKENDS = [
     "guardian.backends.ObjectPermissionBackend",
 ]
 LOGIN_URL = "admin:login"
+# After a login without a (safe) next=: the user's home, /admin/ for staff, /floor/ for clerks.
+LOGIN_REDIRECT_URL = "home"
+# Every signed-in session ends this many hours after sign-in (a shift on a shared handheld),
+# however busy; the cookie's own age is the same (docs/security.md, "Sessions").
+SESSION_HOURS = env.int("SESSION_HOURS", default=12)
+SESSION_COOKIE_AGE = SESSION_HOURS * 3600
 
 # --- Login throttling (django-axes) ---------------------------------------------------------------
-# Five failed logins for one username from one IP address lock that pair out for an hour; a
-# successful login clears the count. authenticate() needs the request (tests: force_login).
+# Five failed logins for one username from one IP address lock that pair out for an hour, and
+# five failed logins from one address (any usernames) lock the address; a successful login
+# clears the count. authenticate() needs the request (tests: force_login).
 AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = timedelta(hours=1)
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# Also by address alone: password spraying (one password tried on many usernames) from one
+# address sums its failures and locks the address. A locked-out user's API token is refused
+# from the locked address too (inventory_site.api_auth).
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "admin/reports/lockout.html"
 
@@ -168,6 +179,9 @@ STOCK_ADJUSTMENT_APPROVAL_VALUE = env.str("STOCK_ADJUSTMENT_APPROVAL_VALUE", def
 STOCK_POSTING_FUNCTION = env.bool("STOCK_POSTING_FUNCTION", default=True)
 # The daily expiry alert (stock.expiry_alerts) lists lots with stock expiring within this many days.
 STOCK_EXPIRY_ALERT_DAYS = env.int("STOCK_EXPIRY_ALERT_DAYS", default=14)
+# Postings may be back-dated (occurred_at) this many days; further back needs the adjust
+# permission in the posting's warehouses (docs/ledger.md, "Back-dating").
+STOCK_BACKDATE_DAYS = env.int("STOCK_BACKDATE_DAYS", default=7)
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
@@ -202,15 +216,29 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Days an Idempotency-Key's stored answer is kept for replays (docs/api.md, "Idempotency"); the
 # daily job stock.purge_idempotency_keys deletes older ones. The ledger keeps its keys forever.
 API_IDEMPOTENCY_RETENTION_DAYS = env.int("API_IDEMPOTENCY_RETENTION_DAYS", default=30)
+# The OpenAPI schema and its docs pages (/api/v1/schema/, docs/, redoc/) without signing in?
+API_DOCS_PUBLIC = env.bool("API_DOCS_PUBLIC", default=False)
+# Throttling (docs/api.md): requests per user, and invalid tokens per client address (beyond it
+# every token from that address gets 429 with Retry-After until the window passes). DRF rate
+# syntax, "<n>/<second|minute|hour|day>"; empty: no limit. Counters live in the cache below.
+API_THROTTLE_USER = env.str("API_THROTTLE_USER", default="1200/minute")
+API_THROTTLE_AUTH_FAILURES = env.str("API_THROTTLE_AUTH_FAILURES", default="20/minute")
+# API tokens older than this many hours are refused (0: never expire); renew one with
+# manage.py create_api_token USER --rotate.
+API_TOKEN_TTL_HOURS = env.int("API_TOKEN_TTL_HOURS", default=0)
+# The throttles' counters: set CACHE_URL=redis://... with more than one web worker, or each
+# worker counts on its own (the default, a local-memory cache per process).
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     # DjangoModelPermissions with GET needing the view permission too (docs/api.md).
     "DEFAULT_PERMISSION_CLASSES": ["inventory_site.api.ModelPermissions"],
     "COERCE_DECIMAL_TO_STRING": True,
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",  # shops, POS, ERPs: Authorization: Token <key>
+        "inventory_site.api_auth.TokenAuthentication",  # shops, POS, ERPs: Authorization: Token <key>
         "rest_framework.authentication.SessionAuthentication",  # the browsable API and the docs page
     ],
+    "DEFAULT_THROTTLE_CLASSES": ["inventory_site.api_auth.UserRateThrottle"],
     "DEFAULT_PAGINATION_CLASS": "inventory_site.api.Pagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "inventory_site.api.exception_handler",

@@ -2,10 +2,10 @@
 
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import RedirectView
 
 from inventory_site.admin_login import StaffLoginForm
 from inventory_site.api import api_urls
+from inventory_site.sessions import home
 from reports.admin import audit_trail_view
 
 admin.site.site_header = admin.site.site_title = "Perpetual inventory"
@@ -13,7 +13,7 @@ admin.site.site_url = None  # the header links the floor pages instead (template
 admin.site.login_form = StaffLoginForm
 
 urlpatterns = [
-    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("", home, name="home"),  # staff to /admin/, clerks to /floor/ (LOGIN_REDIRECT_URL)
     # Before admin/: the admin's catch-all would otherwise answer it.
     path("admin/audit-trail/", admin.site.admin_view(audit_trail_view), name="audit_trail"),
     path("admin/", admin.site.urls),

@@ -24,6 +24,7 @@ from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from catalog.models import Location, LocationKind
+from catalog.numbers import DecimalNumberField
 from catalog.permissions import PermittedWarehouseFilter, WarehouseScopedAdminMixin, warehouses_for
 from stock.services import StockError
 
@@ -158,7 +159,7 @@ class PurchaseOrderLineInline(admin.TabularInline):
 
 class ReceiveLineForm(forms.Form):
     line = forms.IntegerField(widget=forms.HiddenInput)
-    quantity = forms.DecimalField(min_value=Decimal(0), max_digits=18, decimal_places=4, required=False)
+    quantity = DecimalNumberField(min_value=Decimal(0), max_digits=18, decimal_places=4, required=False)
     location = forms.ModelChoiceField(queryset=Location.objects.none(), required=False)
     lot = forms.CharField(max_length=100, required=False)
     expiry_date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))

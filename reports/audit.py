@@ -19,8 +19,9 @@ Warehouse scoping (``catalog.permissions``): a user sees the movements that touc
 where they may view stock, and the history of rows tied to such a warehouse (the warehouse
 itself, its locations, and any tracked model with a foreign key to a warehouse or a location)
 and the access changes of such a warehouse.
-History of rows tied to no warehouse (items, categories, units, barcodes, lots, the virtual
-locations) is master data that everyone allowed on the page sees.
+History of rows tied to no warehouse (items, categories, units, barcodes, the virtual
+locations) is master data that everyone allowed on the page sees; a lot's history is scoped like
+the lot (``stock.selectors.lots_visible``: the warehouses it moved in or out of).
 
 Read-only: nothing here writes.
 """
@@ -47,7 +48,8 @@ from django.utils import timezone
 from catalog.access import warehouse_rights
 from catalog.models import Item, Location, Warehouse, WarehouseAccessChange, normalize_sku
 from catalog.permissions import WarehouseAction, scope_to_warehouses, warehouse_allows, warehouses_for
-from stock.models import Movement
+from stock.models import Lot, Movement
+from stock.selectors import lots_visible
 
 LEDGER = "ledger"
 MASTER_DATA = "master"
@@ -236,6 +238,8 @@ def _history(source: HistorySource, user: AbstractBaseUser | None, filters: Audi
         )
     elif filters.warehouse is not None:
         return None
+    if source.model is Lot:  # a lot has no warehouse column: scoped like stock (lots_visible)
+        queryset = queryset.filter(id__in=lots_visible(Lot.objects.all(), user).values("pk"))
     if filters.sku:
         if not source.item_lookups:
             return None

@@ -9,9 +9,10 @@ from urllib.parse import quote
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -40,7 +41,7 @@ from .models import (
     StockLevel,
 )
 from .resources import OpeningBalanceResource
-from .selectors import stock_card
+from .selectors import lots_visible, stock_card
 from .services import StockError, adjustment_request_approve, adjustment_request_reject, movement_reverse
 
 
@@ -260,6 +261,24 @@ class LotAdmin(SimpleHistoryAdmin):
     search_fields = ["code", "item__sku", "item__name"]
     autocomplete_fields = ["item"]
     list_select_related = ["item"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Lot]:
+        """Scoped like stock (``lots_visible``): list, change page, history, autocompletes."""
+        return lots_visible(super().get_queryset(request), request.user)
+
+    def _get_obj_does_not_exist_redirect(self, request: HttpRequest, opts: object, object_id: str) -> None:
+        raise Http404(f"No lot with id {object_id!r} here.")
+
+    def history_view(self, request: HttpRequest, object_id: str, extra_context: dict | None = None):  # noqa: ANN201
+        """simple-history finds records by id without the admin's queryset: scope them too."""
+        if not self.get_queryset(request).filter(pk=unquote(object_id)).exists():
+            raise Http404(f"No lot with id {object_id!r} here.")
+        return super().history_view(request, object_id, extra_context)
+
+    def history_form_view(self, request: HttpRequest, object_id: str, version_id: str, extra_context=None):  # noqa: ANN001, ANN201
+        if not self.get_queryset(request).filter(pk=unquote(object_id)).exists():
+            raise Http404(f"No lot with id {object_id!r} here.")
+        return super().history_form_view(request, object_id, version_id, extra_context)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Lot | None = None) -> list[str]:
         # A lot's identity is fixed once it exists; its expiry may be corrected.

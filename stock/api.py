@@ -42,7 +42,7 @@ from .models import (
     ReservationStatus,
     StockLevel,
 )
-from .selectors import stock_on_hand
+from .selectors import lots_visible, stock_on_hand
 from .services import (
     StockRequest,
     movement_reverse,
@@ -72,7 +72,8 @@ def unit_cost_field() -> QuantityField:
 
 
 class LotViewSet(viewsets.ReadOnlyModelViewSet):
-    """Lots (batches) of lot-tracked items, with their expiry."""
+    """Lots (batches) of lot-tracked items, with their expiry: only those of warehouses where
+    the user may view stock (``stock.selectors.lots_visible``); another warehouse's lot is a 404."""
 
     @extend_schema_serializer(component_name="Lot")
     class OutputSerializer(serializers.ModelSerializer):
@@ -95,6 +96,9 @@ class LotViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = OutputSerializer
     filterset_class = Filter
     queryset = Lot.objects.select_related("item").order_by("item__sku", F("expiry_date").asc(nulls_last=True), "code")
+
+    def get_queryset(self) -> QuerySet[Lot]:
+        return lots_visible(self.queryset, self.request.user)
 
 
 # --- Stock levels ---------------------------------------------------------------------------------

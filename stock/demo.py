@@ -8,6 +8,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import TextIO
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
@@ -67,7 +68,10 @@ def seed_sales_history() -> Tally:
     the items stocked there: an item without stock sells nothing, so stock that arrives later
     (the demo's purchase receipts) cannot make a second run sell what the first could not."""
     tally = Tally()
-    actor = get_user_model().objects.get(username="clerk")
+    # The clerk sells within the back-dating window (STOCK_BACKDATE_DAYS); older history is
+    # entered by the manager, who may adjust stock in AMS and so may post further back.
+    clerk, manager = (get_user_model().objects.get(username=name) for name in ("clerk", "manager"))
+    recent = timezone.now() - timedelta(days=settings.STOCK_BACKDATE_DAYS - 1)
     warehouse = Warehouse.objects.get(code="AMS")
     items = {item.sku: item for item in Item.objects.filter(sku__in=[spec.sku for spec in ITEMS])}
     now = timezone.now()
@@ -84,7 +88,7 @@ def seed_sales_history() -> Tally:
                     item=items[spec.sku],
                     warehouse=warehouse,
                     quantity=Decimal(1 + (spec.number + days_ago) % 4),
-                    actor=actor,
+                    actor=clerk if now - timedelta(days=days_ago) >= recent else manager,
                     idempotency_key=key,
                     occurred_at=now - timedelta(days=days_ago),
                     reference_type="demo",

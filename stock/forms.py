@@ -12,15 +12,15 @@ Views (``stock/views.py``) call these and the services; nothing here touches the
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.contrib.auth.forms import AuthenticationForm
 from django.db.models import Sum
 
 from catalog.models import Barcode, Item, Location, Warehouse, normalize_code, normalize_sku
+from catalog.numbers import NumberError, parse_decimal
 
 from .models import Lot, StockLevel
 
@@ -150,24 +150,21 @@ def unknown_code_message(raw: str) -> str:
     )
 
 
-_QTY = re.compile(r"^[+-]?\d+([.,]\d+)?$")
-
-
 def parse_quantity(raw: str, *, whole: bool = False) -> Decimal:
-    """A positive quantity typed as ``3``, ``2.5`` or ``2,5``; FloorError says what is wrong."""
+    """A positive quantity typed as ``3``, ``2.5`` or ``2,5`` (``catalog.numbers``: one rule for
+    every door, so ``1,000`` is refused as ambiguous, not read as 1); FloorError says what is wrong."""
     text = (raw or "").strip()
-    if not _QTY.match(text):
-        raise FloorError(f'"{text}" is not a quantity: type a number such as 3 or 2.5.')
+    digits = text.lstrip("+-")
+    if digits.isdigit() and len(digits) > 7:  # a long number is a barcode nobody knows
+        raise FloorError(f'"{text}" is not a known barcode, and too large for a quantity: type the quantity.')
     try:
-        number = Decimal(text.replace(",", "."))
-    except InvalidOperation as exc:  # pragma: no cover - the pattern admits only numbers
-        raise FloorError(f'"{text}" is not a quantity: type a number such as 3 or 2.5.') from exc
+        number = parse_decimal(text, integer_digits=7)
+    except NumberError as exc:
+        if exc.reason == NumberError.NOT_A_NUMBER:
+            raise FloorError(f'"{text}" is not a quantity: type a number such as 3 or 2.5.') from exc
+        raise FloorError(f"{exc} Type the quantity, such as 3 or 2.5.") from exc
     if number <= 0:
         raise FloorError("The quantity must be more than zero.")
-    if len(text.split(".")[0].split(",")[0].lstrip("+-")) > 7:
-        raise FloorError(f'"{text}" is not a known barcode, and too large for a quantity: type the quantity.')
-    if number != number.quantize(Decimal("0.0001")):
-        raise FloorError(f"{text} has more than 4 decimal places.")
     if whole and number != number.to_integral():
         raise FloorError(f"{text} is not a whole number: this item is counted in whole units.")
     return number

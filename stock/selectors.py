@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Case, DecimalField, F, Q, QuerySet, Sum, Value, When
+from django.db.models import Case, DecimalField, Exists, F, OuterRef, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from catalog.models import Item, Location, LocationKind, Warehouse
+from catalog.permissions import WarehouseAction, warehouses_for
 
 from .models import MONEY_STEP, ZERO, ItemValuation, Lot, Movement, StockLevel
 
@@ -270,3 +271,21 @@ def stock_card(
         value += value_sign * m.total_cost
         rows.append(StockCardRow(m, sign * m.quantity, balance, value_sign * m.total_cost, value))
     return opening_qty, opening_value, rows
+
+
+def lots_visible(queryset: QuerySet[Lot], user) -> QuerySet[Lot]:  # noqa: ANN001 - a user or None
+    """The lots of ``queryset`` that ``user`` may see, scoped like stock (docs/api.md, "Lots"):
+    a lot with movements is visible to those who may view stock in a warehouse it has moved in
+    or out of (stock levels come only from movements, so "has or had stock" is included); a lot
+    with no movement yet belongs to no warehouse and tells nothing about any warehouse's stock
+    (a code and an expiry typed in before the goods arrive): visible to anyone who may view
+    stock in some warehouse, so whoever receives it can find it. Global viewers see all."""
+    if user is None or (user.is_active and user.has_perm(f"catalog.{WarehouseAction.VIEW}")):
+        return queryset
+    permitted = warehouses_for(user, WarehouseAction.VIEW)
+    moved = Movement.objects.filter(lot=OuterRef("pk"))
+    seen_in_permitted = moved.filter(Q(source__warehouse__in=permitted) | Q(destination__warehouse__in=permitted))
+    condition = Exists(seen_in_permitted)
+    if permitted.exists():
+        condition |= ~Exists(moved)
+    return queryset.filter(condition)

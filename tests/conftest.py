@@ -23,6 +23,16 @@ def _fast_password_hasher() -> Iterator[None]:
         yield
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> Iterator[None]:
+    """The API's throttle counters live in the default cache (a process-wide local memory in
+    tests): every test starts from zero, so a long run never trips a limit by accident."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
 # --- No door around the ledger (DESIGN.md rule 10, STYLE.md habit 2) --------------------------
 
 PROJECT = Path(__file__).resolve().parents[1]

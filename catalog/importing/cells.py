@@ -8,10 +8,10 @@ import re
 from datetime import date
 from decimal import Decimal
 
-_PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
-_COMMA_DECIMAL = re.compile(r"[+-]?\d+,\d+")
-_SCIENTIFIC = re.compile(r"[+-]?\d+(\.\d+)?[eE][+-]?\d+")
+from catalog.numbers import NumberError, parse_decimal
+
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_SCIENTIFIC = re.compile(r"[+-]?\d+(\.\d+)?[eE][+-]?\d+")
 TRUE_WORDS = frozenset({"true", "yes", "1", "y"})
 FALSE_WORDS = frozenset({"false", "no", "0", "n"})
 
@@ -26,28 +26,13 @@ def text(value: str, *, max_length: int) -> str:
     return value
 
 
-_LIMIT = Decimal(10) ** 14
-
-
 def decimal(value: str, *, places: int = 4, minimum: Decimal | None = None, positive: bool = False) -> Decimal:
-    """A number with a dot or a single comma as the decimal mark and no thousands separators.
-    ``1,000`` is refused as ambiguous (one thousand, or one with three decimals?)."""
-    raw = value
-    if not _PLAIN_NUMBER.fullmatch(raw):
-        raw = value.replace(" ", "").replace("\u00a0", "")
-        if _COMMA_DECIMAL.fullmatch(raw):
-            if len(raw.split(",")[1]) == 3:
-                raise CellError(f"{value!r} is ambiguous: write one thousand as 1000 and one as 1.000 or 1.")
-            raw = raw.replace(",", ".")
-        if _SCIENTIFIC.fullmatch(raw):
-            raise CellError(f"{value!r} is in scientific notation: format the column as a plain number.")
-        if not _PLAIN_NUMBER.fullmatch(raw):
-            raise CellError(f"{value!r} is not a number (write it like 12.5, without thousands separators).")
-    if len(raw.partition(".")[2].rstrip("0")) > places:
-        raise CellError(f"{value!r} has more than {places} decimal places.")
-    number = Decimal(raw)
-    if abs(number) >= _LIMIT:
-        raise CellError(f"{value!r} is too large.")
+    """A number by the one rule of ``catalog.numbers.parse_decimal`` (a dot or a single comma as
+    the decimal mark, no thousands separators; ``1,000`` refused as ambiguous)."""
+    try:
+        number = parse_decimal(value, places=places)
+    except NumberError as exc:
+        raise CellError(str(exc)) from exc
     if positive and number <= 0:
         raise CellError(f"must be greater than zero (got {value}).")
     if minimum is not None and number < minimum:

@@ -315,7 +315,9 @@ def requests_post(
     if not requests:
         raise InvalidMovement("Nothing to post: no lines.")
     _authorize_requests(actor, requests)
-    when = _occurred_at(occurred_at)
+    when = _occurred_at(
+        occurred_at, actor=actor, warehouses=[w for r in requests for w in _request_warehouses(r) if w is not None]
+    )
     writes = any(request.kind in INCOMING and isinstance(request.lot, str) for request in requests)
     with transaction.atomic() if writes else nullcontext():
         entries = [_pick_or_line(request, when) for request in requests]

@@ -53,3 +53,10 @@ class AlreadyReversed(StockError):
 
 def _fmt(value: Decimal) -> str:
     return f"{value.normalize():f}" if value == value.to_integral() else f"{value.normalize()}"
+
+
+class BackdatedTooFar(InvalidMovement):
+    """``occurred_at`` is further back than ``STOCK_BACKDATE_DAYS`` and the actor may not adjust
+    stock in the posting's warehouses (or it falls into a closed period)."""
+
+    code = "backdated_too_far"

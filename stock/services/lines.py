@@ -4,13 +4,17 @@ is the one check of a line; nothing here touches the database except ``_virtual`
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 
-from catalog.models import Item, ItemStatus, Location, LocationKind, Tracking
+from catalog.models import Item, ItemStatus, Location, LocationKind, Tracking, Warehouse
+from catalog.permissions import WarehouseAction, warehouse_allows
 
 from ..models import (
     QTY_STEP,
@@ -19,7 +23,7 @@ from ..models import (
     Movement,
     MovementKind,
 )
-from .errors import InvalidMovement, _fmt
+from .errors import BackdatedTooFar, InvalidMovement, _fmt
 
 LevelKey = tuple[int, int, int | None]  # (item_id, location_id, lot_id)
 ValuationKey = tuple[int, int]  # (item_id, warehouse_id)
@@ -91,7 +95,18 @@ def _money(value: object, what: str = "unit cost") -> Decimal:
     return number
 
 
-def _occurred_at(value: datetime | None) -> datetime:
+def _occurred_at(
+    value: datetime | None,
+    *,
+    actor: AbstractBaseUser | None = None,
+    warehouses: Iterable[Warehouse] | None = None,
+) -> datetime:
+    """When a posting happened: now by default; aware, not in the future. Given the
+    ``warehouses`` the posting touches (internal sides), also the back-dating rule (docs/ledger.md,
+    "Back-dating"): at most ``STOCK_BACKDATE_DAYS`` days back, further only for an actor who may
+    adjust stock in every one of them (``actor=None``, the system, may), and never into a closed
+    period (``_period_closed``). Without ``warehouses`` only the first checks run: callers that
+    need ``when`` early check again once the lines are known (``_post_movements`` always does)."""
     now = timezone.now()
     if value is None:
         return now
@@ -99,7 +114,46 @@ def _occurred_at(value: datetime | None) -> datetime:
         raise InvalidMovement("occurred_at must carry a time zone.")
     if value > now + CLOCK_SKEW:
         raise InvalidMovement(f"occurred_at {value.isoformat()} is in the future.")
+    if warehouses is not None:
+        _backdating_require(value, now, actor=actor, warehouses={w.pk: w for w in warehouses}.values())
     return value
+
+
+def _backdating_require(
+    when: datetime, now: datetime, *, actor: AbstractBaseUser | None, warehouses: Iterable[Warehouse]
+) -> None:
+    warehouses = list(warehouses)
+    for warehouse in warehouses:
+        if _period_closed(warehouse, when):
+            raise BackdatedTooFar(
+                f"occurred_at {when.date().isoformat()} is in a closed period of warehouse {warehouse.code}."
+            )
+    days = settings.STOCK_BACKDATE_DAYS
+    if actor is None or when >= now - timedelta(days=days):
+        return
+    lacking = [w.code for w in warehouses if not warehouse_allows(actor, w, WarehouseAction.ADJUST)]
+    if lacking or not (warehouses or warehouse_allows(actor, None, WarehouseAction.ADJUST)):
+        where = ", ".join(sorted(lacking)) or "any warehouse"
+        raise BackdatedTooFar(
+            f"occurred_at {when.date().isoformat()} is more than {days} days back; posting further back "
+            f"needs the adjust permission in {where}."
+        )
+
+
+def _period_closed(warehouse: Warehouse, when: datetime) -> bool:
+    """The hook for closed accounting periods: no posting may fall into one, whoever posts it.
+    There are no periods yet, so nothing is closed; when they exist, answer here (one place)."""
+    return False
+
+
+def _posting_warehouses(lines: Sequence[MovementLine]) -> list[Warehouse]:
+    """The warehouses of the internal sides of ``lines`` (virtual locations have none)."""
+    found: dict[int, Warehouse] = {}
+    for line in lines:
+        for location in (line.source, line.destination):
+            if location.warehouse_id is not None:
+                found[location.warehouse_id] = location.warehouse
+    return list(found.values())
 
 
 def _validate_line(line: MovementLine) -> MovementLine:

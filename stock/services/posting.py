@@ -28,7 +28,15 @@ from ..models import (
 from .costing import _average_take, _cost_lines, _current_unit_cost, _fifo_take, _open_layers, _save_costings
 from .errors import InsufficientStock, InvalidMovement, StockError
 from .function import _post_line_in_database, _posts_in_database
-from .lines import LevelKey, MovementLine, _level_policy, _occurred_at, _validate_line, _virtual
+from .lines import (
+    LevelKey,
+    MovementLine,
+    _level_policy,
+    _occurred_at,
+    _posting_warehouses,
+    _validate_line,
+    _virtual,
+)
 from .locks import _insert_movements, _levels_apply, _lock_levels, _lock_rows, _MissingRows, _movement
 
 
@@ -107,6 +115,7 @@ def _post_movements(
     try:
         checked = [_validate_line(line) for line in batch]
         (authorize or _authorize)(actor, checked)
+        when = _occurred_at(occurred_at, actor=actor, warehouses=_posting_warehouses(checked))
         if _posts_in_database(checked):
             return [_post_line_in_database(checked[0], actor=actor, idempotency_key=idempotency_key, occurred_at=when)]
         try:

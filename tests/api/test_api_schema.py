@@ -7,6 +7,7 @@ import io
 
 import pytest
 import yaml
+from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 from drf_spectacular.validation import validate_schema
 from rest_framework.authtoken.models import Token
@@ -48,8 +49,16 @@ ENDPOINTS = {
 
 
 @pytest.fixture
-def schema(db) -> dict:
-    response = APIClient().get("/api/v1/schema/")
+def reader(db) -> APIClient:
+    """A signed-in client: the schema and docs are not public by default (API_DOCS_PUBLIC)."""
+    client = APIClient()
+    client.force_login(User.objects.create_user("schema-reader"))
+    return client
+
+
+@pytest.fixture
+def schema(reader) -> dict:
+    response = reader.get("/api/v1/schema/")
     assert response.status_code == 200
     return yaml.safe_load(response.content)
 
@@ -82,16 +91,16 @@ def test_quantities_are_numbers_or_decimal_strings_in_requests_and_strings_in_re
     assert components["Movement"]["properties"]["quantity"]["type"] == "string"
 
 
-def test_the_schema_as_json(db):
-    response = APIClient().get("/api/v1/schema/?format=json")
+def test_the_schema_as_json(reader):
+    response = reader.get("/api/v1/schema/?format=json")
 
     assert response.status_code == 200
     assert response.json()["info"]["title"] == "Perpetual inventory API"
 
 
 @pytest.mark.parametrize("page", ["/api/v1/docs/", "/api/v1/redoc/"])
-def test_the_docs_pages_load_their_assets_from_static_files(db, page):
-    response = APIClient().get(page)
+def test_the_docs_pages_load_their_assets_from_static_files(reader, page):
+    response = reader.get(page)
 
     assert response.status_code == 200
     html = response.content.decode()

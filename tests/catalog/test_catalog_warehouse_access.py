@@ -30,6 +30,7 @@ from catalog.access import (
 )
 from catalog.models import Item, Location, UnitOfMeasure, Warehouse, WarehouseAccessChange
 from catalog.permissions import WarehouseAction, WarehousePermissionDenied, warehouse_allows
+from catalog.services import warehouse_save
 from inventory_site import roles
 from stock import services
 from stock.models import Movement, StockLevel
@@ -351,3 +352,28 @@ def test_granting_twice_or_revoking_what_is_not_held_changes_and_records_nothing
     assert warehouse_access_revoke(warehouse=rtm, actor=_fresh(boss), user=carl, perms=[ADJUST]) == []
     assert WarehouseAccessChange.objects.count() == 1  # the first grant only
     assert _perms(carl, rtm) == {POST}
+
+
+def test_whoever_creates_a_warehouse_may_keep_it_and_the_grant_is_recorded(client, world):
+    mia = world["mia"]  # Inventory manager: add_warehouse by role, no global warehouse action
+    client.force_login(mia)
+
+    response = client.post(
+        reverse("admin:catalog_warehouse_add"),
+        {"code": "UTR", "name": "Utrecht", "address": "", "time_zone": "Europe/Amsterdam", "active": "on"},
+    )
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    utr = Warehouse.objects.get(code="UTR")
+    assert _perms(mia, utr) == {VIEW, WarehouseAction.MANAGE}  # not manage access: that stays above her
+    assert client.get(reverse("admin:catalog_warehouse_change", args=[utr.pk])).status_code == 200
+    assert list(WarehouseAccessChange.objects.filter(warehouse=utr).values_list("actor_name", "grantee_name")) == [
+        ("(system)", "user mia"),
+        ("(system)", "user mia"),
+    ]
+
+
+def test_an_administrator_creating_a_warehouse_needs_no_object_grant(world):
+    boss = world["boss"]  # global grants of every warehouse action
+    utr = warehouse_save(warehouse=Warehouse(code="UTR", name="Utrecht"), actor=boss)
+    assert _perms(boss, utr) == set() and not WarehouseAccessChange.objects.filter(warehouse=utr).exists()

@@ -80,7 +80,9 @@ def test_axes_is_wired_first_and_keeps_the_other_backends():
     assert "guardian.backends.ObjectPermissionBackend" in settings.AUTHENTICATION_BACKENDS
     assert settings.MIDDLEWARE[-1] == "axes.middleware.AxesMiddleware"
     assert settings.AXES_FAILURE_LIMIT == 5 and settings.AXES_COOLOFF_TIME.total_seconds() == 3600
-    assert settings.AXES_LOCKOUT_PARAMETERS == [["username", "ip_address"]] and settings.AXES_RESET_ON_SUCCESS
+    # By (username, address) and by address alone (issue 12: password spraying locks the address).
+    assert settings.AXES_LOCKOUT_PARAMETERS == [["username", "ip_address"], "ip_address"]
+    assert settings.AXES_RESET_ON_SUCCESS
     assert len(settings.AUTH_PASSWORD_VALIDATORS) == 4
 
 
