@@ -48,7 +48,7 @@ from .importing.locations import (
     validation_errors,
 )
 from .importing.reading import ImportFileError, clean_cell, header_key, open_table
-from .importing.runner import RowError, map_headers
+from .importing.runner import RowError, map_headers, row_text_errors
 from .importing.writing import table_bytes
 from .models import Barcode, Category, Item, Location, normalize_code, normalize_sku
 from .services import item_save
@@ -217,7 +217,12 @@ class ServiceResource(resources.ModelResource):
         self.rows_info.append(self._current)
 
     def raw(self, row: dict[str, Any]) -> dict[str, str]:
-        return {c: str(row.get(c) or "").strip() for c in self.columns if c in row}  # cleaned when read
+        """The row's cells by column (cleaned when read); RowRejected when a cell breaks the
+        input-hygiene rule, before anything looks the row up."""
+        raw = {c: str(row.get(c) or "").strip() for c in self.columns if c in row}
+        if errors := row_text_errors(raw, row=self._current["row"]):
+            raise RowRejected(errors)
+        return raw
 
     def get_or_init_instance(self, instance_loader: Any, row: dict[str, Any]) -> tuple[Any, bool]:
         return self.find(self.raw(row))

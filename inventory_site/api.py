@@ -17,14 +17,17 @@ at import time: that module reads ``DEFAULT_PERMISSION_CLASSES``, which names a 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
+from itertools import accumulate
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DataError, IntegrityError, transaction
@@ -33,10 +36,12 @@ from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiParameter, extend_schema_field
 from rest_framework import exceptions, serializers
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import BasePermission, DjangoModelPermissions
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from catalog.hygiene import first_text_problem
 from catalog.models import Location, Warehouse
 from catalog.numbers import NumberError, parse_decimal
 from stock.models import QTY_STEP, IdempotentRequest
@@ -190,6 +195,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return _error("permission_denied", str(exc) or "You may not do this.", 403)
     if isinstance(exc, Http404):
         return _error("not_found", "Not found.", 404)
+    if isinstance(exc, RequestDataTooBig):  # Django's own limit, met when DRF reads the body
+        return _body_too_large()
     if isinstance(exc, DataError):  # PostgreSQL refused a value (out of range): the input's fault
         return _error("out_of_range", "A value is out of range.", 400)
     if isinstance(exc, DjangoValidationError):
@@ -212,11 +219,15 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
 
 
 ERROR_CODES = {
-    "400": "validation_error (with fields), unknown_sku, unknown_location, unknown_warehouse, invalid_movement, ...",
+    "400": (
+        "validation_error (with fields), invalid_characters (with fields), nesting_too_deep, unknown_sku, "
+        "unknown_location, unknown_warehouse, invalid_movement, ..."
+    ),
     "401": "not_authenticated, authentication_failed, token_expired, locked_out",
     "403": "permission_denied",
     "404": "not_found",
     "409": "insufficient_stock (with sku and available), already_reversed",
+    "413": "body_too_large (the body is over DATA_UPLOAD_MAX_MEMORY_SIZE)",
     "415": "unsupported_media_type",
     "422": "idempotency_key_reused",
     "429": "throttled (with a Retry-After header): too many requests, or too many invalid tokens from an address",
@@ -256,7 +267,7 @@ def postprocess_error_responses(result: dict, generator: Any, request: Any, publ
                 continue
             statuses = ["400", "401", "403", "404", "429"]
             if method in WRITE_METHODS:
-                statuses += ["409", "415", "422"]
+                statuses += ["409", "413", "415", "422"]
             for status in statuses:
                 operation["responses"].setdefault(
                     status,
@@ -266,6 +277,74 @@ def postprocess_error_responses(result: dict, generator: Any, request: Any, publ
                     },
                 )
     return result
+
+
+# --- Parsing ----------------------------------------------------------------------------------------
+
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_STEP = [0] * 256
+_STEP[ord("[")] = _STEP[ord("{")] = 1
+_STEP[ord("]")] = _STEP[ord("}")] = -1
+
+
+def _body_too_large() -> Response:
+    from django.conf import settings
+
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return _error(
+        "body_too_large",
+        f"The request body is larger than {limit} bytes: send fewer lines per request.",
+        413,
+        limit=limit,
+    )
+
+
+def json_depth(body: bytes) -> int:
+    """How deeply ``body`` (JSON text) nests arrays and objects; brackets inside strings do not
+    count. Linear, in C-speed steps whatever the body holds (a regular expression for strings
+    went quadratic on an unclosed string full of escaped quotes): take out escaped backslashes,
+    then escaped quotes, so the remaining quotes delimit the strings; keep the brackets outside
+    them; the deepest point is the largest running sum of +1 (opening) and -1 (closing)."""
+    unescaped = body.replace(b"\\\\", b"").replace(b'\\"', b"")
+    outside = b"".join(unescaped.split(b'"')[0::2])
+    brackets = outside.translate(None, _NOT_BRACKETS)
+    return max(accumulate(map(_STEP.__getitem__, brackets)), default=0)
+
+
+class HygienicJSONParser(JSONParser):
+    """DRF's JSON parser behind the input-hygiene rule (``catalog.hygiene``), so that no body
+    answers 500 and every string a view sees is text a column can hold:
+
+    - nesting deeper than ``max_depth`` arrays/objects: 400 ``nesting_too_deep`` (checked on the
+      raw bytes before parsing: the standard parser would recurse until it fails);
+    - a NUL character or a lone UTF-16 surrogate in any string, keys included: 400
+      ``invalid_characters`` with ``fields`` naming where (``lines.0.kind``);
+    - a body over ``DATA_UPLOAD_MAX_MEMORY_SIZE``: Django refuses it before the parser runs, and
+      ``exception_handler`` answers 413 ``body_too_large``."""
+
+    max_depth = 32
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: dict | None = None) -> Any:
+        body = stream.read()
+        if json_depth(body) > self.max_depth:
+            raise self._too_deep()
+        try:
+            data = super().parse(io.BytesIO(body), media_type, parser_context)
+        except RecursionError as exc:  # a body in an encoding the byte scan cannot read
+            raise self._too_deep() from exc
+        found = first_text_problem(data)
+        if found is not None:
+            where, problem = found[0][:200], found[1]  # a path of hostile long keys stays short
+            raise ApiError(f"{where} {problem}.", code="invalid_characters", fields={where: [f"This field {problem}."]})
+        return data
+
+    def _too_deep(self) -> ApiError:
+        return ApiError(
+            f"The JSON body nests arrays and objects more than {self.max_depth} levels deep: "
+            "no request of this API needs that many.",
+            code="nesting_too_deep",
+            max_depth=self.max_depth,
+        )
 
 
 # --- Idempotency ----------------------------------------------------------------------------------

@@ -64,6 +64,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "inventory_site.sessions.ShiftSessionMiddleware",  # sessions end SESSION_HOURS after sign-in
+    "inventory_site.middleware.AdminQueryHygieneMiddleware",  # NUL in an admin query string: 400, not 500
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
@@ -242,7 +243,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "inventory_site.api.Pagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "inventory_site.api.exception_handler",
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],  # JSON bodies only
+    # JSON bodies only, behind the input-hygiene rule (nesting, NUL, lone surrogates: docs/security.md)
+    "DEFAULT_PARSER_CLASSES": ["inventory_site.api.HygienicJSONParser"],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 SPECTACULAR_SETTINGS = {

@@ -5,7 +5,9 @@ functions here say what a text is, without writing anything:
 
 - ``scan_resolve`` recognises any known code for what it is: a bin (its barcode, or its code in
   the current warehouse), an item (a barcode or its SKU), a lot, or a reason code;
-- ``parse_quantity`` and ``parse_date`` read what was typed, with messages that say what to do.
+- ``parse_quantity`` and ``parse_date`` read what was typed, with messages that say what to do;
+- ``floor_text`` applies the input-hygiene rule (``catalog.hygiene``) to one input, and
+  ``new_lot_code`` to a lot code nobody knows yet (its column's length too).
 
 Views (``stock/views.py``) call these and the services; nothing here touches the ledger.
 """
@@ -19,6 +21,7 @@ from decimal import Decimal
 from django.contrib.auth.forms import AuthenticationForm
 from django.db.models import Sum
 
+from catalog.hygiene import text_problem
 from catalog.models import Barcode, Item, Location, Warehouse, normalize_code, normalize_sku
 from catalog.numbers import NumberError, parse_decimal
 
@@ -31,6 +34,29 @@ class FloorError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+def floor_text(raw: str | None, *, label: str) -> str:
+    """One input of a floor page (a scan, a hidden step, a look-up code), stripped; FloorError
+    naming ``label`` when it holds what no scanner types (a NUL character, a lone surrogate).
+    Checked before anything reads the database with it (PostgreSQL refuses NUL: a 500)."""
+    text = (raw or "").strip()
+    problem = text_problem(text)
+    if problem is not None:
+        raise FloorError(f"{label}: what was sent {problem}. Scan the label again.")
+    return text
+
+
+LOT_CODE_MAX = Lot._meta.get_field("code").max_length
+
+
+def new_lot_code(text: str) -> str:
+    """A new lot's code as the clerk typed or scanned it, checked against its column before the
+    database sees it; FloorError naming the Lot step otherwise."""
+    problem = text_problem(text, max_length=LOT_CODE_MAX)
+    if problem is not None:
+        raise FloorError(f"Lot: the new lot code {problem}. Type the lot number on the label.")
+    return text
 
 
 @dataclass(frozen=True)
@@ -96,7 +122,7 @@ def scan_resolve(raw: str, *, warehouse: Warehouse, item: Item | None = None) ->
     narrowed to those with stock in ``warehouse``, else reported as ambiguous."""
     text = (raw or "").strip()
     scan = Scan(raw=text)
-    if not text:
+    if not text or text_problem(text) is not None:  # never queried: see floor_text
         return scan
     code = normalize_code(text)
     location = Location.objects.select_related("warehouse").filter(barcode__iexact=code).first()

@@ -50,7 +50,9 @@ from .forms import (
     FloorLoginForm,
     Reason,
     Scan,
+    floor_text,
     lots_in_bin,
+    new_lot_code,
     parse_date,
     parse_quantity,
     reason_of,
@@ -194,7 +196,10 @@ def lookup(request: HttpRequest) -> HttpResponse:
     """What is where: an item's stock by bin and lot, a bin's contents, a lot's whereabouts,
     and their last movements in this warehouse."""
     warehouse = request.floor_warehouse
-    code = (request.GET.get("code") or "").strip()
+    try:
+        code = floor_text(request.GET.get("code"), label="Code")
+    except FloorError as exc:
+        return render(request, "floor/lookup.html", {"page": "lookup", "warehouse": warehouse, "error": exc.message})
     context: dict = {"page": "lookup", "warehouse": warehouse, "code": code}
     if code:
         scan = scan_resolve(code, warehouse=warehouse)
@@ -331,6 +336,7 @@ def _lot_text(lot: Lot, today: date | None = None) -> str:
 
 def _lot_value(lot: Lot | NewLot) -> Value:
     if isinstance(lot, NewLot):
+        new_lot_code(lot.code)  # the column's length, no NUL: before anything shows or posts it
         return Value(f"new:{lot.code}", lot, f"{lot.code} · new lot")
     return Value(f"lot:{lot.pk}", lot, _lot_text(lot))
 
@@ -915,12 +921,14 @@ def job_view(request: HttpRequest, slug: str) -> HttpResponse:
             if result is not None:
                 result["again"] = request.GET.get("again") == "1"
         for step in _walk_steps(job, st):
-            raw = (request.GET.get(f"s_{step.name}") or "").strip()
-            if step.name in job.carry and raw:
-                try:
+            if step.name not in job.carry:
+                continue
+            try:
+                raw = floor_text(request.GET.get(f"s_{step.name}"), label=step.label)
+                if raw:
                     st.values[step.name] = _decode(step, raw, st, job)
-                except FloorError as exc:
-                    st.notes.append(exc.message)
+            except FloorError as exc:
+                st.notes.append(exc.message)
     else:
         key = _valid_key(request.POST.get("key")) or _new_key()
         full_key = idempotency_key_for(request.user, key)
@@ -929,17 +937,21 @@ def job_view(request: HttpRequest, slug: str) -> HttpResponse:
             return redirect(f"{reverse('floor:job', args=[slug])}?done={key}&again=1")
         clear = request.POST.get("clear", "")
         for step in _walk_steps(job, st):
-            raw = (request.POST.get(f"s_{step.name}") or "").strip()
-            if not raw or step.name == clear:
-                continue
             before = dict(st.values)
             try:
+                raw = floor_text(request.POST.get(f"s_{step.name}"), label=step.label)
+                if not raw or step.name == clear:
+                    continue
                 st.values[step.name] = _decode(step, raw, st, job)
                 job.validate(st)
             except FloorError as exc:
                 st.values = before
                 errors.append(exc.message)
-        text = (request.POST.get("choice") or request.POST.get("scan") or "").strip()
+        try:
+            text = floor_text(request.POST.get("choice") or request.POST.get("scan"), label="Scan")
+        except FloorError as exc:
+            text = ""
+            errors.append(exc.message)
         if not errors and not clear:
             rollback = _Rollback(st)
             try:

@@ -98,14 +98,19 @@ _VALUATION = {
 
 
 def category_path_normalize(value: str) -> str:
-    """``Home>Kitchen >  Knives`` -> ``Home > Kitchen > Knives``; CellError on an empty part."""
+    """``Home>Kitchen >  Knives`` -> ``Home > Kitchen > Knives``; CellError on an empty part, a
+    name longer than 120 characters or a path longer than its column."""
     parts = [part.strip() for part in value.split(">")]
     if any(not part for part in parts):
         raise CellError(f"{value!r} has an empty part: write a path like Home > Kitchen > Knives.")
     for part in parts:
         if len(part) > 120:
             raise CellError(f"the category name {part[:30]!r}... is longer than 120 characters.")
-    return PATH_SEPARATOR.join(parts)
+    path = PATH_SEPARATOR.join(parts)
+    limit = Category._meta.get_field("path").max_length  # the stored path, checked before the database
+    if len(path) > limit:
+        raise CellError(f"the path is {len(path)} characters long; at most {limit} fit (use fewer or shorter names).")
+    return path
 
 
 class ItemRefs:

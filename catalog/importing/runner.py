@@ -21,6 +21,8 @@ from typing import Any, NamedTuple
 
 from django.db import DatabaseError, transaction
 
+from catalog.hygiene import printable, text_problem
+
 from .reading import ImportFileError, Table, clean_cell, header_key, neutralise_cell
 
 FIRST_ERRORS = 20
@@ -43,6 +45,20 @@ class RowError(NamedTuple):
         if self.value:
             where += f" ({self.value!r})"
         return f"{where}: {self.message}"
+
+
+def row_text_errors(raw: dict[str, str], *, row: int) -> list[RowError]:
+    """The input-hygiene rule (``catalog.hygiene``) on every cell of a row: a NUL character or
+    a lone surrogate is an error naming the row and the column (the value shown escaped). Every
+    import checks it before its parser (the command in ``run_import``, the admin in
+    ``ServiceResource.raw``), so no such text reaches a query or the database; lengths are
+    each parser's, against its columns."""
+    errors = []
+    for column, value in raw.items():
+        problem = text_problem(value)
+        if problem is not None:
+            errors.append(RowError(row, column, printable(value)[:60], f"The cell {problem}."))
+    return errors
 
 
 @dataclass
@@ -294,6 +310,9 @@ def run_import(
                 if raw is None:
                     continue
                 outcome.rows += 1
+                if hygiene := row_text_errors(raw, row=row):
+                    flow.add(hygiene)
+                    continue
                 parsed = job.parse(raw, row)
                 if isinstance(parsed, list):
                     flow.add(parsed)

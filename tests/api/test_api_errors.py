@@ -3,6 +3,7 @@ fitting status; bad input is never a 500."""
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import pytest
@@ -123,7 +124,9 @@ def test_bad_bodies_are_400_never_500(world, admin_api, body):
     response = admin_api.post("/api/v1/sales/", body, format="json")
 
     assert response.status_code == 400, response.content
-    assert response.json()["code"] == "validation_error"
+    # A NUL character is refused by the JSON parser's input-hygiene rule (issue 12), before validation.
+    expected = "invalid_characters" if "\\u0000" in json.dumps(body) else "validation_error"
+    assert response.json()["code"] == expected
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,12 @@ receipts and reservations, and their 201 answers are checked against the schema 
 
 Bounded for the suite: at most 20 generated examples per operation (and per phase), derandomized
 (the same requests on every run and on both databases).
+
+The hostile classes of issue 12 (finding 3) are sent to every operation that takes a body, as
+raw bytes the generator would not produce: NUL characters and lone UTF-16 surrogates in JSON
+strings, 100,000 nested arrays and 5,000 nested objects, and a body over
+DATA_UPLOAD_MAX_MEMORY_SIZE. Each answer is checked like the generated ones (no 5xx, a
+documented status, the Error schema), and nothing is written.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from decimal import Decimal
 
 import pytest
 import schemathesis
+from django.conf import settings as django_settings
 from django.contrib.auth.models import User
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
@@ -39,6 +46,7 @@ from purchasing.models import Supplier
 from purchasing.services import OrderLine, purchase_order_create, purchase_order_place
 from stock import services
 from stock.models import Lot
+from tests.stock.factories import ledger_snapshot
 
 MAX_EXAMPLES = 20
 
@@ -122,3 +130,53 @@ def test_no_answer_is_a_server_error_and_every_answer_conforms_to_the_schema(cas
         # Generated ids almost never exist: send the same request to an object that does.
         case.path_parameters = {"id": demo["ids"][case.path.split("/")[3]]}
         case.call_and_validate(headers=headers, checks=CHECKS)
+
+
+# --- Hostile bodies (issue 12, finding 3) -----------------------------------------------------------
+
+_STRINGS = ("reference", "sku", "warehouse", "location", "lot", "reason", "kind", "code", "name", "supplier")
+
+
+def _strings(escape: str) -> bytes:
+    """A JSON object whose usual string fields (and a line's) all carry ``escape`` as a raw JSON
+    escape; json.dumps would spell a lone surrogate the same way, but not as plainly."""
+    fields = ", ".join(f'"{name}": "x{escape}"' for name in _STRINGS)
+    return ("{" + fields + ', "lines": [{' + fields + "}]}").encode()
+
+
+def _oversize() -> bytes:
+    return b'{"reference": "' + b"x" * (django_settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1) + b'"}'
+
+
+HOSTILE = {
+    # class: (raw body, the error code every operation with a JSON body must answer)
+    "nul": (lambda: _strings("\\u0000"), "invalid_characters"),
+    "surrogate": (lambda: _strings("\\ud800"), "invalid_characters"),
+    "deep-arrays": (lambda: b"[" * 100_000, "nesting_too_deep"),
+    "deep-objects": (lambda: b'{"a":' * 5_000 + b"1" + b"}" * 5_000, "nesting_too_deep"),
+    "oversize": (_oversize, "body_too_large"),
+}
+BODY_OPERATIONS = [
+    result.ok()
+    for result in SCHEMA.get_all_operations()
+    if result.ok().method.upper() in ("POST", "PUT", "PATCH") and result.ok().definition.raw.get("requestBody")
+]
+
+
+@pytest.mark.parametrize("kind", sorted(HOSTILE))
+@pytest.mark.parametrize("operation", BODY_OPERATIONS, ids=lambda op: f"{op.method.upper()} {op.path}")
+def test_hostile_bodies_are_refused_in_the_error_shape_and_write_nothing(operation, kind, demo, in_test_transaction):
+    body, code = HOSTILE[kind]
+    path_parameters = {"id": demo["ids"][operation.path.split("/")[3]]} if "{id}" in operation.path else {}
+    case = operation.Case(media_type="application/json", path_parameters=path_parameters)
+    before = ledger_snapshot()
+
+    response = case.call_and_validate(
+        headers={"Authorization": f"Token {demo['token']}", "Content-Type": "application/json"},
+        checks=CHECKS,
+        data=body(),
+    )
+
+    assert response.status_code in (400, 413), response.content[:300]
+    assert response.json()["code"] == code
+    assert ledger_snapshot() == before

@@ -267,7 +267,9 @@ def test_invalid_movements_are_validation_errors(world, admin_api, body, fields)
     response = admin_api.post(MOVEMENTS, {k: v for k, v in body.items() if v is not None})
 
     assert response.status_code == 400, response.json()
-    assert response.json()["code"] == "validation_error"
+    # A NUL character is refused by the JSON parser's input-hygiene rule (issue 12), before validation.
+    nul = any("\x00" in str(value) for value in body.values())
+    assert response.json()["code"] == ("invalid_characters" if nul else "validation_error")
     assert set(response.json()["fields"]) == fields
     assert ledger_snapshot() == before
 
