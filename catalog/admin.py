@@ -144,7 +144,7 @@ class CategoryAdmin(InventoryImportExportMixin, SimpleHistoryAdmin):
 
 @admin.register(UnitOfMeasure)
 class UnitOfMeasureAdmin(SimpleHistoryAdmin):
-    list_display = ["code", "name", "dimension", "ratio"]
+    list_display = ["code", "name", "dimension", "ratio", "decimal_places"]
     list_filter = ["dimension"]
     search_fields = ["code", "name"]
     ordering = ["dimension", "code"]

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
@@ -126,6 +126,15 @@ class UnitOfMeasure(models.Model):
         validators=[MinValueValidator(Decimal("0.0001"))],
         help_text="Reference units in one of this unit (each=1, box of 12=12, kg=1, g=0.001).",
     )
+    # Default 0: most units are counted (each, box, pair), and a unit that refuses 1.25 says so
+    # at once and is fixed in a minute, while one that accepts half a headlamp splits stock
+    # silently (issue 12). Mass, volume and length units get their places when created.
+    decimal_places = models.PositiveSmallIntegerField(
+        default=0,
+        validators=[MaxValueValidator(4)],
+        help_text="Decimal places a quantity in this unit may have: 0 = whole units (each, box), "
+        "3 = kg to the gram, 2 = m to the centimetre. At most 4.",
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -134,13 +143,19 @@ class UnitOfMeasure(models.Model):
         ordering = ["dimension", "code"]
         constraints = [
             models.CheckConstraint(condition=Q(ratio__isnull=True) | Q(ratio__gt=0), name="unit_ratio_positive"),
+            models.CheckConstraint(condition=Q(decimal_places__lte=4), name="unit_decimal_places_at_most_4"),
         ]
 
     def __str__(self) -> str:
         return self.code
 
     def clean(self) -> None:
+        from .units import decimal_places_problem  # units reads the ledger through Item's relations
+
         unit_validate_frozen(self)  # ratio and dimension, once the ledger uses the unit
+        problem = decimal_places_problem(self)  # no fewer places than its stock uses
+        if problem:
+            raise ValidationError({"decimal_places": problem})
 
     def factor_to(self, other: UnitOfMeasure) -> Decimal:
         """How many ``other`` units make one of this unit; ValidationError if not convertible."""
@@ -270,6 +285,8 @@ class Item(models.Model):
         return self.unit_factor(self.sales_unit, self.sales_factor)
 
     def clean(self) -> None:
+        from .units import conversion_problem  # units reads models at call time only
+
         self.sku = normalize_sku(self.sku)
         errors: dict[str, str] = {}
         if not self.sku:
@@ -283,11 +300,14 @@ class Item(models.Model):
         if self.base_unit_id:
             for unit_field, factor_field in (("purchase_unit", "purchase_factor"), ("sales_unit", "sales_factor")):
                 unit = getattr(self, unit_field)
-                if unit is not None and self.unit_factor(unit, getattr(self, factor_field)) is None:
+                factor = self.unit_factor(unit, getattr(self, factor_field))
+                if unit is not None and factor is None:
                     errors[factor_field] = (
                         f"{unit.code} does not convert to {self.base_unit.code}: give the number of "
                         f"{self.base_unit.code} in one {unit.code}."
                     )
+                elif factor is not None and (problem := conversion_problem(self, unit, factor)):
+                    errors[factor_field] = problem  # 1 box = 2.5 each: the base unit cannot count it
         if errors:
             raise ValidationError(errors)
         item_validate_frozen(self)  # base unit, tracking, valuation method once it has movements

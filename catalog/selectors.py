@@ -10,6 +10,7 @@ from django.db.models.functions import Lower, Trim
 from django.urls import NoReverseMatch, reverse
 
 from .models import Barcode, Item, ItemStatus, LocationKind, UnitOfMeasure
+from .units import finer_than_unit, unit_rule
 
 
 class DataProblemKind(models.TextChoices):
@@ -22,6 +23,7 @@ class DataProblemKind(models.TextChoices):
     UNIT_WITHOUT_CONVERSION = "unit_without_conversion", "Units of measure without conversion"
     ITEM_UNIT_NOT_CONVERTIBLE = "item_unit_not_convertible", "Purchase or sales units without a factor"
     PERISHABLE_WITHOUT_SHELF_LIFE = "perishable_without_shelf_life", "Perishable items without shelf life"
+    QUANTITY_FINER_THAN_UNIT = "quantity_finer_than_unit", "Stock or movements finer than their unit"
 
 
 @dataclass(frozen=True)
@@ -162,4 +164,34 @@ def data_quality_problems() -> list[DataProblem]:
             )
         )
 
+    problems.extend(_finer_than_unit_problems())
+    return problems
+
+
+def _finer_than_unit_problems() -> list[DataProblem]:
+    """Items whose internal stock levels or movements hold quantities finer than their base
+    unit allows (2.5 each, from before units had decimal places): two queries, whatever the
+    number of items. Correct them by reversing the movement, or by an adjustment."""
+    places = "item__base_unit__decimal_places"
+    counts: dict[int, dict[str, int]] = {}
+    for relation, field, extra in (
+        ("stock_levels", "on_hand", Q(location__kind=LocationKind.INTERNAL)),
+        ("movements", "quantity", Q()),
+    ):
+        model = Item._meta.get_field(relation).related_model
+        rows = model.objects.filter(extra).filter(finer_than_unit(field, places)).values("item_id")
+        for row in rows.annotate(n=Count("pk")).order_by():
+            counts.setdefault(row["item_id"], {})[relation] = row["n"]
+    problems = []
+    for item in Item.objects.filter(pk__in=counts).select_related("base_unit").order_by("sku"):
+        levels, movements = counts[item.pk].get("stock_levels", 0), counts[item.pk].get("movements", 0)
+        problems.append(
+            _item_problem(
+                DataProblemKind.QUANTITY_FINER_THAN_UNIT,
+                item,
+                f"Counted {unit_rule(item.base_unit)}, but {levels} stock level{'' if levels == 1 else 's'} "
+                f"and {movements} movement{'' if movements == 1 else 's'} hold finer quantities: reverse "
+                "those movements or adjust the stock to whole units.",
+            )
+        )
     return problems

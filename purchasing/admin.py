@@ -26,6 +26,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from catalog.models import Location, LocationKind
 from catalog.numbers import DecimalNumberField
 from catalog.permissions import PermittedWarehouseFilter, WarehouseScopedAdminMixin, warehouses_for
+from catalog.units import check_quantity, quantity_column
 from stock.services import StockError
 
 from .models import (
@@ -94,13 +95,8 @@ class ReorderPolicyAdmin(WarehouseChoicesMixin, WarehouseScopedAdminMixin, Simpl
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return policies_with_position(request.user)
 
-    @admin.display(description="available")
-    def available(self, obj: ReorderPolicy) -> Decimal:
-        return obj.available
-
-    @admin.display(description="on order")
-    def on_order(self, obj: ReorderPolicy) -> Decimal:
-        return obj.on_order
+    available = quantity_column("available")
+    on_order = quantity_column("on_order", "on order")
 
     def get_urls(self):  # noqa: ANN201 - Django signature
         view = self.admin_site.admin_view(self.suggestions_view)
@@ -137,12 +133,30 @@ class ReorderPolicyAdmin(WarehouseChoicesMixin, WarehouseScopedAdminMixin, Simpl
         return TemplateResponse(request, "admin/purchasing/suggestions.html", context)
 
 
+class PurchaseOrderLineForm(forms.ModelForm):
+    """A draft line: its quantity as fine as the item's unit allows (catalog.units), as
+    ``purchase_order_create`` requires."""
+
+    class Meta:
+        model = PurchaseOrderLine
+        fields = ["item", "quantity", "unit_cost"]
+
+    def clean(self) -> dict:
+        data = super().clean()
+        item, quantity = data.get("item"), data.get("quantity")
+        if item is not None and quantity is not None:
+            check_quantity(item, quantity, field="quantity")
+        return data
+
+
 class PurchaseOrderLineInline(admin.TabularInline):
     model = PurchaseOrderLine
+    form = PurchaseOrderLineForm
     extra = 1
     autocomplete_fields = ["item"]
-    fields = ["item", "quantity", "unit_cost", "received_quantity"]
-    readonly_fields = ["received_quantity"]
+    fields = ["item", "quantity", "unit_cost", "received_quantity_display"]
+    readonly_fields = ["received_quantity_display"]
+    received_quantity_display = quantity_column("received_quantity", "received quantity")
 
     def _draft(self, obj: PurchaseOrder | None) -> bool:
         return obj is None or obj.status == PurchaseOrderStatus.DRAFT

@@ -53,7 +53,9 @@ def policies_with_position(user: AbstractBaseUser | None = None, warehouse: Ware
     """Reorder policies the user may see, annotated with ``available`` (on hand minus reserved
     in the warehouse's internal locations) and ``on_order`` (outstanding on placed orders for
     the warehouse): two indexed subqueries per policy, no loop in Python."""
-    policies = scope_to_warehouses(ReorderPolicy.objects.select_related("item", "warehouse"), user, "warehouse")
+    policies = scope_to_warehouses(
+        ReorderPolicy.objects.select_related("item__base_unit", "warehouse"), user, "warehouse"
+    )
     if warehouse is not None:
         policies = policies.filter(warehouse=warehouse)
     levels = StockLevel.objects.filter(
@@ -86,7 +88,9 @@ def order_quantity(policy: ReorderPolicy, position: Decimal, offer: SupplierItem
     quantity = max(target - position, minimum)
     if quantity <= 0:
         quantity = multiple or Decimal(1)
-    return _round_up(quantity, multiple)
+    # Whole units of the item's unit (catalog.units): old stock of 7.5 each must not suggest 2.5.
+    step = Decimal(1).scaleb(-policy.item.base_unit.decimal_places)
+    return _round_up(quantity.quantize(step, rounding=ROUND_CEILING), multiple)
 
 
 def best_offers(items: list[int]) -> dict[int, SupplierItem]:

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from catalog.models import Item, ItemStatus, Location, LocationKind, Tracking, Warehouse
 from catalog.permissions import WarehouseAction, warehouse_require
+from catalog.units import QuantityProblem, quantity_problem
 from stock.models import QTY_STEP, Movement
 from stock.services import (
     MovementLine,
@@ -49,6 +50,17 @@ class PurchasingError(StockError):
     """A refused purchasing action; ``str()`` says why in plain words."""
 
     code = "purchasing_error"
+
+
+class PurchaseQuantityFinerThanUnit(PurchasingError):
+    """An ordered or received quantity finer than the item's unit allows; ``problem``
+    (catalog.units.QuantityProblem) carries sku, unit, decimal_places and quantity."""
+
+    code = "quantity_finer_than_unit"
+
+    def __init__(self, problem: QuantityProblem) -> None:
+        super().__init__(problem.message, sku=problem.sku, unit=problem.unit, quantity=problem.quantity)
+        self.problem = problem
 
 
 @dataclass(frozen=True)
@@ -83,11 +95,14 @@ def _history_user(obj: object, actor: AbstractBaseUser | None) -> None:
         obj._history_user = actor  # type: ignore[attr-defined]
 
 
-def _positive_quantity(value: Decimal, what: str) -> Decimal:
+def _positive_quantity(value: Decimal, item: Item) -> Decimal:
+    what = item.sku
     if not isinstance(value, Decimal) or not value.is_finite() or value <= 0:
         raise PurchasingError(f"The quantity of {what} must be a number above zero (got {value}).")
     if value != value.quantize(QTY_STEP):
         raise PurchasingError(f"The quantity of {what} has more than 4 decimal places ({value}).")
+    if problem := quantity_problem(item, value):  # the unit's rule (catalog.units), as the ledger's
+        raise PurchaseQuantityFinerThanUnit(problem)
     return value
 
 
@@ -124,7 +139,7 @@ def purchase_order_create(
         seen.add(item.pk)
         if item.status != ItemStatus.ACTIVE:
             raise PurchasingError(f"{item.sku} is discontinued: it cannot be ordered.")
-        quantity = _positive_quantity(line.quantity, item.sku)
+        quantity = _positive_quantity(line.quantity, item)
         cost = supplier_price(supplier=supplier, item=item) if line.unit_cost is None else line.unit_cost
         if cost < 0:
             raise PurchasingError(f"The unit cost of {item.sku} cannot be negative ({cost}).")
@@ -251,7 +266,7 @@ def purchase_order_receive(
         line = lines.get(receipt.line.pk)
         if line is None:
             raise PurchasingError(f"Line {receipt.line} is not on {order.number}.")
-        quantity = _positive_quantity(receipt.quantity, line.item.sku)
+        quantity = _positive_quantity(receipt.quantity, line.item)
         arriving[line.pk] = arriving.get(line.pk, Decimal(0)) + quantity
         if arriving[line.pk] > line.outstanding:
             raise PurchasingError(

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import logging
+from decimal import Decimal
 
 from celery import shared_task
 from django.core.mail import send_mail
 from django.urls import reverse
 
+from catalog.units import format_quantity
 from inventory_site.roles import ADMINISTRATOR, PURCHASING_MANAGER, mail_recipients
 
 from .selectors import reorder_suggestions
-from .services import quantity_text
 
 logger = logging.getLogger(__name__)
 
@@ -20,10 +21,15 @@ def _line(suggestion) -> str:  # noqa: ANN001 - a selectors.Suggestion
     offer = suggestion.supplier_item
     source = f"{offer.supplier.code} at {offer.unit_cost}" if offer else "no supplier yet"
     urgent = "URGENT " if suggestion.urgent else ""
+
+    def q(value: Decimal) -> str:  # with the unit's places, the unit once at the end
+        return format_quantity(value, suggestion.item.base_unit, with_unit=False)
+
     return (
         f"{urgent}{suggestion.item.sku} {suggestion.item.name} in {suggestion.warehouse.code}: available "
-        f"{quantity_text(suggestion.available)}, on order {quantity_text(suggestion.on_order)}, reorder point "
-        f"{quantity_text(suggestion.policy.reorder_point)}; suggested {quantity_text(suggestion.quantity)} ({source})"
+        f"{q(suggestion.available)}, on order {q(suggestion.on_order)}, reorder point "
+        f"{q(suggestion.policy.reorder_point)}; suggested {q(suggestion.quantity)} "
+        f"{suggestion.item.base_unit.code} ({source})"
     )
 
 

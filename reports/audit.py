@@ -48,6 +48,7 @@ from django.utils import timezone
 from catalog.access import warehouse_rights
 from catalog.models import Item, Location, Warehouse, WarehouseAccessChange, normalize_sku
 from catalog.permissions import WarehouseAction, scope_to_warehouses, warehouse_allows, warehouses_for
+from catalog.units import format_quantity
 from stock.models import Lot, Movement
 from stock.selectors import lots_visible
 
@@ -197,7 +198,7 @@ def _movements(user: AbstractBaseUser | None, filters: AuditFilters) -> QuerySet
     if filters.sku:
         queryset = queryset.filter(item__in=Item.objects.by_sku(filters.sku))
     return queryset.select_related(
-        "item", "lot", "actor", "source__warehouse", "destination__warehouse", "reverses"
+        "item__base_unit", "lot", "actor", "source__warehouse", "destination__warehouse", "reverses"
     ).order_by("-posted_at", "-id")
 
 
@@ -308,9 +309,8 @@ def _describe_movement(movement: Movement) -> AuditEntry:
     source, destination = movement.source, movement.destination
     lot = f" (lot {movement.lot.code})" if movement.lot_id else ""
     where = f"into {destination}" if source.kind == "supplier" else f"from {source} to {destination}"
-    what = (
-        f"Posted {movement.get_kind_display().lower()} of {_number(movement.quantity)} {movement.item.sku}{lot} {where}"
-    )
+    quantity = format_quantity(movement.quantity, movement.item.base_unit, with_unit=False)  # the unit's places
+    what = f"Posted {movement.get_kind_display().lower()} of {quantity} {movement.item.sku}{lot} {where}"
     if movement.reverses_id:
         what += f", reversing movement #{movement.reverses_id}"
     reference = " ".join(p for p in (movement.reference_type, movement.reference_id, movement.reference_line) if p)

@@ -29,6 +29,7 @@ from catalog.permissions import (
     warehouse_allows,
     warehouses_for,
 )
+from catalog.units import quantity_column
 
 from .models import (
     AdjustmentRequest,
@@ -46,7 +47,15 @@ from .services import StockError, adjustment_request_approve, adjustment_request
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
-    """Ledger rows are written by the services only: no add, change or delete here."""
+    """Ledger rows are written by the services only: no add, change or delete here.
+
+    ``quantity_fields`` are shown on the change page by their ``<field>_display`` columns
+    (``catalog.units.quantity_column``: "15 each", not "15.0000")."""
+
+    quantity_fields: tuple[str, ...] = ()
+
+    def get_fields(self, request: HttpRequest, obj: object = None) -> list[str]:
+        return [f"{f}_display" if f in self.quantity_fields else f for f in super().get_fields(request, obj)]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -88,7 +97,7 @@ class MovementAdmin(WarehouseScopedAdminMixin, ReadOnlyAdmin):
         "kind",
         "item",
         "lot",
-        "quantity",
+        "quantity_display",
         "source",
         "destination",
         "unit_cost",
@@ -107,7 +116,16 @@ class MovementAdmin(WarehouseScopedAdminMixin, ReadOnlyAdmin):
     ]
     search_fields = ["item__sku", "item__name", "lot__code", "reference_id", "idempotency_key", "note", "=id"]
     autocomplete_fields = ["item"]
-    list_select_related = ["item", "lot", "source__warehouse", "destination__warehouse", "actor", "reversed_by"]
+    list_select_related = [
+        "item__base_unit",
+        "lot",
+        "source__warehouse",
+        "destination__warehouse",
+        "actor",
+        "reversed_by",
+    ]
+    quantity_fields = ("quantity",)
+    quantity_display = quantity_column("quantity")
     date_hierarchy = "occurred_at"
     actions = ["reverse_movements"]
     ordering = ["-id"]
@@ -233,18 +251,18 @@ class StockLevelAdmin(WarehouseScopedAdminMixin, InventoryImportExportMixin, Rea
     import_permissions = ("stock.add_movement",)
     skip_admin_log = True
     warehouse_lookups = ("location__warehouse",)
-    list_display = ["item", "location", "lot", "on_hand", "reserved", "available_display", "card"]
+    list_display = ["item", "location", "lot", "on_hand_display", "reserved_display", "available_display", "card"]
     list_filter = [PermittedWarehouseFilter, "location__kind", ("item__category", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["item__sku", "item__name", "location__code", "location__barcode", "lot__code"]
-    list_select_related = ["item", "location__warehouse", "lot"]
+    list_select_related = ["item__base_unit", "location__warehouse", "lot"]
     show_full_result_count = False
+    quantity_fields = ("on_hand", "reserved")
+    on_hand_display = quantity_column("on_hand", "on hand")
+    reserved_display = quantity_column("reserved")
+    available_display = quantity_column("available")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).exclude(on_hand=0, reserved=0)
-
-    @admin.display(description="available")
-    def available_display(self, obj: StockLevel) -> object:
-        return obj.available
 
     @admin.display(description="stock card")
     def card(self, obj: StockLevel) -> str:
@@ -292,7 +310,8 @@ class ReservationLineInline(admin.TabularInline):
     model = ReservationLine
     extra = 0
     can_delete = False
-    readonly_fields = ["location", "lot", "quantity"]
+    fields = readonly_fields = ["location", "lot", "quantity_display"]
+    quantity_display = quantity_column("quantity", unit="reservation.item.base_unit")
 
     def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
@@ -305,26 +324,32 @@ class ReservationAdmin(WarehouseScopedAdminMixin, ReadOnlyAdmin):
         "id",
         "item",
         "warehouse",
-        "quantity",
-        "consumed",
-        "released",
+        "quantity_display",
+        "consumed_display",
+        "released_display",
         "status",
         "reference_id",
         "created_at",
     ]
     list_filter = ["status", PermittedWarehouseFilter, "created_at"]
     search_fields = ["item__sku", "reference_id", "idempotency_key"]
-    list_select_related = ["item", "warehouse"]
+    list_select_related = ["item__base_unit", "warehouse"]
     inlines = [ReservationLineInline]
+    quantity_fields = ("quantity", "consumed", "released")
+    quantity_display = quantity_column("quantity")
+    consumed_display = quantity_column("consumed")
+    released_display = quantity_column("released")
 
 
 @admin.register(ItemValuation)
 class ItemValuationAdmin(WarehouseScopedAdminMixin, ReadOnlyAdmin):
     warehouse_lookups = ("warehouse",)
-    list_display = ["item", "warehouse", "quantity", "value", "average_cost", "last_unit_cost"]
+    list_display = ["item", "warehouse", "quantity_display", "value", "average_cost", "last_unit_cost"]
     list_filter = [PermittedWarehouseFilter, "item__valuation_method"]
     search_fields = ["item__sku", "item__name"]
-    list_select_related = ["item", "warehouse"]
+    list_select_related = ["item__base_unit", "warehouse"]
+    quantity_fields = ("quantity",)
+    quantity_display = quantity_column("quantity")
 
 
 @admin.register(CostLayer)
@@ -336,14 +361,17 @@ class CostLayerAdmin(WarehouseScopedAdminMixin, ReadOnlyAdmin):
         "warehouse",
         "received_at",
         "unit_cost",
-        "quantity",
-        "remaining_quantity",
+        "quantity_display",
+        "remaining_quantity_display",
         "remaining_value",
         "movement_id",
     ]
     list_filter = [PermittedWarehouseFilter, "received_at"]
     search_fields = ["item__sku"]
-    list_select_related = ["item", "warehouse"]
+    list_select_related = ["item__base_unit", "warehouse"]
+    quantity_fields = ("quantity", "remaining_quantity")
+    quantity_display = quantity_column("quantity")
+    remaining_quantity_display = quantity_column("remaining_quantity", "remaining quantity")
 
 
 # --- Adjustments waiting for approval (from the clerk pages) and barcode labels ------------------
@@ -365,7 +393,7 @@ class AdjustmentRequestAdmin(WarehouseScopedAdminMixin, ReadOnlyAdmin):
         "item",
         "lot",
         "kind",
-        "quantity",
+        "quantity_display",
         "value",
         "reason_code",
         "approval_reason",
@@ -375,8 +403,18 @@ class AdjustmentRequestAdmin(WarehouseScopedAdminMixin, ReadOnlyAdmin):
     ]
     list_filter = ["status", PermittedWarehouseFilter, "kind", "reason_code", "requested_at"]
     search_fields = ["item__sku", "item__name", "location__code", "lot__code", "reason_code", "=id"]
-    list_select_related = ["item", "location__warehouse", "lot", "warehouse", "requested_by", "decided_by", "movement"]
+    list_select_related = [
+        "item__base_unit",
+        "location__warehouse",
+        "lot",
+        "warehouse",
+        "requested_by",
+        "decided_by",
+        "movement",
+    ]
     actions = ["approve_requests", "reject_requests"]
+    quantity_fields = ("quantity",)
+    quantity_display = quantity_column("quantity")
     ordering = ["-id"]
 
     @admin.display(description="movement")

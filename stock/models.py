@@ -24,6 +24,7 @@ from django.db.models import F, Q
 from simple_history.models import HistoricalRecords
 
 from catalog.models import MONEY, QTY, Item, Location, Warehouse
+from catalog.units import format_quantity, plain
 
 ZERO = Decimal(0)
 QTY_STEP = Decimal("0.0001")
@@ -164,7 +165,8 @@ class Movement(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.get_kind_display()} {self.quantity} {self.item.sku}"
+        quantity = format_quantity(self.quantity, self.item.base_unit, with_unit=False)
+        return f"#{self.pk} {self.get_kind_display()} {quantity} {self.item.sku}"
 
     def save(self, *args, **kwargs):  # noqa: ANN002, ANN003 - Django signature
         if self.pk is not None and not kwargs.get("force_insert"):
@@ -218,7 +220,7 @@ class StockLevel(models.Model):
 
     def __str__(self) -> str:
         lot = f" lot {self.lot.code}" if self.lot_id else ""
-        return f"{self.item.sku}{lot} @ {self.location}: {self.on_hand}"
+        return f"{self.item.sku}{lot} @ {self.location}: {format_quantity(self.on_hand, self.item.base_unit)}"
 
     @property
     def available(self) -> Decimal:
@@ -267,7 +269,8 @@ class Reservation(models.Model):
         indexes = [models.Index(fields=["reference_type", "reference_id"], name="reservation_reference")]
 
     def __str__(self) -> str:
-        return f"Reservation #{self.pk} {self.quantity} {self.item.sku} ({self.status})"
+        quantity = format_quantity(self.quantity, self.item.base_unit, with_unit=False)
+        return f"Reservation #{self.pk} {quantity} {self.item.sku} ({self.status})"
 
     @property
     def open_quantity(self) -> Decimal:
@@ -287,7 +290,7 @@ class ReservationLine(models.Model):
         constraints = [models.CheckConstraint(condition=Q(quantity__gte=0), name="reservationline_non_negative")]
 
     def __str__(self) -> str:
-        return f"{self.quantity} @ {self.location}"
+        return f"{plain(self.quantity)} @ {self.location}"
 
 
 class ItemValuation(models.Model):
@@ -307,7 +310,8 @@ class ItemValuation(models.Model):
         constraints = [models.UniqueConstraint(fields=["item", "warehouse"], name="valuation_unique")]
 
     def __str__(self) -> str:
-        return f"{self.item.sku} @ {self.warehouse.code}: {self.quantity} = {self.value}"
+        quantity = format_quantity(self.quantity, self.item.base_unit)
+        return f"{self.item.sku} @ {self.warehouse.code}: {quantity} = {self.value}"
 
     @property
     def average_cost(self) -> Decimal:
@@ -341,7 +345,7 @@ class CostLayer(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.remaining_quantity}/{self.quantity} @ {self.unit_cost}"
+        return f"{plain(self.remaining_quantity)}/{plain(self.quantity)} @ {self.unit_cost}"
 
 
 class CostLayerConsumption(models.Model):
@@ -355,7 +359,7 @@ class CostLayerConsumption(models.Model):
     objects = LedgerQuerySet.as_manager()
 
     def __str__(self) -> str:
-        return f"{self.quantity} from layer {self.layer_id}"
+        return f"{plain(self.quantity)} from layer {self.layer_id}"
 
 
 class IdempotentRequest(models.Model):

@@ -17,6 +17,8 @@ The checks:
   warehouse's boundary (in minus out);
 - ``fifo_layers_quantity`` / ``fifo_layers_value``: for FIFO items, the layers' remaining
   quantity and value equal the valuation's;
+- ``quantity_finer_than_unit``: no internal level holds more decimal places than its item's
+  base unit allows (expected: the level rounded to the unit's places; issue 12);
 - ``movement_actor_missing``: no movement names a user that no longer exists (found: how many
   of the item's movements do). Movements carry no database foreign keys to items, locations
   and users (docs/ledger.md); items and locations are held by the levels' keys, which
@@ -31,7 +33,7 @@ from decimal import Decimal
 from django.contrib.auth import get_user_model
 from django.db import connection
 
-from catalog.models import Item, Location, ValuationMethod, Warehouse
+from catalog.models import Item, Location, UnitOfMeasure, ValuationMethod, Warehouse
 
 from .models import CostLayer, ItemValuation, Lot, Movement, Reservation, ReservationLine, StockLevel
 
@@ -67,6 +69,7 @@ def _tables() -> dict[str, str]:
         "reservation": Reservation._meta.db_table,
         "rline": ReservationLine._meta.db_table,
         "user": get_user_model()._meta.db_table,
+        "unit": UnitOfMeasure._meta.db_table,
     }
 
 
@@ -171,6 +174,18 @@ def _queries() -> list[tuple[str, str, list]]:
                  WHERE i.valuation_method = %s
                  GROUP BY x.item_id, x.warehouse_id HAVING ABS(SUM(valued) - SUM(layered)) > {tol}""",
             [fifo],
+        ),
+        (
+            # Stock a unit cannot count (2.5 each, from before units had decimal places);
+            # expected: the quantity rounded to the unit's places.
+            "quantity_finer_than_unit",
+            f"""SELECT l.item_id, l.location_id, l.lot_id, NULL, ROUND(l.on_hand, u.decimal_places), l.on_hand
+                  FROM {t["level"]} l
+                  JOIN {t["location"]} loc ON loc.id = l.location_id
+                  JOIN {t["item"]} i ON i.id = l.item_id
+                  JOIN {t["unit"]} u ON u.id = i.base_unit_id
+                 WHERE loc.kind = 'internal' AND ABS(l.on_hand - ROUND(l.on_hand, u.decimal_places)) > {tol}""",
+            [],
         ),
         (
             "movement_actor_missing",

@@ -41,6 +41,7 @@ from catalog.models import (
 )
 from catalog.permissions import WarehouseAction, warehouse_allows
 from catalog.resources import RowRejected, ServiceResource
+from catalog.units import quantity_problem
 
 from .models import ItemValuation, Movement, StockLevel
 from .services import MovementLine, StockError, movement_post, receipt_line
@@ -188,6 +189,8 @@ class OpeningBalanceRefs:
                             row, "quantity", str(spec.quantity), f"{item.sku} is serial-tracked: whole units only."
                         )
                     )
+            if item.tracking != Tracking.SERIAL and (problem := quantity_problem(item, spec.quantity)):
+                errors.append(RowError(row, "quantity", str(spec.quantity), problem.message))  # the unit's rule
         if errors:
             return errors
         return ResolvedBalance(spec=spec, item=item, location=location)  # type: ignore[arg-type]
@@ -301,7 +304,9 @@ class OpeningBalancesJob(ImportJob):
 
     def flush(self, specs: list[OpeningBalanceSpec], *, write: bool) -> list[RowError]:
         found = items_by_key([s.key for s in specs])
-        items = {i.pk: i for i in Item.objects.filter(pk__in=[v["id"] for v in found.values()])}
+        items = {
+            i.pk: i for i in Item.objects.select_related("base_unit").filter(pk__in=[v["id"] for v in found.values()])
+        }
         posted = posted_rows(self.source, [s.row for s in specs])
         errors: list[RowError] = []
         to_post: list[ResolvedBalance] = []
@@ -355,7 +360,7 @@ class OpeningBalanceResource(ServiceResource):
             raise RowRejected(spec)
         if errors := self.duplicates.check(spec):
             raise RowRejected(errors)
-        balance = self.refs.resolve(spec, Item.objects.by_sku(spec.sku).first())
+        balance = self.refs.resolve(spec, Item.objects.by_sku(spec.sku).select_related("base_unit").first())
         if isinstance(balance, list):
             raise RowRejected(balance)
         label = f"{spec.sku} at {spec.warehouse}/{spec.location}"

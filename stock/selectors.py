@@ -92,7 +92,7 @@ def stock_by_location(
     return (
         _levels(item=item, warehouse=warehouse, location=location)
         .filter(~Q(on_hand=0) | ~Q(reserved=0))
-        .select_related("item", "location__warehouse", "lot")
+        .select_related("item__base_unit", "location__warehouse", "lot")
         .order_by("item__sku", "location__warehouse__code", "location__code", "lot__expiry_date")
     )
 
@@ -147,6 +147,8 @@ def lots_expiring(*, within_days: int, warehouse: Warehouse | None = None, today
             name=F("item__name"),
             lot_code=F("lot__code"),
             expiry_date=F("lot__expiry_date"),
+            unit_code=F("item__base_unit__code"),
+            unit_places=F("item__base_unit__decimal_places"),
         )
         .annotate(on_hand=Sum("on_hand"))
         .order_by("expiry_date", "sku", "lot_code")

@@ -10,7 +10,9 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.utils import timezone
 
+from catalog.models import UnitOfMeasure
 from catalog.permissions import warehouses_for
+from catalog.units import format_quantity
 from inventory_site.roles import ADMINISTRATOR, INVENTORY_MANAGER, mail_recipients
 
 from .reconciliation import reconcile
@@ -58,6 +60,11 @@ def purge_idempotency_keys() -> int:
     return deleted
 
 
+def on_hand(lot: dict) -> str:
+    """A lot's stock with its unit's places and code ("4 each", "1.250 kg")."""
+    return format_quantity(lot["on_hand"], UnitOfMeasure(code=lot["unit_code"], decimal_places=lot["unit_places"]))
+
+
 @shared_task(name="stock.expiry_alerts")
 def expiry_alerts() -> int:
     """Mail every active Administrator and Inventory manager with an address the lots with stock
@@ -74,7 +81,7 @@ def expiry_alerts() -> int:
                 when = "EXPIRED" if left < 0 else ("expires today" if left == 0 else f"expires in {left} day(s)")
                 lines.append(
                     f"{warehouse.code}: {lot['sku']} {lot['name']}, lot {lot['lot_code']}, "
-                    f"{lot['on_hand'].normalize():f} on hand, {when} ({lot['expiry_date'].isoformat()})"
+                    f"{on_hand(lot)} on hand, {when} ({lot['expiry_date'].isoformat()})"
                 )
         if not lines:
             continue

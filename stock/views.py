@@ -43,6 +43,7 @@ from django.views.decorators.http import require_http_methods
 
 from catalog.models import Item, Location, Tracking, Warehouse
 from catalog.permissions import WarehouseAction, WarehousePermissionDenied, warehouse_allows, warehouses_for
+from catalog.units import format_quantity, quantity_problem
 
 from .forms import (
     REASONS,
@@ -179,7 +180,7 @@ def home(request: HttpRequest) -> HttpResponse:
     requests = (
         AdjustmentRequest.objects.filter(warehouse=warehouse, requested_by=request.user)
         .filter(Q(status=AdjustmentRequestStatus.PENDING) | Q(requested_at__gte=timezone.now() - timedelta(days=7)))
-        .select_related("item", "location", "decided_by")[:10]
+        .select_related("item__base_unit", "location", "decided_by")[:10]
     )
     return render(
         request,
@@ -221,7 +222,9 @@ def lookup(request: HttpRequest) -> HttpResponse:
 
 
 def _recent_movements(queryset, limit: int = 10) -> list[Movement]:  # noqa: ANN001
-    return list(queryset.select_related("item", "lot", "source", "destination", "actor").order_by("-id")[:limit])
+    return list(
+        queryset.select_related("item__base_unit", "lot", "source", "destination", "actor").order_by("-id")[:limit]
+    )
 
 
 def _lookup_item(item: Item, warehouse: Warehouse, lot: Lot | None = None) -> dict:
@@ -372,7 +375,7 @@ def _check_quantity(item: Item, location: Location, lot: Lot | None, quantity: D
     available = _available(item, location, lot)
     if quantity > available:
         message = InsufficientStock(item=item, location=location, lot=lot, asked=quantity, available=available).message
-        raise FloorError(f"{message} Enter {_fmt(available)} or less.")
+        raise FloorError(f"{message} Enter {format_quantity(available, item.base_unit, with_unit=False)} or less.")
 
 
 class Job:
@@ -542,7 +545,7 @@ class MoveJob(Job):
         if source is not None and item is None:
             return {"bin_contents": list(stock_by_location(location=source))[:12], "bin": source}
         if source is not None and item is not None and not st.has("quantity"):
-            return {"available_here": _available(item, source, st.get("lot")), "bin": source}
+            return {"available_here": _available(item, source, st.get("lot")), "bin": source, "unit": item.base_unit}
         return {}
 
     def post(self, st: State, *, actor, idempotency_key: str) -> None:  # noqa: ANN001
@@ -611,7 +614,9 @@ class PickJob(Job):
                 message = InsufficientStock(
                     item=item, location=location or st.warehouse, lot=lot, asked=quantity, available=available
                 ).message
-                raise FloorError(f"{message} Enter {_fmt(available)} or less.")
+                raise FloorError(
+                    f"{message} Enter {format_quantity(available, item.base_unit, with_unit=False)} or less."
+                )
 
     def context_for(self, st: State) -> dict:
         item = st.get("item")
@@ -619,7 +624,7 @@ class PickJob(Job):
             return {}
         location, lot = self._scope(st)
         levels = stock_levels_available_fefo(item=item, warehouse=st.warehouse, location=location, lot=lot)
-        return {"proposal": levels[:6], "today": timezone.localdate()}
+        return {"proposal": levels[:6], "today": timezone.localdate(), "unit": item.base_unit}
 
     def post(self, st: State, *, actor, idempotency_key: str) -> None:  # noqa: ANN001
         location, lot = self._scope(st)
@@ -734,6 +739,8 @@ def _decode(step: Step, raw: str, st: State, job: Job) -> Value:
 def _quantity_value(raw: str, st: State) -> Value:
     item = st.get("item")
     quantity = parse_quantity(raw, whole=item is not None and item.tracking == Tracking.SERIAL)
+    if item is not None and (problem := quantity_problem(item, quantity)):  # the unit's rule (catalog.units)
+        raise FloorError(f"{problem} Enter {'a whole number' if not problem.decimal_places else 'fewer decimals'}.")
     unit = f" {_unit(item)}" if item is not None else ""
     return Value(_fmt(quantity), quantity, f"{_fmt(quantity)}{unit}")
 
@@ -861,7 +868,7 @@ def _outcome(user, key: str) -> dict | None:  # noqa: ANN001
 def _describe_movement(m: Movement) -> SafeString:
     """One posted line in words; codes never break across lines."""
     what = format_html(
-        '{} {} <span class="nb">{}</span> {}', _fmt(m.quantity), m.item.base_unit.code, m.item.sku, m.item.name
+        '{} <span class="nb">{}</span> {}', format_quantity(m.quantity, m.item.base_unit), m.item.sku, m.item.name
     )
     lot = format_html(', lot <span class="nb">{}</span>', m.lot.code) if m.lot_id else ""
     source = format_html('<span class="nb">{}</span>', m.source.code)

@@ -47,7 +47,14 @@ from .adjustments import (
     adjustment_unit_cost,
 )
 from .batches import StockRequest, stock_post_batch
-from .errors import AlreadyReversed, BackdatedTooFar, InsufficientStock, InvalidMovement, StockError
+from .errors import (
+    AlreadyReversed,
+    BackdatedTooFar,
+    InsufficientStock,
+    InvalidMovement,
+    QuantityFinerThanUnit,
+    StockError,
+)
 from .lines import ALLOWED_SIDES, CLOCK_SKEW, LevelKey, MovementLine, ValuationKey
 from .lots import lot_get_or_create, receipt_line
 from .picking import FEFO_RETRIES, fefo_plan
@@ -73,6 +80,7 @@ __all__ = [
     "InvalidMovement",
     "LevelKey",
     "MovementLine",
+    "QuantityFinerThanUnit",
     "StockError",
     "StockRequest",
     "ValuationKey",

@@ -230,6 +230,7 @@ def stock_adjust(
         reference_id=reference_id,
         reference_line=reference_line,
         note=note,
+        rounds_off=True,  # may round an old level finer than the unit off
     )
     return _one(requests_post([request], actor=actor, idempotency_key=idempotency_key, occurred_at=occurred_at))
 

@@ -176,6 +176,7 @@ def adjustment_submit(
         destination=location,
         lot=the_lot,
         reason_code=reason_code,
+        rounds_off=True,
     )
     _validate_line(_request_line(planned, timezone.now()))
     if delta < 0:

@@ -18,9 +18,10 @@ from django.db import transaction
 
 from catalog.models import Item, Location, LocationKind, Tracking, Warehouse
 from catalog.permissions import WarehouseAction, warehouse_require
+from catalog.units import quantity_problem
 
-from ..models import Lot, Movement, MovementKind
-from .errors import InvalidMovement, _fmt
+from ..models import Lot, Movement, MovementKind, StockLevel
+from .errors import InvalidMovement, QuantityFinerThanUnit, _fmt
 from .lines import LevelKey, MovementLine, _occurred_at, _quantity, _require_reason, _virtual
 from .lots import _existing_lot, _resolve_lot, receipt_date, receipt_line
 from .picking import fefo_plan, fefo_retry
@@ -51,7 +52,9 @@ class StockRequest:
     ``pick`` (issues, scrap and supplier returns), a missing ``source`` (take from
     ``warehouse``), a missing lot or a ``source`` with sub-locations is chosen by FEFO, possibly
     over several bins and lots. A new lot (receipts, returns, gains) is received on the posting's
-    date (``occurred_at``)."""
+    date (``occurred_at``). ``rounds_off`` (``stock_adjust`` and floor adjustments) lets an
+    adjustment finer than the item's unit through when it brings an old finer level to a
+    countable one (``_rounds_off``)."""
 
     kind: str
     item: Item
@@ -69,6 +72,7 @@ class StockRequest:
     reference_line: str = ""
     pick: bool = False
     to_warehouse: Warehouse | None = None
+    rounds_off: bool = False
 
 
 def _request_warehouses(request: StockRequest) -> list[Warehouse]:
@@ -188,17 +192,19 @@ def _request_line(request: StockRequest, when: datetime) -> MovementLine:
             raise InvalidMovement("An adjustment of zero changes nothing.")
         adjustment = _virtual(LocationKind.INVENTORY_ADJUSTMENT)
         gain = delta > 0
+        lot = (
+            _resolve_lot(item, request.lot, request.expiry_date, received_on=receipt_date(when))
+            if gain
+            else _existing_lot(item, request.lot)
+        )
         return MovementLine(
             quantity=abs(delta),
             source=adjustment if gain else location,
             destination=location if gain else adjustment,
-            lot=(
-                _resolve_lot(item, request.lot, request.expiry_date, received_on=receipt_date(when))
-                if gain
-                else _existing_lot(item, request.lot)
-            ),
+            lot=lot,
             unit_cost=request.unit_cost if gain else None,
             reason_code=reason_code,
+            rounds_off=request.rounds_off and _rounds_off(item, location, lot, delta),
             **common,
         )
     if kind == MovementKind.CUSTOMER_RETURN:
@@ -235,6 +241,21 @@ def _shipment_line(request: StockRequest, source: Location) -> MovementLine:
     )
 
 
+def _rounds_off(item: Item, location: Location, lot: Lot | None, delta: Decimal) -> bool:
+    """True when ``delta`` is finer than the item's unit but brings a level that is finer too
+    (old data: 2.5 each) to a countable one (2 or 3): the only finer quantity an adjustment may
+    post. Read before the posting locks the level: a concurrent change leaves at worst a level
+    still finer than its unit, which the data-quality page and ``reconcile`` keep listing."""
+    if quantity_problem(item, delta) is None:
+        return False
+    on_hand = StockLevel.objects.filter(item=item, location=location, lot=lot).values_list("on_hand", flat=True).first()
+    return (
+        on_hand is not None
+        and quantity_problem(item, on_hand) is not None
+        and quantity_problem(item, on_hand + delta) is None
+    )
+
+
 @dataclass(frozen=True)
 class _Pick:
     """A request whose place is chosen by FEFO at each attempt (``lot`` resolved once)."""
@@ -249,6 +270,9 @@ def _pick_or_line(request: StockRequest, when: datetime) -> MovementLine | _Pick
     if the item is tracked); otherwise a ``_Pick`` to plan at each attempt."""
     if not (request.pick and request.kind in OUTGOING):
         return _request_line(request, when)
+    quantity = _quantity(request.quantity)
+    if quantity > 0 and (problem := quantity_problem(request.item, quantity)):  # named before any plan
+        raise QuantityFinerThanUnit(problem)
     lot = _existing_lot(request.item, request.lot)
     exact = (
         request.source is not None

@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from catalog.models import Item, Location, Warehouse
+from catalog.units import QuantityProblem, format_quantity
 
 from ..models import Lot
 
@@ -32,8 +33,12 @@ class InsufficientStock(StockError):
         else:
             where = f" at {location}" if location is not None else ""
         lot_text = f" (lot {lot.code})" if lot is not None else ""
+
+        def number(value: Decimal) -> str:  # with the unit's places: "Only 1.250 of BEANS"
+            return format_quantity(value, item.base_unit, with_unit=False)
+
         super().__init__(
-            f"Only {_fmt(available)} of {item.sku}{lot_text} available{where}; asked {_fmt(asked)}.",
+            f"Only {number(available)} of {item.sku}{lot_text} available{where}; asked {number(asked)}.",
             sku=item.sku,
             location=str(location) if location else None,
             lot=lot.code if lot else None,
@@ -60,3 +65,21 @@ class BackdatedTooFar(InvalidMovement):
     stock in the posting's warehouses (or it falls into a closed period)."""
 
     code = "backdated_too_far"
+
+
+class QuantityFinerThanUnit(InvalidMovement):
+    """A quantity finer than the item's base unit allows (2.5 of a unit counted in whole
+    units). ``problem`` (catalog.units.QuantityProblem) carries sku, unit, decimal_places and
+    quantity; the message is the one every door shows."""
+
+    code = "quantity_finer_than_unit"
+
+    def __init__(self, problem: QuantityProblem) -> None:
+        super().__init__(
+            problem.message,
+            sku=problem.sku,
+            unit=problem.unit,
+            decimal_places=problem.decimal_places,
+            quantity=problem.quantity,
+        )
+        self.problem = problem

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from catalog.models import Item, ItemStatus, Location, LocationKind, Tracking, Warehouse
 from catalog.permissions import WarehouseAction, warehouse_allows
+from catalog.units import quantity_problem
 
 from ..models import (
     QTY_STEP,
@@ -23,7 +24,7 @@ from ..models import (
     Movement,
     MovementKind,
 )
-from .errors import BackdatedTooFar, InvalidMovement, _fmt
+from .errors import BackdatedTooFar, InvalidMovement, QuantityFinerThanUnit, _fmt
 
 LevelKey = tuple[int, int, int | None]  # (item_id, location_id, lot_id)
 ValuationKey = tuple[int, int]  # (item_id, warehouse_id)
@@ -57,7 +58,9 @@ class MovementLine:
     (instead of ``quantity x unit_cost`` rounded): the last arrival of a shipment carries what is
     left of the shipment's value, to the last decimal. ``reserved`` is the part of ``quantity``
     that consumes the source level's reserved stock (reservation consume); it must not exceed
-    ``quantity``."""
+    ``quantity``. ``rounds_off`` (set only for adjustments asked with ``StockRequest.rounds_off``,
+    see ``batches._rounds_off``) lets an adjustment finer than the unit through when it makes the
+    level countable again."""
 
     item: Item
     quantity: Decimal
@@ -74,6 +77,7 @@ class MovementLine:
     reserved: Decimal = ZERO
     reverses: Movement | None = None
     total_cost: Decimal | None = None
+    rounds_off: bool = False  # an adjustment bringing old stock finer than its unit to a countable level
 
 
 def _quantity(value: object, what: str = "quantity") -> Decimal:
@@ -160,6 +164,10 @@ def _validate_line(line: MovementLine) -> MovementLine:
     item, quantity = line.item, _quantity(line.quantity)
     if quantity <= 0:
         raise InvalidMovement(f"The quantity must be greater than zero (got {_fmt(quantity)}).")
+    # The one rule (catalog.units), here for every path. A reversal undoes exactly what was
+    # posted, so it may carry an old quantity finer than the unit: that is how such stock is fixed.
+    if line.kind != MovementKind.REVERSAL and not line.rounds_off and (problem := quantity_problem(item, quantity)):
+        raise QuantityFinerThanUnit(problem)
     if line.source.pk == line.destination.pk:
         raise InvalidMovement(f"{line.source} is both source and destination.")
     reserved = _quantity(line.reserved, "reserved quantity")

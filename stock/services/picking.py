@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import TypeVar
 
 from catalog.models import Item, Location, Warehouse
+from catalog.units import countable
 
 from ..models import ZERO, Lot
 from ..selectors import stock_levels_available_fefo
@@ -47,7 +48,9 @@ def fefo_plan(
         if need <= 0:
             break
         key = (item.pk, level.location_id, level.lot_id)
-        take = min(need, level.available - (taken.get(key, ZERO) if taken is not None else ZERO))
+        # Only what the unit can count: a bin holding 2.5 each (old data) gives 2, never 0.5.
+        free = level.available - (taken.get(key, ZERO) if taken is not None else ZERO)
+        take = min(need, countable(free, item.base_unit))
         if take <= 0:
             continue
         if taken is not None:

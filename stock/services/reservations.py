@@ -13,6 +13,7 @@ from django.db.models import F
 
 from catalog.models import Item, Location, LocationKind, Warehouse
 from catalog.permissions import WarehouseAction, warehouse_require
+from catalog.units import quantity_problem
 
 from ..models import (
     ZERO,
@@ -23,7 +24,7 @@ from ..models import (
     ReservationLine,
     ReservationStatus,
 )
-from .errors import InsufficientStock, InvalidMovement, _fmt
+from .errors import InsufficientStock, InvalidMovement, QuantityFinerThanUnit, _fmt
 from .lines import LevelKey, MovementLine, _quantity, _virtual
 from .locks import _levels_change_reserved, _lock_levels
 from .lots import _existing_lot
@@ -54,6 +55,8 @@ def reservation_create(
     quantity = _quantity(quantity)
     if quantity <= 0:
         raise InvalidMovement("A reservation needs a quantity greater than zero.")
+    if problem := quantity_problem(item, quantity):
+        raise QuantityFinerThanUnit(problem)
     if location is not None and location.warehouse_id != warehouse.pk:
         raise InvalidMovement(f"{location} is not in warehouse {warehouse.code}.")
     lot = _existing_lot(item, lot)
@@ -106,6 +109,8 @@ def _take_from_lines(
 ) -> tuple[Decimal, list[tuple[ReservationLine, Decimal]]]:
     open_quantity = reservation.open_quantity
     quantity = open_quantity if quantity is None else _quantity(quantity)
+    if quantity != open_quantity and (problem := quantity_problem(reservation.item, quantity)):
+        raise QuantityFinerThanUnit(problem)
     if reservation.status != ReservationStatus.OPEN or open_quantity <= 0:
         raise InvalidMovement(f"Reservation #{reservation.pk} is {reservation.get_status_display().lower()}.")
     if quantity <= 0 or quantity > open_quantity:

@@ -84,14 +84,12 @@ def test_discontinued_items_still_on_hand_in_an_internal_location(clean, units):
     sold_out = clean(sku="OLD-2")
     still_sold = clean(sku="NEW-1")
     for item in (on_hand, still_sold):
-        stock_receive(item=item, location=bin_, quantity=Decimal("7.5"), actor=None, unit_cost=Decimal(2))
+        stock_receive(item=item, location=bin_, quantity=Decimal(7), actor=None, unit_cost=Decimal(2))
 
     items_discontinue(items=[on_hand, sold_out])
 
     problems = [p for p in data_quality_problems() if p.kind == DataProblemKind.DISCONTINUED_ON_HAND]
-    assert [(p.label, p.message) for p in problems] == [
-        ("OLD-1 Test item 1", "Discontinued but 7.5 each still on hand.")
-    ]
+    assert [(p.label, p.message) for p in problems] == [("OLD-1 Test item 1", "Discontinued but 7 each still on hand.")]
 
 
 def test_units_without_conversion_and_items_whose_units_do_not_convert(clean, units):

@@ -23,12 +23,16 @@ from catalog.models import UnitOfMeasure
 from tests.stock.factories import UserFactory, ensure_virtual_locations
 
 UNITS = importlib.import_module("catalog.migrations.0002_virtual_locations_units_roles").UNITS
+PLACES = importlib.import_module("catalog.migrations.0007_unit_decimal_places").BY_CODE
 
 
 @pytest.fixture
 def units(db) -> dict[str, UnitOfMeasure]:
     for code, name, dimension, ratio in UNITS:
-        UnitOfMeasure.objects.get_or_create(code=code, defaults={"name": name, "dimension": dimension, "ratio": ratio})
+        UnitOfMeasure.objects.get_or_create(
+            code=code,
+            defaults={"name": name, "dimension": dimension, "ratio": ratio, "decimal_places": PLACES[code]},
+        )
     ensure_virtual_locations()
     return {unit.code: unit for unit in UnitOfMeasure.objects.all()}
 

@@ -34,14 +34,14 @@ def world(units):
 def test_rows_are_posted_as_receipts_by_the_user_with_lots_and_costs(run, write, world):
     user = UserFactory(username="opener", is_superuser=True)
     expiry = (date.today() + timedelta(days=20)).isoformat()
-    path = write("opening.csv", HEADER + f"widget,ams,a-01,10.5,,,\nMILK,AMS,A-01,4,1.2,L1,{expiry}\n")
+    path = write("opening.csv", HEADER + f"widget,ams,a-01,10,,,\nMILK,AMS,A-01,4,1.2,L1,{expiry}\n")
 
     ran = run("import_opening_balances", path, "--user", "opener")
 
     assert ran.ok, ran.text
     movements = list(Movement.objects.order_by("id"))
     assert [(m.item.sku, m.quantity, m.unit_cost, m.kind, m.actor) for m in movements] == [
-        ("WIDGET", Decimal("10.5"), Decimal("2.5"), MovementKind.RECEIPT, user),
+        ("WIDGET", Decimal(10), Decimal("2.5"), MovementKind.RECEIPT, user),
         ("MILK", Decimal(4), Decimal("1.2"), MovementKind.RECEIPT, user),
     ]
     assert {(m.reference_type, m.reference_id, m.reference_line) for m in movements} == {
@@ -49,7 +49,7 @@ def test_rows_are_posted_as_receipts_by_the_user_with_lots_and_costs(run, write,
         (REFERENCE_TYPE, source_key("opening.csv"), "3"),
     }
     assert Lot.objects.get(code="L1").expiry_date.isoformat() == expiry
-    assert StockLevel.objects.get(item=world["widget"], location=world["bin"]).on_hand == Decimal("10.5")
+    assert StockLevel.objects.get(item=world["widget"], location=world["bin"]).on_hand == Decimal(10)
 
 
 def test_running_the_same_file_again_posts_nothing_twice(run, write, world):
@@ -135,3 +135,14 @@ def test_dry_run_posts_nothing(run, write, world):
     assert "1 new" in ran.out and "Dry run" in ran.out
     assert not Movement.objects.exists()
     assert Item.objects.filter(sku="WIDGET").exists()
+
+
+def test_a_row_finer_than_the_items_unit_is_named_and_nothing_is_posted(run, write, world):
+    before = ledger_snapshot()
+    path = write("opening.csv", HEADER + "WIDGET,AMS,A-01,3,,,\nWIDGET,RTM,B-01,2.5,,,\n")
+
+    ran = run("import_opening_balances", path)
+
+    assert not ran.ok
+    assert "Row 3, column quantity ('2.5'): WIDGET is counted in whole units (each); 2.5 is not allowed." in ran.err
+    assert ledger_snapshot() == before  # row 2 was fine, but a file posts all or nothing

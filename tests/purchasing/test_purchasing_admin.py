@@ -116,6 +116,7 @@ def test_the_receiving_page_receives_into_the_chosen_bins(boss, placed, bin_a, b
     [
         ({"quantity": "11"}, "10 ordered, 0 received, 10 outstanding; cannot receive 11"),
         ({"quantity": "1", "location": ""}, "Choose where WIDGET goes."),
+        ({"quantity": "2.5"}, "WIDGET is counted in whole units (each); 2.5 is not allowed."),  # issue 12
     ],
 )
 def test_a_refused_receipt_says_why_and_writes_nothing(boss, placed, bin_a, item, snapshot, row, message):
@@ -141,3 +142,32 @@ def test_another_warehouses_order_is_not_found(client, placed, person):
     assert client.get(reverse("admin:purchasing_purchaseorder_receive", args=[placed.pk])).status_code == 404
     assert client.get(reverse("admin:purchasing_purchaseorder_change", args=[placed.pk])).status_code in (302, 404)
     assert placed.number not in client.get(reverse("admin:purchasing_purchaseorder_changelist")).content.decode()
+
+
+def test_a_draft_line_finer_than_its_unit_is_refused_in_the_admin_and_nothing_changes(boss, supplier, warehouse, item):
+    draft = purchase_order_create(
+        supplier=supplier, warehouse=warehouse, lines=[OrderLine(item, Decimal(10))], actor=None
+    )
+    line = draft.lines.get()
+    url = reverse("admin:purchasing_purchaseorder_change", args=[draft.pk])
+    form = {
+        "supplier": supplier.pk,
+        "warehouse": draft.warehouse_id,
+        "expected_on": "",
+        "notes": "",
+        "lines-TOTAL_FORMS": "1",
+        "lines-INITIAL_FORMS": "1",
+        "lines-MIN_NUM_FORMS": "0",
+        "lines-MAX_NUM_FORMS": "1000",
+        "lines-0-id": line.pk,
+        "lines-0-order": draft.pk,
+        "lines-0-item": item.pk,
+        "lines-0-quantity": "2.5",
+        "lines-0-unit_cost": "2.50",
+    }
+
+    response = boss.post(url, form)
+
+    assert response.status_code == 200
+    assert "WIDGET is counted in whole units (each); 2.5 is not allowed." in response.content.decode()
+    assert draft.lines.get().quantity == 10

@@ -13,6 +13,7 @@ from catalog.permissions import WarehousePermissionDenied
 from purchasing.models import PurchaseOrder, PurchaseOrderLine, PurchaseOrderStatus
 from purchasing.services import (
     OrderLine,
+    PurchaseQuantityFinerThanUnit,
     PurchasingError,
     Receipt,
     purchase_order_cancel,
@@ -45,7 +46,7 @@ def _line(order: PurchaseOrder, sku: str) -> PurchaseOrderLine:
 
 def test_a_draft_takes_the_suppliers_price_and_placing_sets_the_expected_date(supplier, warehouse, item, actor):
     draft = purchase_order_create(
-        supplier=supplier, warehouse=warehouse, lines=[OrderLine(item, Decimal("12.5"))], actor=actor
+        supplier=supplier, warehouse=warehouse, lines=[OrderLine(item, Decimal(12))], actor=actor
     )
     assert draft.status == PurchaseOrderStatus.DRAFT and draft.number == f"PO-{draft.pk:06d}"
     assert draft.lines.get().unit_cost == Decimal("2.50")
@@ -64,6 +65,7 @@ def test_a_draft_takes_the_suppliers_price_and_placing_sets_the_expected_date(su
         ("twice", "is on two lines"),
         ("zero", "must be a number above zero"),
         ("fine", "more than 4 decimal places"),
+        ("half", r"^WIDGET is counted in whole units \(each\); 2.5 is not allowed.$"),  # issue 12
     ],
 )
 def test_bad_drafts_are_refused_and_nothing_is_written(supplier, warehouse, item, actor, lines, message):
@@ -71,6 +73,7 @@ def test_bad_drafts_are_refused_and_nothing_is_written(supplier, warehouse, item
         "twice": [OrderLine(item, Decimal(1)), OrderLine(item, Decimal(2))],
         "zero": [OrderLine(item, Decimal(0))],
         "fine": [OrderLine(item, Decimal("1.00001"))],
+        "half": [OrderLine(item, Decimal("2.5"))],
         "empty": [],
     }[lines]
     with pytest.raises(PurchasingError, match=message):
@@ -174,7 +177,7 @@ def test_receiving_more_than_outstanding_is_refused_and_nothing_is_written(order
     assert _line(order, "WIDGET").received_quantity == 8
 
 
-@pytest.mark.parametrize("case", ["other_warehouse", "missing_lot", "lot_on_untracked", "draft"])
+@pytest.mark.parametrize("case", ["other_warehouse", "missing_lot", "lot_on_untracked", "draft", "half"])
 def test_wrong_receipts_are_refused_before_anything_is_written(order, bin_a, bin_c, actor, snapshot, case):
     widget, milk = _line(order, "WIDGET"), _line(order, "MILK")
     receipt, error, message = {
@@ -182,6 +185,7 @@ def test_wrong_receipts_are_refused_before_anything_is_written(order, bin_a, bin
         "missing_lot": (Receipt(milk, Decimal(1), bin_a), InvalidMovement, "give a lot code"),
         "lot_on_untracked": (Receipt(widget, Decimal(1), bin_a, lot="X"), PurchasingError, "without a lot"),
         "draft": (Receipt(widget, Decimal(1), bin_a), PurchasingError, "only a placed order"),
+        "half": (Receipt(widget, Decimal("2.5"), bin_a), PurchaseQuantityFinerThanUnit, "WIDGET is counted in whole"),
     }[case]
     if case == "draft":
         PurchaseOrder.objects.filter(pk=order.pk).update(status=PurchaseOrderStatus.DRAFT)

@@ -65,8 +65,8 @@ def test_managers_get_the_lots_expiring_soon_in_their_warehouses(
     assert message.to == ["wh1@example.com"]
     assert message.subject == "Expiring stock: 2 lot(s) within 14 days (1 expired)"
     body = message.body
-    assert "WH1: MILK Milk 1 l, lot OLD, 1 on hand, EXPIRED" in body
-    assert "WH1: MILK Milk 1 l, lot SOON, 4 on hand, expires in 5 day(s)" in body
+    assert "WH1: MILK Milk 1 l, lot OLD, 1 each on hand, EXPIRED" in body  # issue 12: with its unit
+    assert "WH1: MILK Milk 1 l, lot SOON, 4 each on hand, expires in 5 day(s)" in body
     assert body.index("lot OLD") < body.index("lot SOON")
     assert "LATER" not in body and "ELSEWHERE" not in body and "GONE" not in body
 

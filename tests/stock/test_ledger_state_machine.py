@@ -138,8 +138,10 @@ def _master_data() -> dict:
         Location.objects.get_or_create(
             kind=kind, warehouse=None, defaults={"code": code, "name": name, "level": LocationLevel.AREA}
         )
+    # Quantities of 4 decimal places exercise the arithmetic: a unit that allows them (issue 12:
+    # "each" counts whole units only).
     unit, _ = UnitOfMeasure.objects.get_or_create(
-        code="each", defaults={"name": "Each", "dimension": "count", "ratio": Decimal(1)}
+        code="ct", defaults={"name": "Carat", "dimension": "mass", "ratio": None, "decimal_places": 4}
     )
     bins: dict[tuple[str, str], Location] = {}
     warehouses: dict[str, Warehouse] = {}

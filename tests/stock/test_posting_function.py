@@ -39,7 +39,7 @@ from stock.models import (
 )
 from stock.services import InsufficientStock, MovementLine, locks, movement_post, posting, stock_issue, stock_receive
 from tests.stock import test_concurrency as concurrency
-from tests.stock.factories import ItemFactory, LocationFactory, LotFactory, WarehouseFactory
+from tests.stock.factories import ItemFactory, LocationFactory, LotFactory, UnitFactory, WarehouseFactory
 
 pytestmark = [
     pytest.mark.postgres,
@@ -103,7 +103,9 @@ def places(virtual) -> dict[str, Location]:
 
 
 def _twin(lot_tracked: bool, fifo: bool) -> tuple[Item, Lot | None]:
-    item = ItemFactory(standard_cost=Decimal("2.5"), lot_tracked=lot_tracked, fifo=fifo)
+    # A unit of 4 places: the quantities exercise 4-place arithmetic ("each" counts whole units).
+    carat = UnitFactory(code="ct", name="Carat", dimension="mass", ratio=None, decimal_places=4)
+    item = ItemFactory(standard_cost=Decimal("2.5"), lot_tracked=lot_tracked, fifo=fifo, base_unit=carat)
     return item, (LotFactory(item=item) if lot_tracked else None)
 
 

@@ -66,7 +66,7 @@ def test_a_ledger_kept_by_the_services_has_no_differences(
         shipment = transfer_ship(item=product, quantity=D(3), source=bin_a, to_warehouse=other_warehouse, actor=actor)
         transfer_arrive(shipment=shipment, destination=bin_c, quantity=D(1), actor=actor)
         stock_customer_return(item=product, location=bin_a, quantity=D(1), actor=actor)
-        stock_adjust(item=product, location=bin_a, quantity_delta=D("-0.5"), reason_code="count", actor=actor)
+        stock_adjust(item=product, location=bin_a, quantity_delta=D(-1), reason_code="count", actor=actor)
         scrapped = stock_scrap(item=product, location=bin_c, quantity=D(1), reason_code="broken", actor=actor)
         movement_reverse(movement=scrapped[0], actor=actor, reason="not broken after all")
         reservation = reservation_create(item=product, warehouse=warehouse, quantity=D(2), actor=actor)

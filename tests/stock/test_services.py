@@ -52,6 +52,7 @@ from tests.stock.factories import (
     ItemFactory,
     LocationFactory,
     LotFactory,
+    UnitFactory,
     WarehouseFactory,
     layers_of,
     level_of,
@@ -227,9 +228,9 @@ def test_issue_refusal_of_a_lot_names_the_lot(actor, bin_a, lot_item, snapshot):
     before = snapshot()
 
     with pytest.raises(InsufficientStock) as refused:
-        stock_issue(item=lot_item, location=bin_a, lot=movement.lot, quantity=D("5.5"), actor=actor)
+        stock_issue(item=lot_item, location=bin_a, lot=movement.lot, quantity=D(6), actor=actor)
 
-    assert str(refused.value) == "Only 5 of MILK (lot L-1) available at WH1/A-01; asked 5.5."
+    assert str(refused.value) == "Only 5 of MILK (lot L-1) available at WH1/A-01; asked 6."
     assert refused.value.details["lot"] == "L-1"
     assert snapshot() == before
 
@@ -1063,7 +1064,10 @@ def test_a_quantity_must_be_positive_with_at_most_four_decimals(actor, bin_a, bi
     assert snapshot() == before
 
 
-def test_four_decimals_are_accepted(actor, bin_a, bin_b, item):
+def test_four_decimals_are_accepted_in_a_unit_of_four_places(actor, bin_a, bin_b, item):
+    # Issue 12: a quantity may be as fine as its unit allows, at most 4 places (the column's).
+    item.base_unit = UnitFactory(code="ct", name="Carat", decimal_places=4)
+    item.save(update_fields=["base_unit"])
     receive(item, bin_a, "1.0001", "1.00", actor)
 
     stock_transfer(item=item, quantity=D("0.0001"), source=bin_a, destination=bin_b, actor=actor)
