@@ -400,6 +400,7 @@ def test_an_item_with_movements_and_no_method_keeps_moving_average_not_its_categ
 
 def _unit_form(unit: UnitOfMeasure, **changes) -> dict:
     data = {"code": unit.code, "name": unit.name, "dimension": unit.dimension, "ratio": str(unit.ratio or "")}
+    data["decimal_places"] = str(unit.decimal_places)
     return {**data, **changes}
 
 
