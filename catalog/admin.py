@@ -312,8 +312,18 @@ class LocationAdmin(WarehouseScopedAdminMixin, InventoryImportExportMixin, Simpl
     search_fields = ["code", "name", "barcode"]
     autocomplete_fields = ["warehouse", "parent"]
 
+    @staticmethod
+    def _stored(obj: Location | None) -> Location | None:
+        """The location as saved. A refused change form has already copied the posted values
+        onto ``obj``: the page's permissions and read-only fields must follow the stored row,
+        or a refused move to a virtual kind or another warehouse would hide its own error."""
+        if obj is None or obj.pk is None:
+            return obj
+        return Location.objects.filter(pk=obj.pk).only("kind", "warehouse_id").first() or obj
+
     def _may_manage(self, request: HttpRequest, obj: Location | None) -> bool:
         """MANAGE in the location's warehouse; virtual locations need it everywhere."""
+        obj = self._stored(obj)
         return obj is None or warehouse_allows(request.user, obj.warehouse_id, WarehouseAction.MANAGE)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -344,13 +354,15 @@ class LocationAdmin(WarehouseScopedAdminMixin, InventoryImportExportMixin, Simpl
         location_save(location=obj, actor=request.user)  # MANAGE in both warehouses; what freezes
 
     def get_readonly_fields(self, request: HttpRequest, obj: Location | None = None) -> list[str]:
-        if obj is not None and not obj.is_internal:
+        stored = self._stored(obj)
+        if stored is not None and not stored.is_internal:
             # Virtual locations are fixed points of the ledger: only their name and state change.
             return ["warehouse", "parent", "code", "kind", "level", "barcode"]
         return list(super().get_readonly_fields(request, obj))
 
     def has_delete_permission(self, request: HttpRequest, obj: Location | None = None) -> bool:
-        if obj is not None and not obj.is_internal:
+        stored = self._stored(obj)
+        if stored is not None and not stored.is_internal:
             return False
         return super().has_delete_permission(request, obj) and self._may_manage(request, obj)
 

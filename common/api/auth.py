@@ -30,7 +30,20 @@ from rest_framework import authentication, exceptions, throttling
 from rest_framework.request import Request
 
 
-class AuthFailureThrottle(throttling.SimpleRateThrottle):
+class _AlwaysWait:
+    """A wait for every 429, so ``Retry-After`` is always sent. DRF's ``wait()`` gives None once
+    the history holds more entries than the limit (concurrent requests overshoot it): then the
+    wait is until enough of the oldest entries have left the window to go below the limit."""
+
+    def wait(self) -> float:
+        history, limit = self.history, self.num_requests
+        if len(history) < limit:
+            return super().wait() or 1.0
+        # ``history`` is newest first: below the limit once entry ``limit - 1`` has expired.
+        return max(1.0, self.duration - (self.now - history[limit - 1]))
+
+
+class AuthFailureThrottle(_AlwaysWait, throttling.SimpleRateThrottle):
     """Bad tokens per client address (``API_THROTTLE_AUTH_FAILURES``): ``exceeded`` reads the
     count without adding to it, ``record`` adds a failure."""
 
@@ -62,7 +75,7 @@ class AuthFailureThrottle(throttling.SimpleRateThrottle):
         self.cache.set(key, self.history, self.duration)
 
 
-class UserRateThrottle(throttling.UserRateThrottle):
+class UserRateThrottle(_AlwaysWait, throttling.UserRateThrottle):
     """Requests per user (``API_THROTTLE_USER``; empty: no limit), read at request time."""
 
     def get_rate(self) -> str | None:

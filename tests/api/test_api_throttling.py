@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.cache import cache
 from django.core.management import CommandError, call_command
 from django.test import Client, override_settings
 from django.utils import timezone
@@ -18,6 +19,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from common import roles
+from common.api.auth import AuthFailureThrottle
 
 ITEMS = "/api/v1/items/"
 PASSWORD = "correct horse battery staple"
@@ -49,6 +51,22 @@ def test_a_burst_of_random_tokens_from_one_address_gets_429_with_retry_after(wor
     assert token_client(clerk_key).get(ITEMS, REMOTE_ADDR="203.0.113.7").status_code == 429
     # Another address is not affected.
     assert token_client(clerk_key).get(ITEMS, REMOTE_ADDR="203.0.113.8").status_code == 200
+
+
+def test_an_overshot_limit_still_sends_retry_after(world, user):
+    # Concurrent bad tokens (several web workers) can record more failures than the limit of
+    # 20 before any of them is refused; every 429 must still say when to come back.
+    throttle = AuthFailureThrottle()
+    now = throttle.timer()
+    key = throttle.cache_format % {"scope": throttle.scope, "ident": "203.0.113.9"}
+    # 28 failures, newest first, one a second: the 20th newest happened 19 s ago, so the
+    # address is below the limit again when it leaves the 60 s window: in 60 - 19 = 41 s.
+    cache.set(key, [now - age for age in range(28)], 60)
+
+    refused = token_client(secrets.token_hex(20)).get(ITEMS, REMOTE_ADDR="203.0.113.9")
+
+    assert refused.status_code == 429
+    assert int(refused["Retry-After"]) == 41  # before: no Retry-After at all
 
 
 @override_settings(API_THROTTLE_USER="3/minute")

@@ -107,6 +107,34 @@ def test_ams_manager_cannot_move_an_ams_bin_to_rtm(world):
     assert reconcile() == []
 
 
+@pytest.mark.parametrize(
+    ("who", "change", "reason"),
+    [
+        ("system", "kind", "Virtual locations belong to no warehouse"),
+        ("system", "kind and warehouse", "has stock or movements"),
+        ("manager", "warehouse", "You may not edit locations in that warehouse"),
+    ],
+)
+def test_a_refused_move_shows_its_reason_on_an_editable_form(world, who, change, reason):
+    # The form copies the posted values onto the location before it is refused; the page must
+    # still be the stocked bin's own (editable, with Save), showing why, not a read-only page of
+    # a scrap location or another warehouse's bin that says "correct the error below" and no error.
+    a01 = world["a01"]
+    posted = {
+        "kind": {"kind": "scrap"},
+        "kind and warehouse": {"kind": "scrap", "warehouse": ""},
+        "warehouse": {"warehouse": world["rtm"].pk},
+    }[change]
+
+    page = _client(world[who]).post(_change_url(a01), _location_form(a01, **posted)).content.decode()
+
+    assert reason in page
+    assert 'name="kind"' in page and 'name="warehouse"' in page  # still fields, not read-only text
+    assert 'name="_save"' in page
+    a01.refresh_from_db()
+    assert (a01.kind, a01.warehouse) == ("internal", world["ams"])
+
+
 def test_ams_manager_cannot_create_a_location_in_rtm(world):
     url = reverse("admin:catalog_location_add")
     data = {"warehouse": world["rtm"].pk, "code": "R-99", "kind": "internal", "level": "bin", "active": "on"}
