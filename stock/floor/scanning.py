@@ -9,7 +9,7 @@ functions here say what a text is, without writing anything:
 - ``floor_text`` applies the input-hygiene rule (``catalog.hygiene``) to one input, and
   ``new_lot_code`` to a lot code nobody knows yet (its column's length too).
 
-Views (``stock/views.py``) call these and the services; nothing here touches the ledger.
+The floor engine and pages (``stock/floor/``) call these and the services; nothing here touches the ledger.
 """
 
 from __future__ import annotations
@@ -24,8 +24,7 @@ from django.db.models import Sum
 from catalog.hygiene import text_problem
 from catalog.models import Barcode, Item, Location, Warehouse, normalize_code, normalize_sku
 from catalog.numbers import NumberError, parse_decimal
-
-from .models import Lot, StockLevel
+from stock.models import Lot, StockLevel
 
 
 class FloorError(Exception):
