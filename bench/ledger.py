@@ -554,7 +554,7 @@ def measure_postings(database_url: str, pairs: list[tuple[int, int]], case: str,
 
 
 PROFILED_PHASES = {
-    # stock.services function -> phase name (the ones that exist in the version measured)
+    # stock.services (package) function -> phase name (the ones that exist in the version measured)
     "_authorize": "authorize",
     "_validate_line": "validate",
     "movements_for_key": "idempotency_lookups",
@@ -572,12 +572,18 @@ def profile_postings(pairs: list[tuple[int, int]], postings: int) -> None:
     ``stock.services`` (functions wrapped with timers), round trips, and the time spent inside
     the driver waiting for PostgreSQL (``execute`` and ``COMMIT``) versus in Python."""
     import functools
+    import importlib
+    import pkgutil
     from collections import defaultdict
 
     from django.db import connection
 
     import stock.services as services
 
+    # The package's modules each look a name up in their own namespace: time it in every one.
+    modules = [services] + [
+        importlib.import_module(f"stock.services.{module.name}") for module in pkgutil.iter_modules(services.__path__)
+    ]
     poster = Poster(pairs)
     rng = random.Random(SEED)
     seconds: dict[str, float] = defaultdict(float)
@@ -600,12 +606,14 @@ def profile_postings(pairs: list[tuple[int, int]], postings: int) -> None:
 
     for _ in range(20):  # warm up
         poster.post_pair(rng.choice(pairs), Decimal(1))
-    originals = {name: getattr(services, name) for name in PROFILED_PHASES if hasattr(services, name)}
+    originals = {
+        (module, name): vars(module)[name] for module in modules for name in PROFILED_PHASES if name in vars(module)
+    }
     connection.ensure_connection()
     commit = connection._commit
     try:
-        for name, function in originals.items():
-            setattr(services, name, timed(PROFILED_PHASES[name], function))
+        for (module, name), function in originals.items():
+            setattr(module, name, timed(PROFILED_PHASES[name], function))
         connection._commit = timed("database_commit", commit)
         began, cpu = time.perf_counter(), time.process_time()
         with connection.execute_wrapper(database):
@@ -613,8 +621,8 @@ def profile_postings(pairs: list[tuple[int, int]], postings: int) -> None:
                 poster.post_pair(rng.choice(pairs), Decimal(rng.randint(1, 5)))
         total, cpu = time.perf_counter() - began, time.process_time() - cpu
     finally:
-        for name, function in originals.items():
-            setattr(services, name, function)
+        for (module, name), function in originals.items():
+            setattr(module, name, function)
         del connection._commit
     n = 2 * (postings // 2)
     emit("profile_postings", n)

@@ -139,6 +139,28 @@ def _record(
     )
 
 
+def _change(
+    kind: str,
+    *,
+    warehouse: Warehouse,
+    actor: AbstractBaseUser | None,
+    user: AbstractBaseUser | None,
+    group: Group | None,
+    perms: Iterable[str],
+) -> list[str]:
+    """Grant (``kind`` GRANT) or revoke ``perms``: check them all, change only what differs from
+    the grantee's object grants there, and record each change. Returns the codenames changed."""
+    grantee, grantee_name = _grantee(user, group)
+    granting = kind == AccessChangeKind.GRANT
+    wanted = _checked(actor, warehouse, perms, "grant" if granting else "revoke")
+    current = _current(grantee, warehouse)
+    changed = sorted(wanted - current if granting else wanted & current)
+    for codename in changed:
+        (assign_perm if granting else remove_perm)(f"catalog.{codename}", grantee, warehouse)
+    _record(kind=kind, codenames=changed, warehouse=warehouse, actor=actor, grantee=grantee, grantee_name=grantee_name)
+    return changed
+
+
 @transaction.atomic
 def warehouse_access_grant(
     *,
@@ -151,20 +173,7 @@ def warehouse_access_grant(
     """Give ``user`` or ``group`` the rights ``perms`` (codenames) in ``warehouse``. Returns the
     codenames newly granted (those already held are skipped). Raises ``WarehouseAccessDenied``
     (nothing written) when the actor may not grant one of them."""
-    grantee, grantee_name = _grantee(user, group)
-    wanted = _checked(actor, warehouse, perms, "grant")
-    new = sorted(wanted - _current(grantee, warehouse))
-    for codename in new:
-        assign_perm(f"catalog.{codename}", grantee, warehouse)
-    _record(
-        kind=AccessChangeKind.GRANT,
-        codenames=new,
-        warehouse=warehouse,
-        actor=actor,
-        grantee=grantee,
-        grantee_name=grantee_name,
-    )
-    return new
+    return _change(AccessChangeKind.GRANT, warehouse=warehouse, actor=actor, user=user, group=group, perms=perms)
 
 
 @transaction.atomic
@@ -179,20 +188,7 @@ def warehouse_access_revoke(
     """Take the rights ``perms`` in ``warehouse`` from ``user`` or ``group`` (their object grants;
     a role's global grant is the role's business). Returns the codenames actually revoked.
     Raises ``WarehouseAccessDenied`` (nothing written) when the actor may not revoke one."""
-    grantee, grantee_name = _grantee(user, group)
-    wanted = _checked(actor, warehouse, perms, "revoke")
-    gone = sorted(wanted & _current(grantee, warehouse))
-    for codename in gone:
-        remove_perm(f"catalog.{codename}", grantee, warehouse)
-    _record(
-        kind=AccessChangeKind.REVOKE,
-        codenames=gone,
-        warehouse=warehouse,
-        actor=actor,
-        grantee=grantee,
-        grantee_name=grantee_name,
-    )
-    return gone
+    return _change(AccessChangeKind.REVOKE, warehouse=warehouse, actor=actor, user=user, group=group, perms=perms)
 
 
 @transaction.atomic

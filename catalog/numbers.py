@@ -12,9 +12,10 @@ The rule (docs/api.md, "Numbers"; docs/imports.md):
   a second rule;
 - at most ``places`` decimal places and fewer than ``10**integer_digits`` in size.
 
-No door reads the same text as a different number than another door. The API is stricter in
-one respect only: its schema promises the canonical form (a dot), so it passes
-``decimal_comma=False`` and refuses ``2,5`` instead of reading it.
+No door reads the same text as a different number than another door. Digits are ASCII digits
+(``0-9``), never another script's. The API is stricter: its schema promises the canonical form,
+so it passes ``decimal_comma=False``, which also refuses ``2,5`` (a comma), ``+1`` (a plus sign)
+and `` 1 `` (spaces around) instead of reading them.
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ from decimal import Decimal, InvalidOperation
 from django import forms
 from django.core.exceptions import ValidationError
 
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)")
-_SCIENTIFIC = re.compile(r"[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)[eE][+-]?\d+")
-_AMBIGUOUS = re.compile(r"[+-]?\d{1,3},\d{3}")
+# ASCII digits only: Python's \d also matches other scripts' digits ("١٢", full-width "１０").
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:[.,][0-9]*)?|[.,][0-9]+)")
+_SCIENTIFIC = re.compile(r"[+-]?(?:[0-9]+(?:[.,][0-9]*)?|[.,][0-9]+)[eE][+-]?[0-9]+")
+_AMBIGUOUS = re.compile(r"[+-]?[0-9]{1,3},[0-9]{3}")
 
 
 class NumberError(ValueError):
@@ -51,11 +53,14 @@ def parse_decimal(
     integer_digits: int = 14,
     decimal_comma: bool = True,
 ) -> Decimal:
-    """``text`` (surrounding white space ignored) as a ``Decimal``, or ``NumberError``."""
+    """``text`` (surrounding white space ignored, except in the canonical form that
+    ``decimal_comma=False`` asks for) as a ``Decimal``, or ``NumberError``."""
     value = (text or "").strip()
     shown = repr(value)
     if not value:
         raise NumberError("is empty: write a number such as 12 or 2.5.")
+    if not decimal_comma and (value != text or value.startswith("+")):
+        raise NumberError(f"{text!r} is not a number: write digits, an optional minus sign and a dot (-2.5).")
     if not _NUMBER.fullmatch(value):
         if _SCIENTIFIC.fullmatch(value):
             raise NumberError(f"{shown} is in scientific notation: write it as a plain number (1000, not 1e3).")

@@ -25,13 +25,13 @@ from django.utils import timezone
 from catalog.models import Item, ItemStatus, Location, LocationKind, Tracking, Warehouse
 from catalog.permissions import WarehouseAction, warehouse_require
 from catalog.units import QuantityProblem, quantity_problem
-from stock.models import QTY_STEP, Movement, MovementKind
+from stock.models import QTY_STEP, Movement
 from stock.services import (
     MovementLine,
     StockError,
-    lot_get_or_create,
     movements_for_key,
     purchase_receipts_post,
+    receipt_line,
 )
 
 from .models import (
@@ -205,27 +205,29 @@ def purchase_order_cancel(*, order: PurchaseOrder, actor: AbstractBaseUser | Non
     return order
 
 
-def _receipt_line(order: PurchaseOrder, receipt: Receipt, supplier_location: Location) -> MovementLine:
+def _receipt_line(
+    order: PurchaseOrder, receipt: Receipt, occurred_at: datetime | None, supplier: Location
+) -> MovementLine:
+    """The receipt of ``receipt`` at the line's cost, built by ``stock.services.receipt_line``
+    (a new lot is received on ``occurred_at``'s date)."""
     line, item, location = receipt.line, receipt.line.item, receipt.location
     if location.kind != LocationKind.INTERNAL or location.warehouse_id != order.warehouse_id:
         raise PurchasingError(f"{location} is not a location of warehouse {order.warehouse.code}, where {order} goes.")
-    if item.tracking == Tracking.NONE:
-        if receipt.lot:
-            raise PurchasingError(f"{item.sku} is not lot-tracked: receive it without a lot.")
-        lot = None
-    else:
-        lot = lot_get_or_create(item=item, code=receipt.lot, expiry_date=receipt.expiry_date)
-    return MovementLine(
+    if item.tracking == Tracking.NONE and receipt.lot:
+        raise PurchasingError(f"{item.sku} is not lot-tracked: receive it without a lot.")
+    return receipt_line(
         item=item,
         quantity=receipt.quantity,
-        source=supplier_location,
         destination=location,
-        kind=MovementKind.RECEIPT,
-        lot=lot,
+        occurred_at=occurred_at,
+        # A tracked item's lot code, even when empty: refused then as "give a lot code".
+        lot=None if item.tracking == Tracking.NONE else receipt.lot,
+        expiry_date=receipt.expiry_date,
         unit_cost=line.unit_cost,
         reference_type=REFERENCE_TYPE,
         reference_id=order.number,
         reference_line=str(line.pk),
+        supplier=supplier,
     )
 
 
@@ -272,9 +274,11 @@ def purchase_order_receive(
                 f"{quantity_text(line.received_quantity)} received, {quantity_text(line.outstanding)} outstanding; "
                 f"cannot receive {quantity_text(arriving[line.pk])}."
             )
-    supplier_location = Location.objects.virtual(LocationKind.SUPPLIER)
+    supplier = Location.objects.virtual(LocationKind.SUPPLIER)
     movement_lines = [
-        _receipt_line(order, Receipt(lines[r.line.pk], r.quantity, r.location, r.lot, r.expiry_date), supplier_location)
+        _receipt_line(
+            order, Receipt(lines[r.line.pk], r.quantity, r.location, r.lot, r.expiry_date), occurred_at, supplier
+        )
         for r in receipts
     ]
     movements = purchase_receipts_post(

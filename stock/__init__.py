@@ -1,1 +1,1 @@
-"""The stock ledger: the only writer of quantities (see stock/services.py)."""
+"""The stock ledger: the only writer of quantities (see stock/services/)."""

@@ -74,6 +74,28 @@ class AppendOnlyQuerySet(models.QuerySet):
         raise AppendOnlyError(f"{self.model.__name__} rows are append-only: post a reversal instead.")
 
 
+class LedgerWriteError(AppendOnlyError):
+    """Raised on a bulk ``update()`` or ``delete()`` of a projection of the ledger."""
+
+
+class LedgerQuerySet(models.QuerySet):
+    """Stock levels, valuations, FIFO layers and their consumptions follow the movements: only
+    a posting of ``stock.services`` changes them, in the movement's transaction (its private
+    write path is plain SQL, ``stock/services/locks.py``). A bulk ``update()`` or ``delete()``
+    would make them disagree with the ledger, so both are refused. tests/conftest.py also
+    fails any test in which project code outside ``stock/services/`` writes these tables."""
+
+    def update(self, **kwargs):  # noqa: ANN003 - Django signature
+        raise LedgerWriteError(
+            f"{self.model.__name__} rows change only by posting movements (stock.services), never by update()."
+        )
+
+    def delete(self):
+        raise LedgerWriteError(
+            f"{self.model.__name__} rows change only by posting movements (stock.services), never by delete()."
+        )
+
+
 class Movement(models.Model):
     """One double-entry line of the ledger: ``quantity`` (> 0, base units) of ``item`` (and
     ``lot``) leaves ``source`` and arrives at ``destination``.
@@ -178,6 +200,8 @@ class StockLevel(models.Model):
     reserved = models.DecimalField(**QTY, default=ZERO)
     allow_negative = models.BooleanField(default=False)
 
+    objects = LedgerQuerySet.as_manager()
+
     class Meta:
         constraints = [
             models.UniqueConstraint(
@@ -280,6 +304,8 @@ class ItemValuation(models.Model):
     value = models.DecimalField(**MONEY, default=ZERO)
     last_unit_cost = models.DecimalField(**MONEY, default=ZERO)
 
+    objects = LedgerQuerySet.as_manager()
+
     class Meta:
         constraints = [models.UniqueConstraint(fields=["item", "warehouse"], name="valuation_unique")]
 
@@ -306,6 +332,8 @@ class CostLayer(models.Model):
     remaining_quantity = models.DecimalField(**QTY)
     remaining_value = models.DecimalField(**MONEY)
 
+    objects = LedgerQuerySet.as_manager()
+
     class Meta:
         ordering = ["received_at", "id"]
         indexes = [
@@ -327,6 +355,8 @@ class CostLayerConsumption(models.Model):
     layer = models.ForeignKey(CostLayer, on_delete=models.PROTECT, related_name="consumptions")
     quantity = models.DecimalField(**QTY)
     value = models.DecimalField(**MONEY)
+
+    objects = LedgerQuerySet.as_manager()
 
     def __str__(self) -> str:
         return f"{plain(self.quantity)} from layer {self.layer_id}"

@@ -25,8 +25,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar
 
-from django.utils import timezone
-
 from catalog.importing import cells
 from catalog.importing.cells import CellError
 from catalog.importing.items import format_decimal, items_by_key
@@ -45,8 +43,8 @@ from catalog.permissions import WarehouseAction, warehouse_allows
 from catalog.resources import RowRejected, ServiceResource
 from catalog.units import quantity_problem
 
-from .models import ItemValuation, Movement, MovementKind, StockLevel
-from .services import MovementLine, StockError, lot_get_or_create, movement_post
+from .models import ItemValuation, Movement, StockLevel
+from .services import MovementLine, StockError, movement_post, receipt_line
 
 OPENING_BALANCE_COLUMNS = ("sku", "warehouse", "location", "quantity", "unit_cost", "lot", "expiry")
 REFERENCE_TYPE = "stock.opening-balance"
@@ -235,30 +233,27 @@ def opening_balances_post(
     ``movement_post``; returns the rows' errors (lots that conflict, refusals)."""
     errors: list[RowError] = []
     lines: list[tuple[int, MovementLine]] = []
-    today = timezone.localdate()
     supplier = Location.objects.virtual(LocationKind.SUPPLIER)
     for balance in balances:
         spec, item = balance.spec, balance.item
-        lot = None
-        if spec.lot:
-            try:
-                lot = lot_get_or_create(item=item, code=spec.lot, expiry_date=spec.expiry, received_on=today)
-            except StockError as exc:
-                errors.append(RowError(spec.row, "expiry" if spec.expiry else "lot", spec.lot, exc.message))
-                continue
-        line = MovementLine(
-            item=item,
-            quantity=spec.quantity,
-            source=supplier,
-            destination=balance.location,
-            kind=MovementKind.RECEIPT,
-            lot=lot,
-            unit_cost=item.standard_cost if spec.unit_cost is None else spec.unit_cost,
-            reference_type=REFERENCE_TYPE,
-            reference_id=source,
-            reference_line=str(spec.row),
-            note=f"Opening balance from {file_name}" if file_name else "Opening balance",
-        )
+        try:
+            line = receipt_line(
+                item=item,
+                quantity=spec.quantity,
+                destination=balance.location,
+                occurred_at=None,  # received today
+                lot=spec.lot or None,
+                expiry_date=spec.expiry,
+                unit_cost=spec.unit_cost,
+                reference_type=REFERENCE_TYPE,
+                reference_id=source,
+                reference_line=str(spec.row),
+                note=f"Opening balance from {file_name}" if file_name else "Opening balance",
+                supplier=supplier,
+            )
+        except StockError as exc:  # the lot conflicts (another expiry) or lacks one
+            errors.append(RowError(spec.row, "expiry" if spec.expiry else "lot", spec.lot, exc.message))
+            continue
         lines.append((spec.row, line))
     if errors:
         return errors

@@ -24,6 +24,9 @@ def receipt(quantity: object) -> dict:
         ("1,000", "use a dot as the decimal mark"),
         ("2,5", "use a dot as the decimal mark"),
         ("1e3", "scientific notation"),
+        ("\u0661\u0662", "is not a number"),  # Arabic-Indic digits: outside the schema's pattern
+        ("+1", "an optional minus sign"),
+        (" 1 ", "an optional minus sign"),
     ],
 )
 def test_a_quantity_outside_the_rule_is_refused_and_nothing_written(world, admin_api, quantity, message):

@@ -45,6 +45,8 @@ def test_what_every_door_reads(text, number):
         ("1.23456", NumberError.PLACES, "more than 4 decimal places"),
         ("1" + "0" * 14, NumberError.TOO_LARGE, "is too large"),
         ("", NumberError.NOT_A_NUMBER, "is empty"),
+        ("\u0661\u0662", NumberError.NOT_A_NUMBER, "is not a number"),  # Arabic-Indic 12: Python's \d takes it
+        ("\uff11\uff10", NumberError.NOT_A_NUMBER, "is not a number"),  # full-width 10
     ],
 )
 def test_what_every_door_refuses_and_why(text, reason, message):
@@ -58,6 +60,14 @@ def test_the_canonical_form_refuses_a_decimal_comma_instead_of_reading_it():
     with pytest.raises(NumberError, match="use a dot as the decimal mark"):
         parse_decimal("2,5", decimal_comma=False)
     assert parse_decimal("2.5", decimal_comma=False) == Decimal("2.5")
+
+
+@pytest.mark.parametrize("text", ["+1", " 1", "1 ", "\t2.5"])
+def test_the_canonical_form_refuses_a_plus_sign_and_spaces_its_schema_does_not_allow(text):
+    # The API's pattern is ^-?\d{0,14}(?:\.\d{0,4})?$: no plus sign, nothing around the digits.
+    with pytest.raises(NumberError, match="write digits, an optional minus sign and a dot"):
+        parse_decimal(text, decimal_comma=False)
+    assert parse_decimal(text) == Decimal(text.strip())  # where people type, both are forgiven
 
 
 # --- The doors ------------------------------------------------------------------------------------

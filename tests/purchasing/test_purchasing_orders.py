@@ -123,6 +123,29 @@ def test_receiving_posts_receipts_at_the_order_cost_and_tracks_what_is_outstandi
     assert order.status == PurchaseOrderStatus.RECEIVED
 
 
+def test_a_back_dated_receipt_counts_a_new_lots_expiry_from_the_receipt_date(order, bin_a, lot_item, actor):
+    """Booked today for goods that came in three days ago: the new lot was received three days
+    ago and a perishable lot without expiry keeps shelf life days from then, not from today
+    (issue 13: this receipt builder counted from today)."""
+    lot_item.shelf_life_days = 10
+    lot_item.save(update_fields=["shelf_life_days"])
+    arrived = timezone.now() - timedelta(days=3)
+    received_on = timezone.localdate(arrived)  # the receipt date, 3 days before today
+
+    (movement,) = purchase_order_receive(
+        order=order,
+        receipts=[Receipt(_line(order, "MILK"), Decimal(4), bin_a, lot="L-LATE")],
+        actor=actor,
+        occurred_at=arrived,
+    )
+
+    lot = movement.lot
+    assert movement.occurred_at == arrived
+    assert lot.received_on == received_on
+    assert lot.expiry_date == received_on + timedelta(days=10)  # receipt date + 10 days of shelf life
+    assert lot.expiry_date == timezone.localdate() + timedelta(days=7)  # so 7 days left, not 10
+
+
 def test_each_receipt_is_in_the_line_history_with_who_received_it(order, bin_a, actor):
     widget = _line(order, "WIDGET")
     before = widget.history.count()  # the draft's creation

@@ -1,7 +1,7 @@
 """The back-dating window (issue 12, 5; docs/ledger.md "Back-dating"): a posting's
 ``occurred_at`` may lie at most ``STOCK_BACKDATE_DAYS`` (7) days back; further back needs the
 adjust permission in every warehouse the posting touches. A refusal writes nothing.
-Checked in the one place every posting passes (``stock.services._post_movements``)."""
+Checked in the one place every posting passes (``stock.services.posting._post_movements``)."""
 
 from __future__ import annotations
 

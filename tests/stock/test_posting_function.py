@@ -1,8 +1,8 @@
 """The database function ``stock_post_line`` posts exactly what the Python path posts.
 
 On PostgreSQL a one-line posting that reverses nothing goes through ``stock_post_line``
-(migration stock 0006, ``stock.services._post_line_in_database``); batches, reversals and every
-posting on SQLite go through ``stock.services._post``. These tests run the same random
+(migration stock 0006, ``stock.services.function._post_line_in_database``); batches, reversals and every
+posting on SQLite go through ``stock.services.posting._post``. These tests run the same random
 sequences of postings through both, each on its own copy of an item, and require the same
 outcome at every step (the cost posted, or the same refusal) and the same levels, valuations,
 FIFO layers and layer consumptions at the end. The rest of the suite, run on PostgreSQL,
@@ -37,7 +37,7 @@ from stock.models import (
     MovementKind,
     StockLevel,
 )
-from stock.services import InsufficientStock, MovementLine, movement_post, stock_issue, stock_receive
+from stock.services import InsufficientStock, MovementLine, locks, movement_post, posting, stock_issue, stock_receive
 from tests.stock import test_concurrency as concurrency
 from tests.stock.factories import ItemFactory, LocationFactory, LotFactory, UnitFactory, WarehouseFactory
 
@@ -153,7 +153,7 @@ def _reserve_after(line: MovementLine, share: str) -> tuple:
     if share == "none" or not wanted or level.on_hand - level.reserved < wanted:
         return ("not reserved",)
     with transaction.atomic():
-        services._levels_change_reserved({(line.item.pk, line.destination.pk, line.lot and line.lot.pk): wanted})
+        locks._levels_change_reserved({(line.item.pk, line.destination.pk, line.lot and line.lot.pk): wanted})
     return ("reserved", wanted)
 
 
@@ -202,13 +202,13 @@ def _state(item: Item) -> tuple:
 def python_posts(monkeypatch) -> list[int]:
     """Counts the postings that went through the Python path."""
     calls: list[int] = []
-    original = services._post
+    original = posting._post
 
     def counted(*args, **kwargs):
         calls.append(1)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(services, "_post", counted)
+    monkeypatch.setattr(posting, "_post", counted)  # looked up there by _post_movements
     return calls
 
 
@@ -315,7 +315,7 @@ def test_the_function_and_the_python_rules_it_mirrors_are_pinned_together() -> N
             " ORDER BY proname"
         )
         sql = "\n".join(f"{name}:{source}" for name, source in cursor.fetchall())
-    python = "\n".join(inspect.getsource(getattr(services, name)) for name in services.POSTING_FUNCTION_MIRRORS)
+    python = "\n".join(inspect.getsource(mirrored) for mirrored in services.POSTING_FUNCTION_MIRRORS)
     assert {"sql": _sha(sql), "python": _sha(python)} == services.POSTING_FUNCTION_PINS, (
         "The posting function or the Python rules it mirrors changed: make both agree, run these parity "
         "tests, then update stock.services.POSTING_FUNCTION_PINS."

@@ -14,7 +14,7 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from catalog.models import LocationKind
+from catalog.models import Location, LocationKind
 from stock import services
 from stock.models import (
     AppendOnlyError,
@@ -37,6 +37,7 @@ from stock.services import (
     reservation_consume,
     reservation_create,
     reservation_release,
+    reservations,
     stock_adjust,
     stock_customer_return,
     stock_issue,
@@ -388,7 +389,7 @@ def test_transfer_refuses_more_than_available_and_writes_nothing(actor, bin_a, b
 
 def test_ship_takes_stock_and_value_out_of_the_warehouse_into_transit(actor, warehouse, other_warehouse, bin_a, item):
     receive(item, bin_a, "10", "2.00", actor)
-    transit = services._virtual(LocationKind.TRANSIT)
+    transit = Location.objects.virtual(LocationKind.TRANSIT)
 
     shipment = transfer_ship(item=item, quantity=D(4), source=bin_a, to_warehouse=other_warehouse, actor=actor)
 
@@ -424,7 +425,7 @@ def test_partial_arrivals_then_the_last_one_carries_the_remaining_value(
     assert last.quantity == D(2)
     assert last.total_cost == D("3.3333")  # 5.0000 - 1.6667, not 2 x 1.6667 (or 1.66665 rounded)
     assert services.shipment_arrived_quantity(shipment) == D(3)
-    assert level_of(item, services._virtual(LocationKind.TRANSIT)) == (D(0), D(0))
+    assert level_of(item, Location.objects.virtual(LocationKind.TRANSIT)) == (D(0), D(0))
     assert valuation_of(item, other_warehouse) == (D(3), D(5))
     assert valuation_of(item, warehouse) == (D(0), D(0))
 
@@ -453,7 +454,7 @@ def test_arrival_at_a_location_of_another_warehouse_is_refused(
     shipment = transfer_ship(item=item, quantity=D(5), source=bin_a, to_warehouse=other_warehouse, actor=actor)
     before = snapshot()
 
-    for wrong in (third, bin_b, services._virtual(LocationKind.CUSTOMER)):
+    for wrong in (third, bin_b, Location.objects.virtual(LocationKind.CUSTOMER)):
         with pytest.raises(InvalidMovement, match="goes to warehouse WH2"):
             transfer_arrive(shipment=shipment, destination=wrong, actor=actor)
 
@@ -477,7 +478,7 @@ def test_a_reversed_arrival_is_in_transit_again_and_can_arrive_later(
     movement_reverse(movement=wrong, actor=actor, reason="counted twice")
 
     assert services.shipment_arrived_quantity(shipment) == D(0)
-    assert level_of(item, services._virtual(LocationKind.TRANSIT)) == (D(5), D(0))
+    assert level_of(item, Location.objects.virtual(LocationKind.TRANSIT)) == (D(5), D(0))
     arrival = transfer_arrive(shipment=shipment, destination=bin_c, actor=actor)
     assert (arrival.quantity, arrival.total_cost) == (D(5), D(10))
     assert valuation_of(item, other_warehouse) == (D(5), D(10))
@@ -639,6 +640,24 @@ def test_customer_return_of_a_lot_item_names_the_lot(actor, bin_a, lot_item):
 
     assert movement.lot == lot
     assert level_of(lot_item, bin_a, lot) == (D(1), D(0))
+
+
+def test_a_back_dated_return_or_receipt_of_a_new_lot_counts_its_expiry_from_that_date(actor, bin_a, lot_item):
+    """Every line that may bring a new lot in (receipt, customer return, gain) is built with
+    the posting's date as the lot's received date; ``lot_item`` keeps 30 days of shelf life."""
+    two_days_ago = timezone.now() - timedelta(days=2)
+    day = timezone.localdate(two_days_ago)  # today - 2 days
+
+    returned = stock_customer_return(
+        item=lot_item, location=bin_a, lot="L-BACK", quantity=D(1), actor=actor, occurred_at=two_days_ago
+    )
+    received = stock_receive(
+        item=lot_item, location=bin_a, lot="L-RCV", quantity=D(1), actor=actor, occurred_at=two_days_ago
+    )
+
+    for lot in (returned.lot, received.lot):
+        assert lot.received_on == day
+        assert lot.expiry_date == day + timedelta(days=30)  # = today + 28 days
 
 
 def test_supplier_return_sends_stock_back_costed_like_an_issue(actor, warehouse, bin_a, item, virtual):
@@ -909,7 +928,7 @@ def test_reservation_create_retries_when_a_concurrent_reservation_took_the_plann
             other[0] = reservation_create(item=item, warehouse=warehouse, quantity=D(5), actor=actor)
         return plan
 
-    monkeypatch.setattr(services, "fefo_plan", plan_then_race)
+    monkeypatch.setattr(reservations, "fefo_plan", plan_then_race)  # looked up there
 
     mine = reservation_create(item=item, warehouse=warehouse, quantity=D(5), actor=actor)
 

@@ -1,0 +1,382 @@
+"""Business actions as requests: ``StockRequest`` is one action before its ledger lines are
+known, ``_request_line`` the one builder of its line (``lots.receipt_line`` for receipts),
+``picking.fefo_plan`` picks where the place is not exact, and ``requests_post`` posts them as
+ONE ``movement_post`` batch. ``stock_post_batch`` (API sales, returns, bulk movements) and the
+single actions of ``actions`` all go through ``requests_post``: one builder, one planner, one
+permission check, one idempotency look-up."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+
+from catalog.models import Item, Location, LocationKind, Tracking, Warehouse
+from catalog.permissions import WarehouseAction, warehouse_require
+from catalog.units import quantity_problem
+
+from ..models import Lot, Movement, MovementKind, StockLevel
+from .errors import InvalidMovement, QuantityFinerThanUnit, _fmt
+from .lines import LevelKey, MovementLine, _occurred_at, _quantity, _require_reason, _virtual
+from .lots import _existing_lot, _resolve_lot, receipt_date, receipt_line
+from .picking import fefo_plan, fefo_retry
+from .posting import _post_movements, movements_for_key
+
+# The kinds that take stock out to a virtual location, and where to: the ones a FEFO pick serves.
+OUTGOING: dict[str, str] = {
+    MovementKind.ISSUE: LocationKind.CUSTOMER,
+    MovementKind.SCRAP: LocationKind.SCRAP,
+    MovementKind.SUPPLIER_RETURN: LocationKind.SUPPLIER,
+}
+# The kinds that may bring a new lot into being (so the request writes before it posts).
+INCOMING = (MovementKind.RECEIPT, MovementKind.CUSTOMER_RETURN, MovementKind.ADJUSTMENT)
+
+
+@dataclass(frozen=True)
+class StockRequest:
+    """One business action of a batch for ``stock_post_batch``: a sale or return line, or one
+    movement of a bulk request, before its ledger lines are known.
+
+    ``kind``: receipt (into ``destination``; ``unit_cost`` defaults to the item's standard cost;
+    ``lot`` is created if new, with ``expiry_date``), issue (from ``source``), transfer
+    (``source`` to ``destination``, both internal; with ``to_warehouse`` instead of
+    ``destination``, a shipment to the in-transit location for ``transfer_arrive``), scrap (from
+    ``source``, reason required), supplier_return (from ``source``), adjustment (signed
+    ``quantity`` at ``destination`` or ``source``, reason required) or customer_return (into
+    ``destination``, else into the bin of ``warehouse`` the item was last issued from). With
+    ``pick`` (issues, scrap and supplier returns), a missing ``source`` (take from
+    ``warehouse``), a missing lot or a ``source`` with sub-locations is chosen by FEFO, possibly
+    over several bins and lots. A new lot (receipts, returns, gains) is received on the posting's
+    date (``occurred_at``). ``rounds_off`` (``stock_adjust`` and floor adjustments) lets an
+    adjustment finer than the item's unit through when it brings an old finer level to a
+    countable one (``_rounds_off``)."""
+
+    kind: str
+    item: Item
+    quantity: Decimal
+    source: Location | None = None
+    destination: Location | None = None
+    warehouse: Warehouse | None = None
+    lot: Lot | str | None = None
+    expiry_date: date | None = None
+    unit_cost: Decimal | None = None
+    reason_code: str = ""
+    note: str = ""
+    reference_type: str = ""
+    reference_id: str = ""
+    reference_line: str = ""
+    pick: bool = False
+    to_warehouse: Warehouse | None = None
+    rounds_off: bool = False
+
+
+def _request_warehouses(request: StockRequest) -> list[Warehouse]:
+    places = [request.warehouse] + [loc.warehouse for loc in (request.source, request.destination) if loc is not None]
+    return [warehouse for warehouse in places if warehouse is not None]
+
+
+def _authorize_requests(actor: AbstractBaseUser | None, requests: Sequence[StockRequest]) -> None:
+    """Refuse, before any stock is read, unless ``actor`` may post movements
+    (``stock.add_movement``) and do each request's action in every warehouse it names:
+    "adjust" for adjustments, "post" for the rest. This covers every line the requests become
+    (picks stay in the named warehouse or the source's subtree), so the posting does not ask
+    again."""
+    for action in (WarehouseAction.POST, WarehouseAction.ADJUST):
+        warehouses = [
+            warehouse
+            for request in requests
+            if (request.kind == MovementKind.ADJUSTMENT) == (action == WarehouseAction.ADJUST)
+            for warehouse in _request_warehouses(request)
+        ]
+        if warehouses or action == WarehouseAction.POST:
+            warehouse_require(actor, warehouses, action, model_perm="stock.add_movement")
+
+
+def _authorized(actor: AbstractBaseUser | None, lines: Sequence[MovementLine]) -> None:
+    """The posting's permission check, already done by ``_authorize_requests``."""
+
+
+def _return_location(request: StockRequest) -> Location:
+    """Where a customer return without a location goes: the bin of the warehouse the item was
+    last issued from (still active)."""
+    if request.warehouse is None:
+        raise InvalidMovement(f"Say where the returned {request.item.sku} goes: a warehouse or a location.")
+    location = (
+        Location.objects.filter(
+            outgoing_movements__item=request.item,
+            outgoing_movements__kind=MovementKind.ISSUE,
+            warehouse=request.warehouse,
+            active=True,
+        )
+        .select_related("warehouse")
+        .order_by("-outgoing_movements__id")
+        .first()
+    )
+    if location is None:
+        raise InvalidMovement(
+            f"{request.item.sku} was never issued from warehouse {request.warehouse.code}: say which location "
+            "the return goes to."
+        )
+    return location
+
+
+def _reason(request: StockRequest) -> str:
+    """The request's reason code; scrap and adjustments must give one."""
+    if request.kind == MovementKind.SCRAP:
+        return _require_reason(request.reason_code, "scrap")
+    if request.kind == MovementKind.ADJUSTMENT:
+        return _require_reason(request.reason_code, "stock adjustment")
+    return request.reason_code
+
+
+def _request_line(request: StockRequest, when: datetime) -> MovementLine:
+    """The one ledger line of a request that needs no FEFO pick."""
+    kind, item = request.kind, request.item
+    reference = {
+        "reference_type": request.reference_type,
+        "reference_id": request.reference_id,
+        "reference_line": request.reference_line,
+    }
+    common = {"item": item, "kind": kind, "note": request.note, **reference}
+
+    def need(location: Location | None, side: str) -> Location:
+        if location is None:
+            raise InvalidMovement(f"A {MovementKind(kind).label.lower()} of {item.sku} needs its {side} location.")
+        return location
+
+    if kind == MovementKind.RECEIPT:
+        return receipt_line(
+            item=item,
+            quantity=request.quantity,
+            destination=need(request.destination, "destination"),
+            occurred_at=when,
+            lot=request.lot,
+            expiry_date=request.expiry_date,
+            unit_cost=request.unit_cost,
+            note=request.note,
+            **reference,
+        )
+    if kind in OUTGOING:
+        reason_code = _reason(request)
+        return MovementLine(
+            quantity=request.quantity,
+            source=need(request.source, "source"),
+            destination=_virtual(OUTGOING[kind]),
+            lot=_existing_lot(item, request.lot),
+            reason_code=reason_code,
+            **common,
+        )
+    if kind == MovementKind.TRANSFER and request.destination is None and request.to_warehouse is not None:
+        return _shipment_line(request, need(request.source, "source"))
+    if kind == MovementKind.TRANSFER:
+        source, destination = need(request.source, "source"), need(request.destination, "destination")
+        if not (source.is_internal and destination.is_internal):
+            raise InvalidMovement("A transfer goes between two internal locations; use ship/arrive for transit.")
+        return MovementLine(
+            quantity=request.quantity,
+            source=source,
+            destination=destination,
+            lot=_existing_lot(item, request.lot),
+            **common,
+        )
+    if kind == MovementKind.ADJUSTMENT:
+        location = need(request.destination or request.source, "adjusted")
+        reason_code = _reason(request)
+        delta = _quantity(request.quantity, "quantity change")
+        if delta == 0:
+            raise InvalidMovement("An adjustment of zero changes nothing.")
+        adjustment = _virtual(LocationKind.INVENTORY_ADJUSTMENT)
+        gain = delta > 0
+        lot = (
+            _resolve_lot(item, request.lot, request.expiry_date, received_on=receipt_date(when))
+            if gain
+            else _existing_lot(item, request.lot)
+        )
+        return MovementLine(
+            quantity=abs(delta),
+            source=adjustment if gain else location,
+            destination=location if gain else adjustment,
+            lot=lot,
+            unit_cost=request.unit_cost if gain else None,
+            reason_code=reason_code,
+            rounds_off=request.rounds_off and _rounds_off(item, location, lot, delta),
+            **common,
+        )
+    if kind == MovementKind.CUSTOMER_RETURN:
+        return MovementLine(
+            quantity=request.quantity,
+            source=_virtual(LocationKind.CUSTOMER),
+            destination=request.destination or _return_location(request),
+            lot=_resolve_lot(item, request.lot, request.expiry_date, received_on=receipt_date(when)),
+            unit_cost=request.unit_cost,
+            reason_code=request.reason_code,
+            **common,
+        )
+    raise InvalidMovement(f"A {kind!r} cannot be requested in a batch.")
+
+
+def _shipment_line(request: StockRequest, source: Location) -> MovementLine:
+    """A transfer towards ``request.to_warehouse``: to the in-transit location, referenced as
+    a shipment that ``transfer_arrive`` receives."""
+    to_warehouse = request.to_warehouse
+    assert to_warehouse is not None
+    if source.warehouse_id == to_warehouse.pk:
+        raise InvalidMovement("Within one warehouse, transfer directly instead of shipping.")
+    return MovementLine(
+        item=request.item,
+        quantity=request.quantity,
+        source=source,
+        destination=_virtual(LocationKind.TRANSIT),
+        kind=MovementKind.TRANSFER,
+        lot=_existing_lot(request.item, request.lot),
+        note=request.note,
+        reference_type="stock.shipment",
+        reference_id=request.reference_id or f"{source.warehouse.code}>{to_warehouse.code}",
+        reference_line=to_warehouse.code,
+    )
+
+
+def _rounds_off(item: Item, location: Location, lot: Lot | None, delta: Decimal) -> bool:
+    """True when ``delta`` is finer than the item's unit but brings a level that is finer too
+    (old data: 2.5 each) to a countable one (2 or 3): the only finer quantity an adjustment may
+    post. Read before the posting locks the level: a concurrent change leaves at worst a level
+    still finer than its unit, which the data-quality page and ``reconcile`` keep listing."""
+    if quantity_problem(item, delta) is None:
+        return False
+    on_hand = StockLevel.objects.filter(item=item, location=location, lot=lot).values_list("on_hand", flat=True).first()
+    return (
+        on_hand is not None
+        and quantity_problem(item, on_hand) is not None
+        and quantity_problem(item, on_hand + delta) is None
+    )
+
+
+@dataclass(frozen=True)
+class _Pick:
+    """A request whose place is chosen by FEFO at each attempt (``lot`` resolved once)."""
+
+    request: StockRequest
+    lot: Lot | None
+    reason_code: str
+
+
+def _pick_or_line(request: StockRequest, when: datetime) -> MovementLine | _Pick:
+    """The request's line when its place is exact (a source without sub-locations, and the lot
+    if the item is tracked); otherwise a ``_Pick`` to plan at each attempt."""
+    if not (request.pick and request.kind in OUTGOING):
+        return _request_line(request, when)
+    quantity = _quantity(request.quantity)
+    if quantity > 0 and (problem := quantity_problem(request.item, quantity)):  # named before any plan
+        raise QuantityFinerThanUnit(problem)
+    lot = _existing_lot(request.item, request.lot)
+    exact = (
+        request.source is not None
+        and (request.item.tracking == Tracking.NONE or lot is not None)
+        and not request.source.children.exists()
+    )
+    if exact:
+        return _request_line(request, when)
+    return _Pick(request, lot, _reason(request))
+
+
+def _pick_lines(pick: _Pick, taken: dict[LevelKey, Decimal]) -> list[MovementLine]:
+    """FEFO lines for a pick, leaving out what earlier lines of the batch planned (``taken``)."""
+    request = pick.request
+    quantity = _quantity(request.quantity)
+    if quantity <= 0:
+        raise InvalidMovement(f"The quantity must be greater than zero (got {_fmt(quantity)}).")
+    if request.source is None and request.warehouse is None:
+        raise InvalidMovement("Say where to take the stock from: a warehouse or a location.")
+    plan = fefo_plan(
+        item=request.item,
+        quantity=quantity,
+        warehouse=request.warehouse,
+        location=request.source,
+        lot=pick.lot,
+        taken=taken,
+    )
+    destination = _virtual(OUTGOING[request.kind])
+    return [
+        MovementLine(
+            item=request.item,
+            quantity=take,
+            source=location,
+            destination=destination,
+            kind=request.kind,
+            lot=lot,
+            reason_code=pick.reason_code,
+            note=request.note,
+            reference_type=request.reference_type,
+            reference_id=request.reference_id,
+            reference_line=request.reference_line,
+        )
+        for location, lot, take in plan
+    ]
+
+
+def requests_post(
+    requests: Sequence[StockRequest],
+    *,
+    actor: AbstractBaseUser | None,
+    idempotency_key: str | None = None,
+    occurred_at: datetime | None = None,
+) -> list[Movement]:
+    """The one posting path of business actions: the idempotency look-up, the permission
+    check (``_authorize_requests``, before any stock is read), each request's line built once
+    (``_request_line``; a receipt's new lot is created once), FEFO picks planned at each attempt
+    and the whole batch posted by ONE ``movement_post`` (``_post_movements``). If a concurrent
+    posting took picked stock meanwhile, the batch is planned again (``fefo_retry``). The same
+    idempotency key returns the first posting's movements, also when retries race
+    (``movement_post`` answers those). Runs in a transaction of its own only when building the
+    lines writes (a new lot); otherwise the posting's own is enough."""
+    if idempotency_key and (previous := movements_for_key(idempotency_key)):
+        return previous
+    if not requests:
+        raise InvalidMovement("Nothing to post: no lines.")
+    _authorize_requests(actor, requests)
+    when = _occurred_at(
+        occurred_at, actor=actor, warehouses=[w for r in requests for w in _request_warehouses(r) if w is not None]
+    )
+    writes = any(request.kind in INCOMING and isinstance(request.lot, str) for request in requests)
+    with transaction.atomic() if writes else nullcontext():
+        entries = [_pick_or_line(request, when) for request in requests]
+
+        def attempt() -> list[Movement]:
+            taken: dict[LevelKey, Decimal] = {}
+            lines: list[MovementLine] = []
+            for entry in entries:
+                if isinstance(entry, MovementLine):
+                    lines.append(entry)
+                else:
+                    lines.extend(_pick_lines(entry, taken))
+            return _post_movements(
+                lines, actor=actor, idempotency_key=idempotency_key, occurred_at=occurred_at, authorize=_authorized
+            )
+
+        return fefo_retry(attempt, replans=any(isinstance(entry, _Pick) for entry in entries))
+
+
+@transaction.atomic
+def stock_post_batch(
+    *,
+    requests: Sequence[StockRequest],
+    actor: AbstractBaseUser | None,
+    idempotency_key: str | None = None,
+    occurred_at: datetime | None = None,
+) -> list[Movement]:
+    """Post several business actions (the lines of a sale, a customer return or a bulk movement
+    request) as ONE ``movement_post`` batch: all of them or none, with one round of locks in the
+    package's fixed order. Movements come back in request order (a picked request may become
+    several movements).
+
+    The actor's permission is checked for every warehouse named before any stock is read:
+    "adjust" for adjustments, "post" for the rest (and ``stock.add_movement``). FEFO picks are
+    planned without locks and checked under lock by ``movement_post``; if a concurrent posting
+    took the stock meanwhile, the whole batch is planned again (at most ``FEFO_RETRIES`` times).
+    The same idempotency key returns the first posting's movements (``requests_post``)."""
+    return requests_post(requests, actor=actor, idempotency_key=idempotency_key, occurred_at=occurred_at)
