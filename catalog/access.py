@@ -3,9 +3,9 @@
 Invariants (docs/roles.md, "Who may grant what"):
 - only an actor who may ``manage_warehouse_access`` in a warehouse grants or revokes there;
 - an actor grants and revokes only the rights they hold in that warehouse themselves (a
-  global grant or an object grant there; superusers hold every right). That covers the model
-  permissions of ``catalog.Warehouse`` given as object permissions (``change_warehouse``,
-  ``delete_warehouse``, ...) and ``manage_warehouse_access`` itself;
+  global grant or an object grant there; superusers hold every right), ``manage_warehouse_access``
+  itself included; the model permissions of ``Warehouse`` (``change_warehouse``,
+  ``delete_warehouse``, ...) are never given per warehouse (``warehouse_rights``);
 - a request that asks for anything refused writes nothing (all rights are checked first);
 - every right that actually changes is one ``WarehouseAccessChange`` row (who, to whom, what,
   where, when), written in the same transaction as the grant or revoke. Asking for a right the
@@ -31,7 +31,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
-from guardian.shortcuts import assign_perm, get_group_perms, get_perms_for_model, get_user_perms, remove_perm
+from guardian.shortcuts import assign_perm, get_group_perms, get_user_perms, remove_perm
 
 from .models import AccessChangeKind, Warehouse, WarehouseAccessChange
 from .permissions import WarehouseAction, WarehousePermissionDenied, warehouse_allows
@@ -48,9 +48,16 @@ class WarehouseAccessDenied(WarehousePermissionDenied):
 
 
 def warehouse_rights() -> dict[str, str]:
-    """Every right that can be given in a warehouse (the permissions of ``catalog.Warehouse``),
-    codename -> its name, in the database's order."""
-    return {perm.codename: perm.name for perm in get_perms_for_model(Warehouse)}
+    """Every right that can be given in a warehouse: the warehouse actions
+    (``WarehouseAction.ALL``), codename -> its name. The model permissions of ``Warehouse``
+    (add, change, delete, view) are a role's, never given per warehouse: nothing reads them
+    per object, and offering them there only invited granting ``delete_warehouse`` to a group."""
+    names = dict(
+        Permission.objects.filter(content_type__app_label="catalog", codename__in=WarehouseAction.ALL).values_list(
+            "codename", "name"
+        )
+    )
+    return {codename: names.get(codename, _label(codename)) for codename in WarehouseAction.ALL}
 
 
 def _label(codename: str) -> str:

@@ -29,6 +29,7 @@ from catalog.models import (
     normalize_sku,
 )
 from catalog.permissions import WarehouseAction, scope_to_warehouses, warehouses_for
+from catalog.selectors import item_by_code, location_by_code
 from common.api.errors import ApiError
 
 # --- Look-ups used by the writing endpoints -------------------------------------------------------
@@ -47,11 +48,9 @@ class UnknownLocation(ApiError):
 
 
 def item_from_reference(reference: str, *, line: int | None = None) -> Item:
-    """The item whose SKU (ignoring case) or barcode is ``reference``; ``unknown_sku`` if none."""
-    item = Item.objects.by_sku(reference).first()
-    if item is None:
-        barcode = Barcode.objects.filter(code=normalize_code(reference)).select_related("item").first()
-        item = barcode.item if barcode is not None else None
+    """The item ``reference`` names by the shared look-up rule (``catalog.selectors.item_by_code``:
+    SKU as stored, barcode exact, SKU ignoring case; the floor uses it too); ``unknown_sku`` if none."""
+    item = item_by_code(reference)
     if item is None:
         extra = {"line": line} if line is not None else {}
         raise UnknownSku(f"No item has the SKU or barcode {reference!r}.", sku=reference, **extra)
@@ -69,22 +68,11 @@ def warehouse_from_code(code: str, *, field: str = "warehouse") -> Warehouse:
 def location_from_reference(
     reference: str, warehouse: Warehouse | None, *, field: str = "location", line: int | None = None
 ) -> Location:
-    """An internal location named by its code within ``warehouse`` or by its barcode (unique
-    everywhere); ``unknown_location`` if none."""
-    location = None
-    if warehouse is not None:
-        location = (
-            Location.objects.filter(warehouse=warehouse, code=normalize_code(reference).upper())
-            .select_related("warehouse")
-            .first()
-        )
-    if location is None:
-        location = (
-            Location.objects.filter(barcode=normalize_code(reference) or None, kind=LocationKind.INTERNAL)
-            .select_related("warehouse")
-            .first()
-        )
-    if location is None:
+    """The internal location ``reference`` names by the shared look-up rule
+    (``catalog.selectors.location_by_code``: a barcode exactly, unique everywhere, else a code of
+    ``warehouse`` ignoring case; the floor uses it too); ``unknown_location`` if none is internal."""
+    location = location_by_code(reference, warehouse)
+    if location is None or location.kind != LocationKind.INTERNAL:
         where = f" in warehouse {warehouse.code}" if warehouse is not None else ""
         extra = {"line": line} if line is not None else {}
         raise UnknownLocation(

@@ -1,4 +1,5 @@
-"""Read queries over master data that more than one caller needs (admin, reports, API)."""
+"""Read queries over master data that more than one caller needs (admin, reports, API, the floor),
+among them the code look-up rule of items and locations (``item_by_code``, ``location_by_code``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,17 @@ from django.db.models import Count, Exists, F, OuterRef, Q, Sum
 from django.db.models.functions import Lower, Trim
 from django.urls import NoReverseMatch, reverse
 
-from .models import Barcode, Item, ItemStatus, LocationKind, UnitOfMeasure
+from .models import (
+    Barcode,
+    Item,
+    ItemStatus,
+    Location,
+    LocationKind,
+    UnitOfMeasure,
+    Warehouse,
+    normalize_code,
+    normalize_sku,
+)
 from .units import finer_than_unit, unit_rule
 
 
@@ -195,3 +206,52 @@ def _finer_than_unit_problems() -> list[DataProblem]:
             )
         )
     return problems
+
+
+# --- Code look-up: one rule for the API and the floor (docs/api.md "Naming things") --------------
+
+
+def item_by_code(code: str) -> Item | None:
+    """The item a scanned or typed ``code`` names, by one rule for every door (the API's ``sku``
+    fields, the floor's scans):
+
+    1. an item's SKU exactly as stored (surrounding spaces ignored);
+    2. an item's barcode, exactly, after ``normalize_code`` (spaces removed; case kept: a
+       barcode is unique across all items and is compared as printed);
+    3. an item's SKU ignoring case (SKUs are unique ignoring case, so at most one matches).
+
+    An exact match wins over a case-folded one: when one item's barcode equals another item's
+    SKU, the code names the item whose SKU it is; ``knf-1`` names the item with barcode
+    ``knf-1`` before the item with SKU ``KNF-1``. Two queries at most; the base unit comes along."""
+    sku = normalize_sku(code)
+    if not sku:
+        return None
+    by_sku = Item.objects.select_related("base_unit").by_sku(sku).first()
+    if by_sku is not None and by_sku.sku.strip() == sku:
+        return by_sku
+    barcode = Barcode.objects.select_related("item__base_unit").filter(code=normalize_code(code)).first()
+    if barcode is not None:
+        return barcode.item
+    return by_sku
+
+
+def location_by_barcode(code: str) -> Location | None:
+    """The location whose barcode is ``code`` exactly after ``normalize_code`` (unique everywhere:
+    any warehouse, virtual ones too; the caller refuses what it cannot use, by name)."""
+    barcode = normalize_code(code)
+    return Location.objects.select_related("warehouse").filter(barcode=barcode).first() if barcode else None
+
+
+def location_in_warehouse(code: str, warehouse: Warehouse | None) -> Location | None:
+    """The location of ``warehouse`` whose code is ``code`` ignoring case, after ``normalize_code``
+    (codes are unique within a warehouse; the same code in another warehouse is another bin)."""
+    wanted = normalize_code(code)
+    if warehouse is None or not wanted:
+        return None
+    return Location.objects.select_related("warehouse").filter(warehouse=warehouse, code__iexact=wanted).first()
+
+
+def location_by_code(code: str, warehouse: Warehouse | None) -> Location | None:
+    """The location ``code`` names: its barcode (exact, unique everywhere), else a location code
+    of ``warehouse`` (ignoring case). The API's location fields and the floor's scans use this."""
+    return location_by_barcode(code) or location_in_warehouse(code, warehouse)

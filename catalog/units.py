@@ -21,6 +21,8 @@ from django.core.exceptions import ValidationError
 from django.db.models import F, Q
 from django.db.models.functions import Round
 
+from common.numbers import plain  # the one spelling of a bare number (common: the number rule uses it too)
+
 if TYPE_CHECKING:
     from .models import Item, UnitOfMeasure
 
@@ -135,11 +137,6 @@ def conversion_problem(item: Item, unit: UnitOfMeasure, factor: Decimal) -> str 
 
 
 # --- Writing quantities for people -------------------------------------------------------------
-
-
-def plain(value: Decimal) -> str:
-    """A quantity with no trailing zeros, never in exponent notation: 15.0000 -> '15', 1E+1 -> '10'."""
-    return f"{value.normalize():f}"
 
 
 def format_quantity(value: Decimal | int | None, unit: UnitOfMeasure | None = None, *, with_unit: bool = True) -> str:

@@ -26,6 +26,12 @@ from decimal import Decimal, InvalidOperation
 from django import forms
 from django.core.exceptions import ValidationError
 
+
+def plain(value: Decimal) -> str:
+    """A quantity with no trailing zeros, never in exponent notation: 15.0000 -> '15', 1E+1 -> '10'."""
+    return f"{value.normalize():f}"
+
+
 # ASCII digits only: Python's \d also matches other scripts' digits ("١٢", full-width "１０").
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:[.,][0-9]*)?|[.,][0-9]+)")
 _SCIENTIFIC = re.compile(r"[+-]?(?:[0-9]+(?:[.,][0-9]*)?|[.,][0-9]+)[eE][+-]?[0-9]+")
@@ -92,6 +98,13 @@ class DecimalNumberField(forms.DecimalField):
     ``"1e3"`` as one thousand, since Python's ``Decimal`` does). The admin uses it for every
     model ``DecimalField`` (``CatalogConfig.ready``); other forms name it. Limits (digits,
     places, minimum) stay Django's validators."""
+
+    def prepare_value(self, value: object) -> object:
+        """A stored value as people write it in the input: 3, not 3.0000 (the columns keep 4
+        places; the unit's own places are checked when the form is saved)."""
+        if isinstance(value, Decimal) and value.is_finite():
+            return plain(value)
+        return value
 
     def to_python(self, value: object) -> Decimal | None:
         if value in self.empty_values:

@@ -76,18 +76,22 @@ class SupplierAdmin(SimpleHistoryAdmin):
 
 @admin.register(SupplierItem)
 class SupplierItemAdmin(SimpleHistoryAdmin):
-    list_display = ["item", "supplier", "supplier_sku", "unit_cost", "lead_time_days", "min_order_quantity"]
-    list_display += ["preferred"]
+    list_display = ["item", "supplier", "supplier_sku", "unit_cost", "lead_time_days", "min_order_quantity_display"]
+    list_display += ["order_multiple_display", "preferred"]
     list_filter = ["preferred", ("supplier", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["item__sku", "item__name", "supplier__code", "supplier_sku"]
     autocomplete_fields = ["item", "supplier"]
-    list_select_related = ["item", "supplier"]
+    list_select_related = ["item__base_unit", "supplier"]
+
+    min_order_quantity_display = quantity_column("min_order_quantity", "min order quantity")
+    order_multiple_display = quantity_column("order_multiple", "order multiple")
 
 
 @admin.register(ReorderPolicy)
 class ReorderPolicyAdmin(WarehouseChoicesMixin, WarehouseScopedAdminMixin, SimpleHistoryAdmin):
     warehouse_lookups = ("warehouse",)
-    list_display = ["item", "warehouse", "reorder_point", "safety_stock", "order_up_to", "available", "on_order"]
+    list_display = ["item", "warehouse", "reorder_point_display", "safety_stock_display", "order_up_to_display"]
+    list_display += ["available", "on_order"]
     list_filter = [PermittedWarehouseFilter]
     search_fields = ["item__sku", "item__name"]
     autocomplete_fields = ["item"]
@@ -95,6 +99,9 @@ class ReorderPolicyAdmin(WarehouseChoicesMixin, WarehouseScopedAdminMixin, Simpl
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return policies_with_position(request.user)
 
+    reorder_point_display = quantity_column("reorder_point", "reorder point")
+    safety_stock_display = quantity_column("safety_stock", "safety stock")
+    order_up_to_display = quantity_column("order_up_to", "order up to")
     available = quantity_column("available")
     on_order = quantity_column("on_order", "on order")
 
@@ -157,9 +164,20 @@ class PurchaseOrderLineInline(admin.TabularInline):
     fields = ["item", "quantity", "unit_cost", "received_quantity_display"]
     readonly_fields = ["received_quantity_display"]
     received_quantity_display = quantity_column("received_quantity", "received quantity")
+    quantity_display = quantity_column("quantity")
 
     def _draft(self, obj: PurchaseOrder | None) -> bool:
         return obj is None or obj.status == PurchaseOrderStatus.DRAFT
+
+    def get_fields(self, request: HttpRequest, obj: PurchaseOrder | None = None) -> list[str]:
+        """A placed order's lines are read-only: the quantity then shows with its unit ("36 each")."""
+        if self._draft(obj):
+            return list(self.fields)
+        return ["item", "quantity_display", "unit_cost", "received_quantity_display"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: PurchaseOrder | None = None) -> list[str]:
+        fields = list(super().get_readonly_fields(request, obj))
+        return fields if self._draft(obj) else [*fields, "quantity_display"]
 
     def has_add_permission(self, request: HttpRequest, obj: PurchaseOrder | None = None) -> bool:
         return self._draft(obj) and super().has_add_permission(request, obj)

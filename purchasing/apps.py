@@ -5,7 +5,7 @@ class PurchasingConfig(AppConfig):
     name = "purchasing"
 
     def ready(self) -> None:
-        from stock.views import register_job
+        from stock.floor.engine import register_job
 
         from .floor import ReceiveOrderJob
 

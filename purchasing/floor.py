@@ -4,15 +4,16 @@ type the order number, then item, quantity, lot (and expiry) and bin as usual; t
 be on the order and the quantity at most what is outstanding. It posts through
 ``purchasing.services.purchase_order_receive`` (the "receive purchase orders" permission, the
 order's row lock, the line's cost) with the form's idempotency key. ``PurchasingConfig.ready``
-registers it with ``stock.views.register_job``, so ``stock`` does not import ``purchasing``."""
+registers it with ``stock.floor.engine.register_job``, so ``stock`` does not import ``purchasing``."""
 
 from __future__ import annotations
 
 import re
 
 from catalog.permissions import WarehouseAction
-from stock.forms import FloorError
-from stock.views import ReceiveJob, State, Step, Value
+from stock.floor.engine import State, Step, Value
+from stock.floor.jobs import ReceiveJob
+from stock.floor.scanning import FloorError
 
 from .models import OPEN_STATUSES, PurchaseOrder, PurchaseOrderLine
 from .services import Receipt, purchase_order_receive, quantity_text

@@ -28,8 +28,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog.api import item_from_reference, location_from_reference, warehouse_from_code
-from catalog.models import Location, LocationKind, Warehouse, normalize_code
+from catalog.models import LocationKind, Warehouse, normalize_code
 from catalog.permissions import scope_to_warehouses
+from catalog.selectors import location_by_code
 from common.api.fields import QuantityField
 from common.api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 
@@ -158,12 +159,7 @@ class StockLevelViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
         def filter_location(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
             warehouse = Warehouse.objects.filter(code__iexact=normalize_code(self.data.get("warehouse", ""))).first()
-            code = normalize_code(value)
-            location = None
-            if warehouse is not None:
-                location = Location.objects.filter(warehouse=warehouse, code=code.upper()).first()
-            if location is None:
-                location = Location.objects.filter(barcode=code or None).first()
+            location = location_by_code(value, warehouse)  # the shared rule: barcode, else code in warehouse
             if location is None:
                 return queryset.none()
             return queryset.filter(location_id__in=location.descendant_ids())

@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class StockConfig(AppConfig):
     name = "stock"
     verbose_name = "Stock ledger"
+
+    def ready(self) -> None:
+        from stock.floor.jobs import register_builtin_jobs  # the floor imports models: not before ready
+
+        register_builtin_jobs()

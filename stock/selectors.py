@@ -2,7 +2,8 @@
 
 On-hand and available come from the ``StockLevel`` projection (one indexed read, whatever the
 size of the ledger); quantities and values *as of* a past moment sum the movements of one item
-up to that moment through the (item, location, occurred_at) indexes.
+up to that moment through the (item, location, occurred_at) indexes. ``code_lookup`` says what
+a scanned or typed code names (item, location, lot), by the one rule the API and the floor share.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from django.utils import timezone
 
 from catalog.models import Item, Location, LocationKind, Warehouse
 from catalog.permissions import WarehouseAction, warehouses_for
+from catalog.selectors import item_by_code, location_by_barcode, location_in_warehouse
 
 from .models import MONEY_STEP, ZERO, ItemValuation, Lot, Movement, StockLevel
 
@@ -291,3 +293,70 @@ def lots_visible(queryset: QuerySet[Lot], user) -> QuerySet[Lot]:  # noqa: ANN00
     if permitted.exists():
         condition |= ~Exists(moved)
     return queryset.filter(condition)
+
+
+# --- Code look-up ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CodeMatch:
+    """What a code names. ``kind`` is ``item``, ``location``, ``lot`` or ``unknown``; a lot
+    names its item too. ``lots`` lists the candidates when a lot code belongs to several items
+    and stock does not tell them apart (``kind`` is then ``lot`` and ``lot`` is None)."""
+
+    kind: str = "unknown"
+    item: Item | None = None
+    location: Location | None = None
+    lot: Lot | None = None
+    lots: tuple[Lot, ...] = ()
+
+
+def lot_by_code(code: str, *, item: Item) -> Lot | None:
+    """The lot of ``item`` whose code is ``code`` exactly (surrounding spaces ignored): lot codes
+    are the supplier's, unique per item only, and compared as printed."""
+    wanted = (code or "").strip()
+    return Lot.objects.select_related("item__base_unit").filter(item=item, code=wanted).first() if wanted else None
+
+
+def code_lookup(code: str, *, warehouse: Warehouse, item: Item | None = None) -> CodeMatch:
+    """What ``code`` names, for a door that does not know which kind of thing it is (the floor's
+    scan field). The first of these wins:
+
+    1. a location's barcode (exact after ``normalize_code``; any warehouse, so a bin of another
+       warehouse is recognised and the caller can refuse it by name);
+    2. an item (``catalog.selectors.item_by_code``: SKU as stored, barcode exact, SKU ignoring case);
+    3. a lot of ``item``, when the item is known (exact);
+    4. a location code of ``warehouse`` (ignoring case);
+    5. a lot of any item (exact); a code several items' lots share is narrowed to the one lot
+       with stock in ``warehouse``, else all candidates are returned in ``lots``.
+
+    The API's fields name their kind and use the same rules per kind (``item_by_code``,
+    ``location_by_code`` = 1 then 4), so a code names the same thing at every door. Reads only."""
+    text = (code or "").strip()
+    if not text:
+        return CodeMatch()
+    location = location_by_barcode(text)
+    if location is not None:
+        return CodeMatch("location", location=location)
+    found = item_by_code(text)
+    if found is not None:
+        return CodeMatch("item", item=found)
+    if item is not None and (lot := lot_by_code(text, item=item)) is not None:
+        return CodeMatch("lot", item=lot.item, lot=lot)
+    location = location_in_warehouse(text, warehouse)
+    if location is not None:
+        return CodeMatch("location", location=location)
+    lots = list(Lot.objects.select_related("item__base_unit").filter(code=text))
+    if len(lots) > 1:
+        stocked = set(
+            StockLevel.objects.filter(lot__in=lots, location__warehouse=warehouse, on_hand__gt=0).values_list(
+                "lot_id", flat=True
+            )
+        )
+        narrowed = [lot for lot in lots if lot.pk in stocked]
+        lots = narrowed if len(narrowed) == 1 else lots
+    if len(lots) == 1:
+        return CodeMatch("lot", item=lots[0].item, lot=lots[0])
+    if lots:
+        return CodeMatch("lot", lots=tuple(lots))
+    return CodeMatch()

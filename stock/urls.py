@@ -3,17 +3,17 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import views
+from .floor import job_page, pages
 
 app_name = "floor"
 
 urlpatterns = [
-    path("", views.home, name="home"),
-    path("login/", views.FloorLoginView.as_view(), name="login"),
+    path("", pages.home, name="home"),
+    path("login/", pages.FloorLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(next_page="floor:login"), name="logout"),
-    path("warehouse/", views.choose_warehouse, name="warehouse"),
-    path("lookup/", views.lookup, name="lookup"),
-    path("labels/", views.labels, name="labels"),
-    path("labels/<str:kind>/<int:pk>.svg", views.label_svg, name="label_svg"),
-    path("<slug:slug>/", views.job_view, name="job"),
+    path("warehouse/", pages.choose_warehouse, name="warehouse"),
+    path("lookup/", pages.lookup, name="lookup"),
+    path("labels/", pages.labels, name="labels"),
+    path("labels/<str:kind>/<int:pk>.svg", pages.label_svg, name="label_svg"),
+    path("<slug:slug>/", job_page.job_view, name="job"),
 ]

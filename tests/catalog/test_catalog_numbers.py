@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 
 from catalog.importing import cells
 from common.numbers import NumberError, parse_decimal
-from stock.forms import FloorError, parse_quantity
+from stock.floor.scanning import FloorError, parse_quantity
 
 
 @pytest.mark.parametrize(

@@ -166,7 +166,7 @@ def test_the_form_offers_only_the_rights_the_actor_holds_in_that_warehouse(clien
     offered = {value for value, _ in response.context["form"].fields["permissions"].choices}
     # mia's object grants in AMS (view, post, manage access) and the model permissions of
     # Warehouse her role holds everywhere; not adjust, approve, receive or manage warehouse.
-    assert offered == {VIEW, POST, MANAGE_ACCESS} | WAREHOUSE_MODEL_PERMS
+    assert offered == {VIEW, POST, MANAGE_ACCESS}  # never the model permissions of Warehouse
     assert response.context["form"].fields["permissions"].initial == [VIEW]  # carl's current right
 
 
@@ -260,14 +260,19 @@ def test_manage_access_itself_and_model_rights_only_for_those_who_hold_them(worl
     warehouse_access_grant(warehouse=ams, actor=_fresh(mia), user=carl, perms=[MANAGE_ACCESS])
     carl.is_staff = True
     carl.save(update_fields=["is_staff"])
-    # his object grants in AMS, and view_warehouse (clerks view the catalog); nothing more
-    assert set(warehouse_access_grantable(_fresh(carl), ams)) == {VIEW, MANAGE_ACCESS, "view_warehouse"}
-    for right in ("delete_warehouse", "change_warehouse", POST):
+    # his object grants in AMS; nothing more
+    assert set(warehouse_access_grantable(_fresh(carl), ams)) == {VIEW, MANAGE_ACCESS}
+    for right in (POST, ADJUST):
         with pytest.raises(WarehouseAccessDenied):
             warehouse_access_grant(warehouse=ams, actor=_fresh(carl), user=carl, perms=[right])
     assert _perms(carl, ams) == {VIEW, MANAGE_ACCESS}
-    # An Administrator holds every right everywhere.
-    assert set(warehouse_access_grantable(_fresh(boss), world["rtm"])) >= {ADJUST, MANAGE_ACCESS, "delete_warehouse"}
+    # An Administrator holds every right everywhere; model permissions are no warehouse right for anyone.
+    assert set(warehouse_access_grantable(_fresh(boss), world["rtm"])) == set(WarehouseAction.ALL)
+    for right in WAREHOUSE_MODEL_PERMS:
+        with pytest.raises(ValidationError, match="No such right of a warehouse"):
+            warehouse_access_grant(
+                warehouse=ams, actor=_fresh(boss), group=Group.objects.get(name="Warehouse clerk"), perms=[right]
+            )
 
 
 # --- Positive path and the audit trail ----------------------------------------------------------------

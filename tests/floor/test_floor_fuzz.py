@@ -1,6 +1,6 @@
 """Property-based fuzz of every floor job's steps (issue 12, finding 3): whatever a scanner, a
 clumsy thumb or a hand-made request sends into the scan field and the hidden step fields of any
-job in the registry (``stock.views.JOBS``, receive-order included), and into the look-up, the
+job in the registry (``stock.floor.engine.JOBS``, receive-order included), and into the look-up, the
 answer is a page (200) or a redirect (302), never a 500, and nothing is written.
 
 Garbage: any text (control characters and NUL included; Hypothesis leaves out lone surrogates,
@@ -16,7 +16,7 @@ from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from stock.views import JOBS
+from stock.floor.engine import JOBS
 from tests.stock.factories import ledger_snapshot
 
 EXAMPLES = 20  # per job; each example sends 1 to 3 forms

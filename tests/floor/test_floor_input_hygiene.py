@@ -8,9 +8,9 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from stock.forms import LOT_CODE_MAX
+from stock.floor.engine import JOBS
+from stock.floor.scanning import LOT_CODE_MAX
 from stock.models import Lot
-from stock.views import JOBS
 from tests.floor.conftest import COFFEE_EAN, Scanner, signed_in
 from tests.stock.factories import ledger_snapshot
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from purchasing.models import PurchaseOrder, PurchaseOrderStatus, ReorderPolicy
+from purchasing.models import PurchaseOrder, PurchaseOrderStatus, ReorderPolicy, SupplierItem
 from purchasing.services import OrderLine, purchase_order_create, purchase_order_place
 from stock.models import Lot
 from tests.stock.factories import level_of
@@ -171,3 +171,32 @@ def test_a_draft_line_finer_than_its_unit_is_refused_in_the_admin_and_nothing_ch
     assert response.status_code == 200
     assert "WIDGET is counted in whole units (each); 2.5 is not allowed." in response.content.decode()
     assert draft.lines.get().quantity == 10
+
+
+def test_policies_offers_and_placed_lines_show_quantities_with_their_unit(boss, supplier, warehouse, item, placed):
+    # WIDGET is counted in "each" (0 places): 3.0000 in the database reads "3 each" on the page.
+    ReorderPolicy.objects.create(
+        item=item, warehouse=warehouse, reorder_point=Decimal(3), safety_stock=Decimal(1), order_up_to=Decimal(6)
+    )
+    SupplierItem.objects.filter(supplier=supplier, item=item).update(
+        min_order_quantity=Decimal(5), order_multiple=Decimal(5)
+    )
+
+    policies = boss.get(reverse("admin:purchasing_reorderpolicy_changelist")).content.decode()
+    offers = boss.get(reverse("admin:purchasing_supplieritem_changelist")).content.decode()
+    order = boss.get(reverse("admin:purchasing_purchaseorder_change", args=[placed.pk])).content.decode()
+
+    assert "3.0000" not in policies and "5.0000" not in offers and "10.0000" not in order  # before: 4 places
+    assert all(text in policies for text in ("3 each", "1 each", "6 each"))
+    assert "5 each" in offers
+    assert "10 each" in order  # the placed line's quantity, read-only
+
+
+def test_admin_inputs_show_stored_decimals_as_people_write_them(boss, supplier, warehouse, item):
+    policy = ReorderPolicy.objects.create(
+        item=item, warehouse=warehouse, reorder_point=Decimal(3), safety_stock=Decimal("1.5"), order_up_to=Decimal(6)
+    )
+
+    page = boss.get(reverse("admin:purchasing_reorderpolicy_change", args=[policy.pk])).content.decode()
+
+    assert 'name="reorder_point" value="3"' in page and 'name="safety_stock" value="1.5"' in page

@@ -79,3 +79,29 @@ def test_nothing_expiring_sends_nothing(warehouse):
 def test_the_alert_is_scheduled_daily():
     task = PeriodicTask.objects.get(name="Daily expiry alerts")
     assert task.task == "stock.expiry_alerts" and task.enabled and task.crontab.hour == "5"
+
+
+def test_the_expired_count_comes_from_the_dates_not_from_the_words_in_the_mail(warehouse, bin_a, lot_item):
+    """Issue 13: the subject counted lines containing "EXPIRED". A lot code and an item name
+    that say it must not count; only a date before today does."""
+    today = timezone.localdate()
+    lot_item.name = "EXPIRED-look-alike cheese"
+    lot_item.save(update_fields=["name"])
+    services.stock_receive(
+        item=lot_item,
+        location=bin_a,
+        quantity=Decimal(1),
+        lot="EXPIRED-42",
+        expiry_date=today + timedelta(3),
+        actor=None,
+    )
+    services.stock_receive(
+        item=lot_item, location=bin_a, quantity=Decimal(1), lot="OLD", expiry_date=today - timedelta(2), actor=None
+    )
+    _manager("wh1@example.com", warehouse)
+
+    assert expiry_alerts() == 1
+    (message,) = mail.outbox
+    # Two lots within 14 days (in 3 days, and 2 days ago); one of them (OLD) is past its date.
+    # Every line carries the item's name "EXPIRED-look-alike": the text count said 2.
+    assert message.subject == "Expiring stock: 2 lot(s) within 14 days (1 expired)"

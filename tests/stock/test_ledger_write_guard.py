@@ -61,13 +61,13 @@ def test_the_guard_catches_a_view_writing_stock_levels(ledger_write_guard, actor
     assert ledger_write_guard.violations == []  # the services wrote it
 
     _run_as_if_in(
-        "stock/views.py",
+        "stock/floor/job_page.py",
         "with connection.cursor() as cursor:\n"
         f"    cursor.execute('UPDATE stock_stocklevel SET on_hand = on_hand + 1 WHERE id = %s', [{level.pk}])\n",
     )
 
     (violation,) = ledger_write_guard.violations
-    assert violation.startswith(f"{PROJECT}/stock/views.py:2 writes stock_stocklevel")
+    assert violation.startswith(f"{PROJECT}/stock/floor/job_page.py:2 writes stock_stocklevel")
     ledger_write_guard.violations.clear()  # caught: let this test pass
 
 

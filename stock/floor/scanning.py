@@ -3,13 +3,13 @@
 A barcode scanner types like a keyboard and presses Enter, so every input arrives as text. The
 functions here say what a text is, without writing anything:
 
-- ``scan_resolve`` recognises any known code for what it is: a bin (its barcode, or its code in
-  the current warehouse), an item (a barcode or its SKU), a lot, or a reason code;
+- ``scan_resolve`` recognises any known code for what it is: what ``stock.selectors.code_lookup``
+  says (a bin, an item, a lot: the API's rule too), else a reason code;
 - ``parse_quantity`` and ``parse_date`` read what was typed, with messages that say what to do;
 - ``floor_text`` applies the input-hygiene rule (``common.hygiene``) to one input, and
   ``new_lot_code`` to a lot code nobody knows yet (its column's length too).
 
-Views (``stock/views.py``) call these and the services; nothing here touches the ledger.
+The floor engine and pages (``stock/floor/``) call these and the services; nothing here touches the ledger.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from decimal import Decimal
 from django.contrib.auth.forms import AuthenticationForm
 from django.db.models import Sum
 
-from catalog.models import Barcode, Item, Location, Warehouse, normalize_code, normalize_sku
+from catalog.models import Item, Location, Warehouse, normalize_code
 from common.hygiene import text_problem
 from common.numbers import NumberError, parse_decimal
-
-from .models import Lot, StockLevel
+from stock.models import Lot, StockLevel
+from stock.selectors import code_lookup
 
 
 class FloorError(Exception):
@@ -115,53 +115,17 @@ class Scan:
 
 
 def scan_resolve(raw: str, *, warehouse: Warehouse, item: Item | None = None) -> Scan:
-    """Recognise a scanned or typed code. Order: a bin's barcode (any warehouse, so a bin of
-    another warehouse is recognised and refused by name), an item's barcode, an item's SKU, a
-    lot of ``item`` (when the item is known), a location code in ``warehouse``, a lot of any item,
-    a reason code. Lot codes are unique per item only: a code shared by several items is
-    narrowed to those with stock in ``warehouse``, else reported as ambiguous."""
+    """Recognise a scanned or typed code: what ``stock.selectors.code_lookup`` says it names (the
+    one look-up rule the API shares: a bin's barcode, an item, a lot of ``item``, a bin code of
+    ``warehouse``, a lot of any item), else a reason code (the floor's own: ``REASON-DAMAGED``)."""
     text = (raw or "").strip()
     scan = Scan(raw=text)
     if not text or text_problem(text) is not None:  # never queried: see floor_text
         return scan
-    code = normalize_code(text)
-    location = Location.objects.select_related("warehouse").filter(barcode__iexact=code).first()
-    if location is not None:
-        scan.kind, scan.location = "location", location
-        return scan
-    barcode = Barcode.objects.select_related("item__base_unit").filter(code=code).first()
-    if barcode is not None:
-        scan.kind, scan.item = "item", barcode.item
-        return scan
-    found = Item.objects.select_related("base_unit").by_sku(normalize_sku(text)).first()
-    if found is not None:
-        scan.kind, scan.item = "item", found
-        return scan
-    if item is not None:
-        lot = Lot.objects.select_related("item__base_unit").filter(item=item, code=text).first()
-        if lot is not None:
-            scan.kind, scan.item, scan.lot = "lot", lot.item, lot
-            return scan
-    location = (
-        Location.objects.select_related("warehouse").filter(warehouse=warehouse, code__iexact=code.upper()).first()
-    )
-    if location is not None:
-        scan.kind, scan.location = "location", location
-        return scan
-    lots = list(Lot.objects.select_related("item__base_unit").filter(code=text))
-    if len(lots) > 1:
-        stocked = set(
-            StockLevel.objects.filter(lot__in=lots, location__warehouse=warehouse, on_hand__gt=0).values_list(
-                "lot_id", flat=True
-            )
-        )
-        narrowed = [lot for lot in lots if lot.pk in stocked]
-        lots = narrowed if len(narrowed) == 1 else lots
-    if len(lots) == 1:
-        scan.kind, scan.item, scan.lot = "lot", lots[0].item, lots[0]
-        return scan
-    if lots:
-        scan.kind, scan.lots = "lot", lots
+    match = code_lookup(text, warehouse=warehouse, item=item)
+    if match.kind != "unknown":
+        scan.kind, scan.item, scan.location, scan.lot = match.kind, match.item, match.location, match.lot
+        scan.lots = list(match.lots)
         return scan
     reason = reason_of(text)
     if reason is not None:

@@ -4,7 +4,7 @@ several per A4 page by ``templates/floor/labels.html``.
 An item's label carries its first barcode (a GTIN when it has one, which the scanner reads as
 well as the maker's print) or, without one, its SKU; a bin's label carries the bin's barcode
 (``LOC-AMS-A-01-03`` in the demo) or its code. Whatever is printed, the clerk pages recognise it
-(``stock.forms.scan_resolve``).
+(``stock.floor.scanning.scan_resolve``).
 """
 
 from __future__ import annotations

@@ -1,0 +1,321 @@
+"""The built-in floor jobs: receive, move, pick, scrap / adjust (docs/floor.md). Each says its
+steps, checks the filled steps together (early, clear messages: the services check again under
+lock) and posts through ``stock.services``. ``StockConfig.ready`` calls ``register_builtin_jobs``,
+which puts them into ``stock.floor.engine``'s registry in this order (the home page's order)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.db.models import F
+from django.utils import timezone
+
+from catalog.models import Item, Location, Warehouse
+from catalog.units import format_quantity
+from stock.models import Lot, StockLevel
+from stock.selectors import stock_by_location, stock_levels_available_fefo, stock_on_hand
+from stock.services import InsufficientStock, adjustment_submit, stock_issue, stock_receive, stock_transfer
+
+from .engine import Job, NewLot, State, Step, Value, check_bin, quantity_step, register_job
+from .scanning import REASONS, FloorError, Reason, lots_in_bin
+
+
+def _available(item: Item, location: Location, lot: Lot | None) -> Decimal:
+    return stock_on_hand(item=item, location=location, lot=lot, include_sublocations=False).available
+
+
+def _where_else(item: Item, warehouse: Warehouse, exclude: Location | None = None) -> str:
+    bins = (
+        StockLevel.objects.filter(item=item, location__warehouse=warehouse, on_hand__gt=F("reserved"))
+        .exclude(location=exclude)
+        .values_list("location__code", flat=True)
+        .distinct()
+        .order_by("location__code")[:4]
+    )
+    bins = list(bins)
+    return f" It is in {', '.join(bins)}." if bins else f" There is none available in {warehouse.code}."
+
+
+def _check_in_bin(item: Item, location: Location, lot: Lot | None, warehouse: Warehouse) -> None:
+    if _available(item, location, None) <= 0:
+        raise FloorError(
+            f"{item.sku} is not in bin {location.code} (nothing available there). "
+            f"Scan the bin where it is.{_where_else(item, warehouse, exclude=location)}"
+        )
+    if lot is not None and _available(item, location, lot) <= 0:
+        here = ", ".join(found.code for found, _ in lots_in_bin(item, location)) or "none"
+        raise FloorError(f"Lot {lot.code} of {item.sku} is not in bin {location.code}. Lots there: {here}.")
+
+
+def _check_quantity(item: Item, location: Location, lot: Lot | None, quantity: Decimal) -> None:
+    available = _available(item, location, lot)
+    if quantity > available:
+        message = InsufficientStock(item=item, location=location, lot=lot, asked=quantity, available=available).message
+        raise FloorError(f"{message} Enter {format_quantity(available, item.base_unit, with_unit=False)} or less.")
+
+
+class ReceiveJob(Job):
+    slug = "receive"
+    title = "Receive"
+    blurb = "Goods in without an order: item, quantity, lot, bin"
+    done_verb = "Received"
+    new_lots = True
+
+    def steps(self, st: State) -> list[Step]:
+        steps = [Step("item", "item", "Item", "Scan the item"), quantity_step(st)]
+        if self.tracked(st):
+            steps.append(Step("lot", "lot", "Lot", "Scan or type the lot number"))
+            if isinstance(st.get("lot"), NewLot):
+                steps.append(Step("expiry", "date", "Expiry", "Type the expiry date", hint=self._expiry_hint(st)))
+        steps.append(Step("destination", "bin", "Into bin", "Scan the bin you put it in"))
+        return steps
+
+    def _default_expiry(self, st: State) -> date | None:
+        item = st.get("item")
+        if item is not None and item.perishable and item.shelf_life_days:
+            return timezone.localdate() + timedelta(days=item.shelf_life_days)
+        return None
+
+    def _expiry_hint(self, st: State) -> str:
+        default = self._default_expiry(st)
+        if default is not None:
+            return f"Enter without a date for {default.isoformat()} ({st.get('item').shelf_life_days} days shelf life)."
+        if not st.get("item").perishable:
+            return "Enter without a date if it has none."
+        return "YYYY-MM-DD, or scan it."
+
+    def blank_ok(self, st: State, step: Step) -> Value | None:
+        if step.name == "expiry":
+            default = self._default_expiry(st)
+            if default is not None:
+                return Value(default.isoformat(), default, f"{default.isoformat()} (shelf life)")
+            if not st.get("item").perishable:
+                return Value("none", None, "none")
+        return None
+
+    def validate(self, st: State) -> None:
+        item, lot, expiry = st.get("item"), st.get("lot"), st.get("expiry")
+        today = timezone.localdate()
+        if item is not None and item.status != "active":
+            raise FloorError(f"{item.sku} is discontinued: it cannot be received. Set it aside and tell the office.")
+        if st.has("lot") and not self.tracked(st):
+            st.values.pop("lot", None)
+        if isinstance(lot, Lot) and lot.expiry_date is not None and lot.expiry_date < today:
+            raise FloorError(
+                f"Lot {lot.code} of {item.sku} expired on {lot.expiry_date.isoformat()}: do not receive expired "
+                "goods. Set them aside and tell the office."
+            )
+        if isinstance(expiry, date) and expiry < today:
+            raise FloorError(
+                f"That date ({expiry.isoformat()}) has passed: lot {lot.code} is expired. Do not receive expired "
+                "goods; set them aside and tell the office. If you typed the date wrong, type it again."
+            )
+        if st.has("destination"):
+            check_bin(st.get("destination"), st.warehouse)
+
+    def post(self, st: State, *, actor, idempotency_key: str) -> None:  # noqa: ANN001
+        lot = st.get("lot")
+        stock_receive(
+            item=st.get("item"),
+            location=st.get("destination"),
+            quantity=st.get("quantity"),
+            actor=actor,
+            lot=lot.code if isinstance(lot, NewLot) else lot,
+            expiry_date=st.get("expiry"),
+            idempotency_key=idempotency_key,
+        )
+
+
+class MoveJob(Job):
+    slug = "move"
+    title = "Move"
+    blurb = "Put away or move: from bin, item, quantity, to bin"
+    done_verb = "Moved"
+
+    def steps(self, st: State) -> list[Step]:
+        steps = [
+            Step("source", "bin", "From bin", "Scan the bin you take it from"),
+            Step("item", "item", "Item", "Scan the item"),
+        ]
+        if self.tracked(st):
+            steps.append(Step("lot", "lot", "Lot", "Scan the lot"))
+        steps += [quantity_step(st), Step("destination", "bin", "To bin", "Scan the bin you put it in")]
+        return steps
+
+    def autofill(self, st: State) -> None:
+        self._autofill_lot(st, "source")
+
+    def validate(self, st: State) -> None:
+        source, destination, item = st.get("source"), st.get("destination"), st.get("item")
+        lot, quantity = st.get("lot"), st.get("quantity")
+        for name in ("source", "destination"):
+            if st.has(name):
+                check_bin(st.get(name), st.warehouse)
+        if source is not None and destination is not None and source.pk == destination.pk:
+            raise FloorError(f"{destination.code} is the bin you take it from: scan the bin you put it in.")
+        if source is not None and item is not None:
+            _check_in_bin(item, source, lot, st.warehouse)
+            if quantity is not None and (lot is not None or not self.tracked(st)):
+                _check_quantity(item, source, lot, quantity)
+
+    def context_for(self, st: State) -> dict:
+        source, item = st.get("source"), st.get("item")
+        if source is not None and item is None:
+            return {"bin_contents": list(stock_by_location(location=source))[:12], "bin": source}
+        if source is not None and item is not None and not st.has("quantity"):
+            return {"available_here": _available(item, source, st.get("lot")), "bin": source, "unit": item.base_unit}
+        return {}
+
+    def post(self, st: State, *, actor, idempotency_key: str) -> None:  # noqa: ANN001
+        stock_transfer(
+            item=st.get("item"),
+            quantity=st.get("quantity"),
+            source=st.get("source"),
+            destination=st.get("destination"),
+            lot=st.get("lot"),
+            actor=actor,
+            idempotency_key=idempotency_key,
+        )
+
+
+class PickJob(Job):
+    slug = "pick"
+    title = "Pick"
+    blurb = "Pick or issue: scan the item, take what the page shows"
+    done_verb = "Picked"
+
+    def steps(self, st: State) -> list[Step]:
+        return [
+            Step("item", "item", "Item", "Scan the item"),
+            quantity_step(st),
+            Step("pick_bin", "bin", "From bin", "", optional=True),
+            Step("pick_lot", "lot", "Lot", "", optional=True),
+        ]
+
+    def _scope(self, st: State) -> tuple[Location | None, Lot | None]:
+        return st.get("pick_bin"), st.get("pick_lot")
+
+    def validate(self, st: State) -> None:
+        item, quantity = st.get("item"), st.get("quantity")
+        location, lot = self._scope(st)
+        today = timezone.localdate()
+        if location is not None:
+            check_bin(location, st.warehouse)
+        if lot is not None and item is not None and lot.item_id != item.pk:
+            raise FloorError(f"Lot {lot.code} is of {lot.item.sku}, not {item.sku}.")
+        if lot is not None and lot.expiry_date is not None and lot.expiry_date < today:
+            raise FloorError(
+                f"Lot {lot.code} of {lot.item.sku} expired on {lot.expiry_date.isoformat()}: it cannot be picked. "
+                "Scrap it (Scrap / adjust, reason Expired) and pick another lot."
+            )
+        if item is None:
+            return
+        levels = stock_levels_available_fefo(item=item, warehouse=st.warehouse, location=location, lot=lot)
+        where = f"bin {location.code}" if location else f"warehouse {st.warehouse.code}"
+        if not levels:
+            expired = (
+                StockLevel.objects.filter(item=item, location__warehouse=st.warehouse, on_hand__gt=0)
+                .filter(lot__expiry_date__lt=today)
+                .select_related("lot", "location")
+            )
+            if lot is None and location is None and expired.exists():
+                first = expired.first()
+                raise FloorError(
+                    f"All {item.sku} in {st.warehouse.code} is expired (lot {first.lot.code}, expired "
+                    f"{first.lot.expiry_date.isoformat()}, in {first.location.code}): nothing can be picked. "
+                    "Scrap it under Scrap / adjust."
+                )
+            raise FloorError(f"No {item.sku} is available in {where}." + _where_else(item, st.warehouse, location))
+        if quantity is not None:
+            available = sum((level.available for level in levels), Decimal(0))
+            if quantity > available:
+                message = InsufficientStock(
+                    item=item, location=location or st.warehouse, lot=lot, asked=quantity, available=available
+                ).message
+                raise FloorError(
+                    f"{message} Enter {format_quantity(available, item.base_unit, with_unit=False)} or less."
+                )
+
+    def context_for(self, st: State) -> dict:
+        item = st.get("item")
+        if item is None:
+            return {}
+        location, lot = self._scope(st)
+        levels = stock_levels_available_fefo(item=item, warehouse=st.warehouse, location=location, lot=lot)
+        return {"proposal": levels[:6], "today": timezone.localdate(), "unit": item.base_unit}
+
+    def post(self, st: State, *, actor, idempotency_key: str) -> None:  # noqa: ANN001
+        location, lot = self._scope(st)
+        stock_issue(
+            item=st.get("item"),
+            quantity=st.get("quantity"),
+            actor=actor,
+            warehouse=st.warehouse,
+            location=location,
+            lot=lot,
+            idempotency_key=idempotency_key,
+        )
+
+
+class ScrapJob(Job):
+    slug = "scrap"
+    title = "Scrap / adjust"
+    blurb = "Damaged, expired, missing or found: reason, bin, item, quantity"
+    done_verb = "Posted"
+
+    def steps(self, st: State) -> list[Step]:
+        steps = [
+            Step("reason", "reason", "Reason", "What happened? Tap a reason or scan its code"),
+            Step("bin", "bin", "Bin", "Scan the bin"),
+            Step("item", "item", "Item", "Scan the item"),
+        ]
+        if self.tracked(st):
+            steps.append(Step("lot", "lot", "Lot", "Scan the lot"))
+        quantity = quantity_step(st)
+        reason = st.get("reason")
+        if reason is not None:
+            question = {"FOUND": "How many did you find?"}.get(reason.code, f"How many are {reason.label.lower()}?")
+            unit = quantity.prompt.removeprefix("Type the quantity")
+            quantity = Step("quantity", "quantity", "Quantity", question + unit)
+        steps.append(quantity)
+        return steps
+
+    def _taking_out(self, st: State) -> bool:
+        reason = st.get("reason")
+        return reason is None or reason.sign < 0
+
+    def autofill(self, st: State) -> None:
+        if self._taking_out(st):
+            self._autofill_lot(st, "bin")
+
+    def validate(self, st: State) -> None:
+        location, item, lot, quantity = st.get("bin"), st.get("item"), st.get("lot"), st.get("quantity")
+        if location is not None:
+            check_bin(location, st.warehouse)
+        if st.has("reason") and location is not None and item is not None and self._taking_out(st):
+            _check_in_bin(item, location, lot, st.warehouse)
+            if quantity is not None and (lot is not None or not self.tracked(st)):
+                _check_quantity(item, location, lot, quantity)
+
+    def context_for(self, st: State) -> dict:
+        return {"reasons": list(REASONS.values())}
+
+    def post(self, st: State, *, actor, idempotency_key: str) -> None:  # noqa: ANN001
+        reason: Reason = st.get("reason")
+        adjustment_submit(
+            kind=reason.kind,
+            item=st.get("item"),
+            location=st.get("bin"),
+            quantity_delta=reason.sign * st.get("quantity"),
+            reason_code=reason.code,
+            lot=st.get("lot"),
+            actor=actor,
+            idempotency_key=idempotency_key,
+        )
+
+
+def register_builtin_jobs() -> None:
+    """Put the built-in jobs into the registry (``StockConfig.ready``; again is harmless)."""
+    for job in (ReceiveJob(), MoveJob(), PickJob(), ScrapJob()):
+        register_job(job)
