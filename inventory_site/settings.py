@@ -189,6 +189,7 @@ STOCK_BACKDATE_DAYS = env.int("STOCK_BACKDATE_DAYS", default=7)
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise serves it; before the first collectstatic it is empty
 STATICFILES_DIRS = [path for path in [BASE_DIR / "static"] if path.is_dir()]  # git keeps no empty folder
 
 # --- Mail -------------------------------------------------------------------------------------
