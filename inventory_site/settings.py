@@ -60,6 +60,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Serves STATIC_ROOT (after collectstatic) from the app server itself: gunicorn alone gives a
+    # styled admin, the floor's scripts and the API docs' assets, with no web server in front.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -187,6 +190,7 @@ STOCK_BACKDATE_DAYS = env.int("STOCK_BACKDATE_DAYS", default=7)
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise serves it; before the first collectstatic it is empty
 STATICFILES_DIRS = [path for path in [BASE_DIR / "static"] if path.is_dir()]  # git keeps no empty folder
 
 # --- Mail -------------------------------------------------------------------------------------

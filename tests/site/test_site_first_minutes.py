@@ -7,8 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 from django.test import Client
+from guardian.shortcuts import assign_perm
+
+from catalog.models import Warehouse
+from inventory_site import roles
 
 pytestmark = pytest.mark.django_db
 
@@ -52,3 +56,20 @@ def test_the_demo_script_prints_the_floor_url_beside_the_clerk_login():
     script = (Path(__file__).resolve().parents[2] / "scripts" / "demo.sh").read_text()
     assert "Clerk pages (scanners, phones):     http://127.0.0.1:${PORT}/floor/" in script
     assert 'where = "/admin/" if spec.is_staff else "/floor/"' in script
+
+
+def test_a_refusal_in_production_says_why_not_just_403_forbidden(settings):
+    settings.DEBUG = False
+    mia = User.objects.create_user("mia", "", PASSWORD, is_staff=True)
+    mia.groups.add(Group.objects.get(name=roles.INVENTORY_MANAGER))
+    rtm = Warehouse.objects.create(code="RTM", name="Rotterdam")
+    assign_perm("catalog.view_warehouse_stock", mia, rtm)
+    client = Client(raise_request_exception=False)
+    client.force_login(mia)
+
+    response = client.get(f"/admin/catalog/warehouse/{rtm.pk}/permissions/")
+
+    assert response.status_code == 403
+    page = response.content.decode()
+    assert "Not allowed" in page
+    assert "Granting and revoking rights in warehouse RTM needs" in page  # the refusal's own words
