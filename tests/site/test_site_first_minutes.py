@@ -12,7 +12,7 @@ from django.test import Client
 from guardian.shortcuts import assign_perm
 
 from catalog.models import Warehouse
-from inventory_site import roles
+from common import roles
 
 pytestmark = pytest.mark.django_db
 
