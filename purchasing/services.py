@@ -25,6 +25,7 @@ from django.utils import timezone
 from catalog.models import Item, ItemStatus, Location, LocationKind, Tracking, Warehouse
 from catalog.permissions import WarehouseAction, warehouse_require
 from catalog.units import QuantityProblem, quantity_problem
+from common.numbers import plain
 from stock.models import QTY_STEP, Movement
 from stock.services import (
     MovementLine,
@@ -87,9 +88,7 @@ class Receipt:
     expiry_date: date | None = None
 
 
-def quantity_text(value: Decimal) -> str:
-    """A quantity as people write it: ``30``, ``2.5`` (not ``30.0000`` or ``3E+1``)."""
-    return format(value.normalize(), "f")
+quantity_text = plain  # a quantity as people write it: 30, 2.5 (not 30.0000 or 3E+1)
 
 
 def _history_user(obj: object, actor: AbstractBaseUser | None) -> None:

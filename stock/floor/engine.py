@@ -22,6 +22,7 @@ from django.utils import timezone
 from catalog.models import Item, Location, Tracking, Warehouse
 from catalog.permissions import WarehouseAction
 from catalog.units import quantity_problem
+from common.numbers import plain
 from stock.models import Lot
 
 from .scanning import (
@@ -39,9 +40,7 @@ from .scanning import (
 
 
 def _fmt(value: Decimal | None) -> str:
-    if value is None:
-        return ""
-    return f"{value.normalize():f}" if value == value.to_integral() else f"{value.normalize():f}"
+    return "" if value is None else plain(value)
 
 
 # --- The step engine -------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from typing import Any
 from catalog.models import Item, Location, Warehouse
 from catalog.units import QuantityProblem, format_quantity
 from common.errors import DomainError
+from common.numbers import plain
 
 from ..models import QTY_STEP, Lot
 
@@ -74,8 +75,7 @@ class AlreadyReversed(StockError):
     http_status = 409
 
 
-def _fmt(value: Decimal) -> str:
-    return f"{value.normalize():f}" if value == value.to_integral() else f"{value.normalize()}"
+_fmt = plain  # quantities in messages: 15, 2.5 (never 15.0000 or 1E+1)
 
 
 class BackdatedTooFar(InvalidMovement):
