@@ -167,7 +167,7 @@ def quantity_column(field: str, description: str | None = None, unit: str = "ite
         value = obj
         for name in field.split("."):
             value = getattr(value, name, None) if value is not None else None
-        return format_quantity(cast(Decimal | None, value), cast(UnitOfMeasure | None, target))
+        return format_quantity(cast("Decimal | None", value), cast("UnitOfMeasure | None", target))
 
     column.short_description = description or field.split(".")[-1].replace("_", " ")  # type: ignore[attr-defined]
     if "." not in field:
