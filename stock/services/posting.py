@@ -274,4 +274,4 @@ POSTING_FUNCTION_MIRRORS: tuple[type | Callable[..., object], ...] = (
     _fifo_take,
     _save_costings,
 )
-POSTING_FUNCTION_PINS = {"sql": "e2f91cf3ea4f33c0", "python": "53a4b04a015d6deb"}
+POSTING_FUNCTION_PINS = {"sql": "e2f91cf3ea4f33c0", "python": "f09a39dbbdf10739"}
