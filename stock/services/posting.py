@@ -25,6 +25,7 @@ from ..models import (
     Movement,
     MovementKind,
 )
+from .bulk import _Declined, _post_set, _posts_as_set
 from .costing import _average_take, _cost_lines, _current_unit_cost, _fifo_take, _open_layers, _save_costings
 from .errors import InsufficientStock, InvalidMovement, StockError
 from .function import _post_line_in_database, _posts_in_database
@@ -118,6 +119,12 @@ def _post_movements(
         when = _occurred_at(occurred_at, actor=actor, warehouses=_posting_warehouses(checked))
         if _posts_in_database(checked):
             return [_post_line_in_database(checked[0], actor=actor, idempotency_key=idempotency_key, occurred_at=when)]
+        if _posts_as_set(checked):
+            try:
+                with transaction.atomic():
+                    return _post_set(checked, actor=actor, idempotency_key=idempotency_key, occurred_at=when)
+            except _Declined:  # not one the set path handles (bulk.py): the reference path posts it
+                pass
         try:
             with transaction.atomic():
                 return _post(

@@ -1,0 +1,295 @@
+"""Batches posted as sets (PostgreSQL): a batch of ``SET_MIN_LINES`` or more lines that all
+bring stock in from a virtual location (receipts, opening balances, gains, customer returns) is
+posted by ``_post_set`` in a fixed number of statements whatever its size, instead of statements
+that grow with it: levels and valuations created if missing and locked each in ONE statement in
+the package's order, the lines priced in one pass over the locked valuations, and movements,
+level changes, valuations and FIFO layers written as sets (``INSERT ... SELECT ... FROM
+unnest``, ``UPDATE ... FROM unnest``). It writes exactly the rows ``posting._post`` would
+(``_post`` stays the reference: tests/stock/test_posting_sets.py posts random batches both ways
+and compares every row), and it DECLINES (``_Declined``: the savepoint rolls back, releasing
+its locks, and ``_post`` posts the batch) what it does not handle:
+
+- any line that is not inbound from a supplier, customer or the loss/gain location into an
+  internal location, or that reverses a movement or consumes reserved stock (``_set_handles``);
+- any line whose item's valuation pool in that warehouse has a negative quantity, or, under
+  FIFO, an open negative layer: how a receipt settles negative stock is ``costing``'s rule alone;
+- a virtual source level with reserved stock (never made by the services; ``_post`` names it).
+
+Locking (docs/ledger.md, "Locking"): missing level and valuation rows are inserted first, each
+set in lock order with ``ON CONFLICT DO NOTHING``, before any lock is taken; then the levels
+are locked in ``locks._level_order`` and the valuations in (item, warehouse) order, each with
+one ``SELECT ... ORDER BY ... FOR UPDATE``."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from datetime import datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection
+from django.utils import timezone
+
+from catalog.models import LocationKind, ValuationMethod
+
+from ..models import MONEY_STEP, CostLayer, ItemValuation, Movement, StockLevel
+from .costing import _current_unit_cost
+from .lines import LevelKey, MovementLine, ValuationKey, _level_policy
+from .locks import _level_order, _mark_saved, _movement, _number
+
+SET_MIN_LINES = 20
+"""Batches this long or longer are posted as sets when every line is one ``_post_set`` handles."""
+
+_INBOUND_SOURCES = frozenset({LocationKind.SUPPLIER, LocationKind.CUSTOMER, LocationKind.INVENTORY_ADJUSTMENT})
+
+
+class _Declined(Exception):
+    """The set path does not handle this batch: roll back what it did and post it with ``_post``."""
+
+
+def _set_handles(line: MovementLine) -> bool:
+    """Is ``line`` one the set path posts: stock coming into an internal location from a
+    supplier, a customer or the loss/gain location, reversing nothing, consuming no reservation?"""
+    return (
+        line.source.kind in _INBOUND_SOURCES
+        and line.destination.is_internal
+        and line.reverses is None
+        and not line.reserved
+    )
+
+
+def _posts_as_set(lines: list[MovementLine]) -> bool:
+    """Does this (validated) batch go through ``_post_set``? On PostgreSQL, with
+    ``STOCK_POSTING_SETS`` on, ``SET_MIN_LINES`` lines or more, every one handled."""
+    return (
+        len(lines) >= SET_MIN_LINES
+        and connection.vendor == "postgresql"
+        and settings.STOCK_POSTING_SETS
+        and all(_set_handles(line) for line in lines)
+    )
+
+
+def _table(model: type) -> str:
+    return model._meta.db_table
+
+
+def _match(columns: tuple[str, ...]) -> str:
+    """Row ``t`` is key ``k``: equal on every column, a missing lot matching a missing lot (the
+    other columns are never NULL, so their indexes serve the join)."""
+    return " AND ".join(
+        f"t.{column} IS NOT DISTINCT FROM k.{column}" if column == "lot_id" else f"t.{column} = k.{column}"
+        for column in columns
+    )
+
+
+def _create_missing(model: type, columns: tuple[str, ...], keys: list[tuple], initial: dict[str, str]) -> None:
+    """Insert the rows of ``keys`` (already in lock order) that do not exist, in that order,
+    before any lock is held: a wait on a concurrent insert of the same row then holds nothing
+    the other posting needs. ``initial``: the SQL values of the other columns."""
+    arrays = ", ".join("%s::bigint[]" for _ in columns)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {_table(model)} ({', '.join([*columns, *initial])}) "
+            f"SELECT {', '.join([*('k.' + c for c in columns), *initial.values()])} "
+            f"FROM unnest({arrays}) WITH ORDINALITY AS k({', '.join(columns)}, n) "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {_table(model)} t WHERE {_match(columns)}) "
+            "ORDER BY k.n ON CONFLICT DO NOTHING",
+            [list(column) for column in zip(*keys, strict=True)],
+        )
+
+
+def _lock(model: type, columns: tuple[str, ...], keys: list[tuple], order_by: str, select: str) -> list[tuple]:
+    """Lock the rows of ``keys`` with ONE ``SELECT ... ORDER BY order_by ... FOR UPDATE``
+    (PostgreSQL locks the rows in the sorted order) and return ``select``'s columns."""
+    arrays = ", ".join("%s::bigint[]" for _ in columns)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {select} FROM unnest({arrays}) AS k({', '.join(columns)}) "
+            f"JOIN {_table(model)} t ON {_match(columns)} ORDER BY {order_by} FOR UPDATE OF t",
+            [list(column) for column in zip(*keys, strict=True)],
+        )
+        rows = cursor.fetchall()
+    if len(rows) != len(keys):
+        raise AssertionError(f"rows of {_table(model)} missing after creating them")
+    return rows
+
+
+def _post_set(
+    lines: list[MovementLine],
+    *,
+    actor: AbstractBaseUser | None,
+    idempotency_key: str | None,
+    occurred_at: datetime,
+) -> list[Movement]:
+    """Post validated, authorised inbound ``lines`` as sets inside the caller's transaction
+    (``posting._post_movements`` opens a savepoint); raise ``_Declined`` (having written
+    nothing that the savepoint does not roll back) for a batch the set path does not handle."""
+    on_hand: dict[LevelKey, Decimal] = defaultdict(Decimal)
+    policies: dict[LevelKey, bool] = {}
+    for line in lines:
+        lot_id = line.lot.pk if line.lot is not None else None
+        for location, sign in ((line.source, -1), (line.destination, 1)):
+            key = (line.item.pk, location.pk, lot_id)
+            on_hand[key] += sign * line.quantity
+            policies[key] = _level_policy(location)
+    level_keys = sorted(on_hand, key=_level_order)
+    valuation_keys = sorted({(line.item.pk, line.destination.warehouse_id) for line in lines})
+
+    level_columns, valuation_columns = ("item_id", "location_id", "lot_id"), ("item_id", "warehouse_id")
+    _create_missing(StockLevel, level_columns, level_keys, {"on_hand": "0", "reserved": "0", "allow_negative": "FALSE"})
+    _create_missing(
+        ItemValuation, valuation_columns, valuation_keys, {"quantity": "0", "value": "0", "last_unit_cost": "0"}
+    )
+    levels = {
+        (item, location, lot): (pk, _number(held), _number(reserved))
+        for pk, item, location, lot, held, reserved in _lock(
+            StockLevel,
+            level_columns,
+            level_keys,
+            "t.lot_id IS NOT NULL, t.item_id, t.location_id, t.lot_id",
+            "t.id, t.item_id, t.location_id, t.lot_id, t.on_hand, t.reserved",
+        )
+    }
+    valuations: dict[ValuationKey, ItemValuation] = {
+        (item, warehouse): ItemValuation(
+            id=pk,
+            item_id=item,
+            warehouse_id=warehouse,
+            quantity=_number(quantity),
+            value=_number(value),
+            last_unit_cost=_number(last),
+        )
+        for pk, item, warehouse, quantity, value, last in _lock(
+            ItemValuation,
+            valuation_columns,
+            valuation_keys,
+            "t.item_id, t.warehouse_id",
+            "t.id, t.item_id, t.warehouse_id, t.quantity, t.value, t.last_unit_cost",
+        )
+    }
+    _decline_unhandled(lines, levels, valuations)
+
+    costs: list[Decimal] = []
+    layers: list[tuple[int, int, Decimal, Decimal, Decimal]] = []  # (line index, warehouse, unit cost, quantity, value)
+    for index, line in enumerate(lines):
+        valuation = valuations[(line.item.pk, line.destination.warehouse_id)]
+        cost = line.total_cost
+        if cost is None:
+            unit = line.unit_cost if line.unit_cost is not None else _current_unit_cost(valuation, line.item)
+            cost = (line.quantity * unit).quantize(MONEY_STEP)
+        unit_cost = (cost / line.quantity).quantize(MONEY_STEP)
+        if line.item.valuation_method == ValuationMethod.FIFO:
+            layers.append((index, valuation.warehouse_id, unit_cost, line.quantity, cost))
+        valuation.quantity += line.quantity
+        valuation.value += cost
+        valuation.last_unit_cost = unit_cost
+        costs.append(cost)
+
+    now, batch = timezone.now(), uuid.uuid4()
+    movements = [
+        _movement(
+            line,
+            batch=batch,
+            number=number,
+            unit_cost=(cost / line.quantity).quantize(MONEY_STEP),
+            total_cost=cost,
+            actor=actor,
+            occurred_at=occurred_at,
+            posted_at=now,
+            idempotency_key=idempotency_key if number == 1 else None,
+        )
+        for number, (line, cost) in enumerate(zip(lines, costs, strict=True), start=1)
+    ]
+    _insert_movements_set(movements)
+    # Same flags as ``_post``: the policy, or a level still below zero (it was negative already).
+    changes = [(levels[key][0], delta, policies[key] or levels[key][1] + delta < 0) for key, delta in on_hand.items()]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {_table(StockLevel)} t SET on_hand = t.on_hand + d.delta, allow_negative = d.allow_negative "
+            "FROM unnest(%s::bigint[], %s::numeric[], %s::boolean[]) AS d(id, delta, allow_negative) WHERE t.id = d.id",
+            [list(column) for column in zip(*changes, strict=True)],
+        )
+        cursor.execute(
+            f"UPDATE {_table(ItemValuation)} t SET quantity = d.quantity, value = d.value, last_unit_cost = d.last "
+            "FROM unnest(%s::bigint[], %s::numeric[], %s::numeric[], %s::numeric[]) AS d(id, quantity, value, last) "
+            "WHERE t.id = d.id",
+            [
+                [v.pk for v in valuations.values()],
+                [v.quantity for v in valuations.values()],
+                [v.value for v in valuations.values()],
+                [v.last_unit_cost for v in valuations.values()],
+            ],
+        )
+        if layers:
+            # Layers in line order (ids ascending like ``costing._save_costings``' bulk_create),
+            # received when their movement happened, nothing of them consumed yet.
+            cursor.execute(
+                f"INSERT INTO {_table(CostLayer)} (item_id, warehouse_id, movement_id, received_at, unit_cost, "
+                "quantity, remaining_quantity, remaining_value) "
+                "SELECT d.item_id, d.warehouse_id, d.movement_id, %s, d.unit_cost, d.quantity, d.quantity, d.value "
+                "FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::numeric[], %s::numeric[], %s::numeric[]) "
+                "WITH ORDINALITY AS d(item_id, warehouse_id, movement_id, unit_cost, quantity, value, n) ORDER BY d.n",
+                [
+                    occurred_at,
+                    [lines[index].item.pk for index, *_ in layers],
+                    [warehouse for _, warehouse, *_ in layers],
+                    [movements[index].pk for index, *_ in layers],
+                    [unit for _, _, unit, _, _ in layers],
+                    [quantity for *_, quantity, _ in layers],
+                    [value for *_, value in layers],
+                ],
+            )
+    return movements
+
+
+def _decline_unhandled(
+    lines: list[MovementLine],
+    levels: dict[LevelKey, tuple[int, Decimal, Decimal]],
+    valuations: dict[ValuationKey, ItemValuation],
+) -> None:
+    """Raise ``_Declined`` (under the locks, which guard what is read) for a negative pool, an
+    open negative FIFO layer, or reserved stock at a virtual source level."""
+    if any(valuation.quantity < 0 for valuation in valuations.values()):
+        raise _Declined("a valuation pool is negative")
+    sources = {line.source.pk for line in lines}
+    if any(reserved for key, (_, _, reserved) in levels.items() if key[1] in sources):
+        raise _Declined("reserved stock at a virtual location")
+    fifo = sorted(
+        {
+            (line.item.pk, line.destination.warehouse_id)
+            for line in lines
+            if line.item.valuation_method == ValuationMethod.FIFO
+        }
+    )
+    if fifo:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT EXISTS (SELECT 1 FROM unnest(%s::bigint[], %s::bigint[]) AS k(item_id, warehouse_id) "
+                f"JOIN {_table(CostLayer)} t ON t.item_id = k.item_id AND t.warehouse_id = k.warehouse_id "
+                "AND t.remaining_quantity < 0)",
+                [[item for item, _ in fifo], [warehouse for _, warehouse in fifo]],
+            )
+            if cursor.fetchone()[0]:
+                raise _Declined("an open negative FIFO layer")
+
+
+_MOVEMENT_FIELDS = [f for f in Movement._meta.concrete_fields if not f.primary_key]
+
+
+def _insert_movements_set(movements: list[Movement]) -> None:
+    """One ``INSERT ... SELECT ... FROM unnest`` of every column, in batch-line order; the
+    instances get their ids (matched by ``batch_line``)."""
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in _MOVEMENT_FIELDS)
+    arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in _MOVEMENT_FIELDS)
+    names = ", ".join(f"c{n}" for n in range(len(_MOVEMENT_FIELDS)))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {_table(Movement)} ({columns}) SELECT {names} FROM unnest({arrays}) "
+            f"WITH ORDINALITY AS d({names}, n) ORDER BY d.n RETURNING id, batch_line",
+            [[getattr(m, f.attname) for m in movements] for f in _MOVEMENT_FIELDS],
+        )
+        ids = {line: pk for pk, line in cursor.fetchall()}
+    for movement in movements:
+        _mark_saved(movement, ids[movement.batch_line])
