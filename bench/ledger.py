@@ -1,10 +1,10 @@
 """Ledger benchmark: posting throughput against pgbench, and look-up latency as the ledger grows.
 
 Run ``python bench/ledger.py`` (``--quick`` for a smoke run, ``--profile`` to see where one
-posting's time goes; bench/README.md explains every figure). It needs a PostgreSQL server
-(default ``postgres://postgres@127.0.0.1:5432/postgres``, override with ``BENCH_DATABASE_URL``;
-a superuser: it creates databases and runs ``CHECKPOINT``) and ``pgbench`` on the PATH. It is
-never part of the test run.
+posting's time goes, ``--batch`` for the batch figure alone; bench/README.md explains every
+figure). It needs a PostgreSQL server (default ``postgres://postgres@127.0.0.1:5432/postgres``,
+override with ``BENCH_DATABASE_URL``; a superuser: it creates databases and runs ``CHECKPOINT``)
+and ``pgbench`` on the PATH. It is never part of the test run.
 
 What it does, in order (progress goes to stderr, figures to stdout as ``name = value`` lines,
 the ratios last):
@@ -14,8 +14,10 @@ the ratios last):
 2. creates 2 warehouses, 200 bins and 2,000 items (``bulk_create``), and opening stock as
    10,000 receipts written with set-based SQL, then builds the ``StockLevel`` projection and the
    ``ItemValuation`` rows from the ledger sums (the same sums ``stock.reconciliation`` checks);
-3. measures ``stock_on_hand``, ``stock_quantity_as_of`` and ``stock_as_of`` latency at 10k
-   movements;
+3. times one ``movement_post`` of 1,000 receipt lines (distinct item and bin, moving average)
+   against bare SQL making the same writes (``INSERT ... SELECT``, ``UPDATE ... FROM``) in the
+   same run (``--batch`` stops after this, printing ``ratio_batch_to_bare_sql``), then measures
+   ``stock_on_hand``, ``stock_quantity_as_of`` and ``stock_as_of`` latency at 10k movements;
 4. for 1 and then 4 clients: pgbench's built-in tpcb-like script (``-s 10``) before and after
    (the ratio uses the mean), and in between postings per second through
    ``stock.services.movement_post`` from worker processes (each its own ``django.setup()`` and
@@ -712,9 +714,11 @@ def measure_batch(pairs: list[tuple[int, int]]) -> dict[str, float]:
     average, as the clerk, with an idempotency key) against bare SQL that makes the same writes
     in one transaction: the 1,000 movements (``INSERT ... SELECT``), the 2,000 levels (bin and
     supplier, ``UPDATE ... FROM``) and the 1,000 valuations (``UPDATE ... FROM``). Each is run
-    ``BATCH_REPEATS`` times, alternating, after one warm-up of each; the median counts."""
+    ``BATCH_REPEATS`` times, alternating, after one warm-up of each; the median counts. For
+    context, the same batch through the line-by-line path (``STOCK_POSTING_SETS=False``), 3 times."""
     from django.contrib.auth import get_user_model
     from django.db import transaction
+    from django.test import override_settings
 
     from catalog.models import Location, LocationKind
     from stock.services import movement_post
@@ -747,10 +751,15 @@ def measure_batch(pairs: list[tuple[int, int]]) -> dict[str, float]:
     def post() -> None:
         movement_post(lines=lines, actor=actor, idempotency_key=f"bench-batch-{uuid.uuid4()}")
 
-    seconds: dict[str, list[float]] = {"post": [], "bare": []}
-    post(), bare()  # warm-up: caches, prepared statements
-    for _ in range(BATCH_REPEATS):
-        for name, run in (("post", post), ("bare", bare)):
+    def line_by_line() -> None:
+        with override_settings(STOCK_POSTING_SETS=False):
+            post()
+
+    seconds: dict[str, list[float]] = {"post": [], "bare": [], "reference": []}
+    post(), bare(), line_by_line()  # warm-up: caches, prepared statements
+    for repeat in range(BATCH_REPEATS):
+        runs = [("post", post), ("bare", bare)] + ([("reference", line_by_line)] if repeat < 3 else [])
+        for name, run in runs:
             checkpoint()
             began = time.perf_counter()
             run()
@@ -758,6 +767,7 @@ def measure_batch(pairs: list[tuple[int, int]]) -> dict[str, float]:
     figures = {
         "batch_1000_receipts_ms": 1_000 * statistics.median(seconds["post"]),
         "batch_1000_bare_sql_ms": 1_000 * statistics.median(seconds["bare"]),
+        "batch_1000_receipts_line_by_line_ms": 1_000 * statistics.median(seconds["reference"]),
     }
     for name, value in figures.items():
         emit(name, value)

@@ -29,7 +29,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connection
+from django.db import connection, models
 from django.utils import timezone
 
 from catalog.models import LocationKind, ValuationMethod
@@ -71,7 +71,7 @@ def _posts_as_set(lines: list[MovementLine]) -> bool:
     )
 
 
-def _table(model: type) -> str:
+def _table(model: type[models.Model]) -> str:
     return model._meta.db_table
 
 
@@ -84,7 +84,9 @@ def _match(columns: tuple[str, ...]) -> str:
     )
 
 
-def _create_missing(model: type, columns: tuple[str, ...], keys: list[tuple], initial: dict[str, str]) -> None:
+def _create_missing(
+    model: type[models.Model], columns: tuple[str, ...], keys: list[tuple], initial: dict[str, str]
+) -> None:
     """Insert the rows of ``keys`` (already in lock order) that do not exist, in that order,
     before any lock is held: a wait on a concurrent insert of the same row then holds nothing
     the other posting needs. ``initial``: the SQL values of the other columns."""
@@ -100,7 +102,9 @@ def _create_missing(model: type, columns: tuple[str, ...], keys: list[tuple], in
         )
 
 
-def _lock(model: type, columns: tuple[str, ...], keys: list[tuple], order_by: str, select: str) -> list[tuple]:
+def _lock(
+    model: type[models.Model], columns: tuple[str, ...], keys: list[tuple], order_by: str, select: str
+) -> list[tuple]:
     """Lock the rows of ``keys`` with ONE ``SELECT ... ORDER BY order_by ... FOR UPDATE``
     (PostgreSQL locks the rows in the sorted order) and return ``select``'s columns."""
     arrays = ", ".join("%s::bigint[]" for _ in columns)
