@@ -38,7 +38,16 @@ from stock.models import (
     StockLevel,
 )
 from stock.reconciliation import reconcile
-from stock.services import MovementLine, QuantityFinerThanUnit, bulk, movement_post, posting
+from stock.services import (
+    MovementLine,
+    QuantityFinerThanUnit,
+    StockRequest,
+    bulk,
+    movement_post,
+    posting,
+    purchase_receipts_post,
+    stock_post_batch,
+)
 from tests.stock import test_concurrency as concurrency
 from tests.stock.factories import (
     ItemFactory,
@@ -175,6 +184,45 @@ def test_a_retried_batch_counts_once(actor, bin_a, virtual, paths):
     assert Movement.objects.count() == 25
     assert level_of(lines[0].item, bin_a) == (Decimal(1), 0)  # received once
     assert [str(d) for d in reconcile()] == []
+
+
+def test_twenty_receipts_of_new_lots_through_stock_post_batch_are_posted_as_a_set(
+    actor, lot_item, bin_a, virtual, paths
+):
+    requests = [
+        StockRequest(
+            kind=MovementKind.RECEIPT,
+            item=lot_item,
+            quantity=Decimal(2),
+            destination=bin_a,
+            lot=f"L{n:02d}",  # 20 new lots, created on the receipt's date
+            unit_cost=Decimal("0.75"),
+        )
+        for n in range(20)
+    ]
+    movements = stock_post_batch(requests=requests, actor=actor, idempotency_key="lots", occurred_at=WHEN)
+    assert paths == {"set": 1, "reference": 0}
+    assert [m.lot.code for m in movements] == [f"L{n:02d}" for n in range(20)]
+    assert Lot.objects.get(item=lot_item, code="L07").received_on == WHEN.date()
+    assert level_of(lot_item, bin_a, Lot.objects.get(item=lot_item, code="L07")) == (Decimal(2), 0)
+    assert valuation_of(lot_item, bin_a.warehouse) == (Decimal(40), Decimal(30))  # 20 x 2 = 40, x 0.75 = 30.00
+
+
+def test_purchase_receipts_need_the_receive_permission_and_are_posted_as_a_set(bin_a, virtual, snapshot, paths):
+    purchaser = UserFactory(username="set-purchaser")
+    lines = _fillers(20, bin_a, virtual(LocationKind.SUPPLIER))
+    before = snapshot()
+    with pytest.raises(WarehousePermissionDenied):  # no right to receive purchase orders in WH1 yet
+        purchase_receipts_post(lines=lines, actor=purchaser)
+    assert snapshot() == before
+    assign_perm(f"catalog.{WarehouseAction.RECEIVE_PURCHASES}", purchaser, bin_a.warehouse)
+    purchaser = UserFactory(username="set-purchaser")  # afresh: a user object caches its answers
+
+    movements = purchase_receipts_post(lines=lines, actor=purchaser, idempotency_key="po-1")
+
+    assert paths == {"set": 1, "reference": 0}
+    assert {m.actor_id for m in movements} == {purchaser.pk}
+    assert valuation_of(lines[5].item, bin_a.warehouse) == (Decimal(1), Decimal("0.5"))
 
 
 # --- What the set path declines or never sees --------------------------------------------------
