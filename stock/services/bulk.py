@@ -1,19 +1,20 @@
-"""Batches posted as sets (PostgreSQL): a batch of ``SET_MIN_LINES`` or more lines that all
-bring stock in from a virtual location (receipts, opening balances, gains, customer returns) is
-posted by ``_post_set`` in a fixed number of statements whatever its size, instead of statements
-that grow with it: levels and valuations created if missing and locked each in ONE statement in
-the package's order, the lines priced in one pass over the locked valuations, and movements,
-level changes, valuations and FIFO layers written as sets (``INSERT ... SELECT ... FROM
-unnest``, ``UPDATE ... FROM unnest``). It writes exactly the rows ``posting._post`` would
-(``_post`` stays the reference: tests/stock/test_posting_sets.py posts random batches both ways
-and compares every row), and it DECLINES (``_Declined``: the savepoint rolls back, releasing
-its locks, and ``_post`` posts the batch) what it does not handle:
+"""Batches posted as sets (PostgreSQL): a batch of ``SET_MIN_LINES`` or more lines that each
+bring stock in from a virtual location (receipts, opening balances, gains, customer returns) or
+take stock of a moving-average item out to one (sales, scrap, losses, supplier returns) is
+posted by ``_post_set`` in a fixed number of statements whatever its size, instead of
+statements that grow with it: levels and valuations created if missing and locked each in ONE
+statement in the package's order, the lines priced in one pass over the locked valuations, and
+movements, level changes, valuations and FIFO layers written as sets (``INSERT ... SELECT ...
+FROM unnest``, ``UPDATE ... FROM unnest``). It writes exactly the rows and refuses exactly what
+``posting._post`` would (``_post`` stays the reference: tests/stock/test_posting_sets.py posts
+random batches both ways and compares every row), and it DECLINES (``_Declined``: the savepoint
+rolls back, releasing its locks, and ``_post`` posts the batch) what it does not handle:
 
-- any line that is not inbound from a supplier, customer or the loss/gain location into an
-  internal location, or that reverses a movement or consumes reserved stock (``_set_handles``);
-- any line whose item's valuation pool in that warehouse has a negative quantity, or, under
-  FIFO, an open negative layer: how a receipt settles negative stock is ``costing``'s rule alone;
-- a virtual source level with reserved stock (never made by the services; ``_post`` names it).
+- any line that is not one of those (``_set_handles``: transfers, reversals, FIFO issues, lines
+  consuming reserved stock);
+- any line whose item's valuation pool in that warehouse is negative, would go negative, or,
+  under FIFO, has an open negative layer: how negative stock is priced and settled is
+  ``costing``'s rule alone.
 
 Locking (docs/ledger.md, "Locking"): missing level and valuation rows are inserted first, each
 set in lock order with ``ON CONFLICT DO NOTHING``, before any lock is taken; then the levels
@@ -35,7 +36,8 @@ from django.utils import timezone
 from catalog.models import LocationKind, ValuationMethod
 
 from ..models import MONEY_STEP, CostLayer, ItemValuation, Movement, StockLevel
-from .costing import _current_unit_cost
+from .costing import _average_take, _current_unit_cost
+from .errors import InsufficientStock
 from .lines import LevelKey, MovementLine, ValuationKey, _level_policy
 from .locks import _level_order, _mark_saved, _movement, _number
 
@@ -43,6 +45,10 @@ SET_MIN_LINES = 20
 """Batches this long or longer are posted as sets when every line is one ``_post_set`` handles."""
 
 _INBOUND_SOURCES = frozenset({LocationKind.SUPPLIER, LocationKind.CUSTOMER, LocationKind.INVENTORY_ADJUSTMENT})
+# Where stock taken out of a warehouse goes: customers (sales), scrap, losses, supplier returns.
+_OUTBOUND_DESTINATIONS = frozenset(
+    {LocationKind.CUSTOMER, LocationKind.SCRAP, LocationKind.INVENTORY_ADJUSTMENT, LocationKind.SUPPLIER}
+)
 
 
 class _Declined(Exception):
@@ -50,14 +56,25 @@ class _Declined(Exception):
 
 
 def _set_handles(line: MovementLine) -> bool:
-    """Is ``line`` one the set path posts: stock coming into an internal location from a
-    supplier, a customer or the loss/gain location, reversing nothing, consuming no reservation?"""
+    """Is ``line`` one the set path posts, reversing nothing and consuming no reservation:
+    stock coming into an internal location from a supplier, a customer or the loss/gain
+    location, or stock of a moving-average item leaving an internal location for a customer,
+    scrap, the loss/gain location or a supplier?"""
+    if line.reverses is not None or line.reserved:
+        return False
+    if line.destination.is_internal:
+        return line.source.kind in _INBOUND_SOURCES
     return (
-        line.source.kind in _INBOUND_SOURCES
-        and line.destination.is_internal
-        and line.reverses is None
-        and not line.reserved
+        line.source.is_internal
+        and line.destination.kind in _OUTBOUND_DESTINATIONS
+        and line.item.valuation_method == ValuationMethod.MOVING_AVERAGE
     )
+
+
+def _pool(line: MovementLine) -> ValuationKey:
+    """The (item, warehouse) valuation pool a handled line changes: its internal side's."""
+    side = line.destination if line.destination.is_internal else line.source
+    return (line.item.pk, side.warehouse_id)
 
 
 def _posts_as_set(lines: list[MovementLine]) -> bool:
@@ -127,9 +144,10 @@ def _post_set(
     idempotency_key: str | None,
     occurred_at: datetime,
 ) -> list[Movement]:
-    """Post validated, authorised inbound ``lines`` as sets inside the caller's transaction
-    (``posting._post_movements`` opens a savepoint); raise ``_Declined`` (having written
-    nothing that the savepoint does not roll back) for a batch the set path does not handle."""
+    """Post validated, authorised ``lines`` (each one ``_set_handles``) as sets inside the
+    caller's transaction (``posting._post_movements`` opens a savepoint); refuse a take beyond
+    what is available with ``InsufficientStock`` as ``_post`` does; raise ``_Declined`` (having
+    written nothing that the savepoint does not roll back) for a batch it does not handle."""
     on_hand: dict[LevelKey, Decimal] = defaultdict(Decimal)
     policies: dict[LevelKey, bool] = {}
     for line in lines:
@@ -139,7 +157,7 @@ def _post_set(
             on_hand[key] += sign * line.quantity
             policies[key] = _level_policy(location)
     level_keys = sorted(on_hand, key=_level_order)
-    valuation_keys = sorted({(line.item.pk, line.destination.warehouse_id) for line in lines})
+    valuation_keys = sorted({_pool(line) for line in lines})
 
     level_columns, valuation_columns = ("item_id", "location_id", "lot_id"), ("item_id", "warehouse_id")
     _create_missing(StockLevel, level_columns, level_keys, {"on_hand": "0", "reserved": "0", "allow_negative": "FALSE"})
@@ -173,12 +191,23 @@ def _post_set(
             "t.id, t.item_id, t.warehouse_id, t.quantity, t.value, t.last_unit_cost",
         )
     }
-    _decline_unhandled(lines, levels, valuations)
+    _decline_unhandled(lines, valuations)
+    _refuse_short(lines, on_hand, policies, levels)
 
     costs: list[Decimal] = []
     layers: list[tuple[int, int, Decimal, Decimal, Decimal]] = []  # (line index, warehouse, unit cost, quantity, value)
     for index, line in enumerate(lines):
-        valuation = valuations[(line.item.pk, line.destination.warehouse_id)]
+        valuation = valuations[_pool(line)]
+        if not line.destination.is_internal:  # out of the pool at its average (``costing._average_take``)
+            if valuation.quantity < line.quantity:  # it would go negative: costing's rule, ``_post``'s path
+                raise _Declined("a pool would go negative")
+            cost = _average_take(line.quantity, valuation, line.item)
+            valuation.quantity -= line.quantity
+            valuation.value -= cost
+            costs.append(cost)
+            continue
+        if valuation.quantity < 0:  # an earlier line of the batch took it below zero
+            raise _Declined("a receipt into a negative pool")
         cost = line.total_cost
         if cost is None:
             unit = line.unit_cost if line.unit_cost is not None else _current_unit_cost(valuation, line.item)
@@ -248,25 +277,12 @@ def _post_set(
     return movements
 
 
-def _decline_unhandled(
-    lines: list[MovementLine],
-    levels: dict[LevelKey, tuple[int, Decimal, Decimal]],
-    valuations: dict[ValuationKey, ItemValuation],
-) -> None:
-    """Raise ``_Declined`` (under the locks, which guard what is read) for a negative pool, an
-    open negative FIFO layer, or reserved stock at a virtual source level."""
+def _decline_unhandled(lines: list[MovementLine], valuations: dict[ValuationKey, ItemValuation]) -> None:
+    """Raise ``_Declined`` (under the locks, which guard what is read) for a negative pool or
+    an open negative FIFO layer."""
     if any(valuation.quantity < 0 for valuation in valuations.values()):
         raise _Declined("a valuation pool is negative")
-    sources = {line.source.pk for line in lines}
-    if any(reserved for key, (_, _, reserved) in levels.items() if key[1] in sources):
-        raise _Declined("reserved stock at a virtual location")
-    fifo = sorted(
-        {
-            (line.item.pk, line.destination.warehouse_id)
-            for line in lines
-            if line.item.valuation_method == ValuationMethod.FIFO
-        }
-    )
+    fifo = sorted({_pool(line) for line in lines if line.item.valuation_method == ValuationMethod.FIFO})
     if fifo:
         with connection.cursor() as cursor:
             cursor.execute(
@@ -277,6 +293,25 @@ def _decline_unhandled(
             )
             if cursor.fetchone()[0]:
                 raise _Declined("an open negative FIFO layer")
+
+
+def _refuse_short(
+    lines: list[MovementLine],
+    on_hand: dict[LevelKey, Decimal],
+    policies: dict[LevelKey, bool],
+    levels: dict[LevelKey, tuple[int, Decimal, Decimal]],
+) -> None:
+    """``_post``'s availability rule on the locked levels, in the same order (its ``_Deltas``
+    lists each line's source, then its destination): a level the batch takes from may not end
+    below what is reserved there, nor below zero unless its location allows negative stock;
+    the first that would raises ``InsufficientStock`` naming what was available."""
+    for key, delta in on_hand.items():
+        _, held, reserved = levels[key]
+        if delta < 0 and held + delta - reserved < 0 and (reserved > 0 or not policies[key]):
+            line = next(line for line in lines if (line.item.pk, line.source.pk, line.lot and line.lot.pk) == key)
+            raise InsufficientStock(
+                item=line.item, location=line.source, lot=line.lot, asked=-delta, available=held - reserved
+            )
 
 
 _MOVEMENT_FIELDS = [f for f in Movement._meta.concrete_fields if not f.primary_key]
