@@ -625,3 +625,35 @@ def test_the_same_batch_sent_twice_at_once_posts_once():
     assert Movement.objects.count() == 25
     assert all(concurrency._on_hand(item, shelf) == 4 for item in items)
     concurrency._assert_books_balance()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sale_batches_racing_for_the_same_stock_never_sell_a_unit_twice():
+    actor = concurrency._actor()
+    _, (shelf,) = concurrency._warehouse("SETSELL", "U-01")
+    items = [concurrency._item(f"SETSELL-{n:02d}") for n in range(25)]
+    supplier, customer = (
+        Location.objects.virtual(LocationKind.SUPPLIER),
+        Location.objects.virtual(LocationKind.CUSTOMER),
+    )
+    movement_post(lines=[_one(item, shelf, supplier) for item in items], actor=actor)  # 4 of each at 1.50
+
+    def sell(order: list[Item]) -> list[Movement]:
+        return movement_post(
+            lines=[
+                MovementLine(item=item, quantity=Decimal(1), source=shelf, destination=customer, kind="issue")
+                for item in order
+            ],
+            actor=actor,
+        )
+
+    # five batches each want 1 of every item, in different orders; 4 of each exist: one is refused
+    outcomes = concurrency._race([lambda o=items[k * 5 :] + items[: k * 5]: sell(o) for k in range(5)])
+
+    concurrency._assert_only(outcomes, InsufficientStock)
+    assert [status for status, _ in outcomes].count("ok") == 4
+    for item in items:
+        assert concurrency._on_hand(item, shelf) == 0
+        assert valuation_of(item, shelf.warehouse) == (0, 0)  # 4 x 1.50 = 6.00 in, 4 sales of 1.50 out
+    assert sum(m.total_cost for m in Movement.objects.filter(kind="issue")) == Decimal(150)  # 25 x 6.00
+    concurrency._assert_books_balance()
