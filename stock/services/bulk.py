@@ -73,8 +73,9 @@ def _set_handles(line: MovementLine) -> bool:
 
 def _pool(line: MovementLine) -> ValuationKey:
     """The (item, warehouse) valuation pool a handled line changes: its internal side's."""
-    side = line.destination if line.destination.is_internal else line.source
-    return (line.item.pk, side.warehouse_id)
+    warehouse = (line.destination if line.destination.is_internal else line.source).warehouse_id
+    assert warehouse is not None  # an internal location belongs to a warehouse
+    return (line.item.pk, warehouse)
 
 
 def _posts_as_set(lines: list[MovementLine]) -> bool:
@@ -208,8 +209,9 @@ def _post_set(
             continue
         if valuation.quantity < 0:  # an earlier line of the batch took it below zero
             raise _Declined("a receipt into a negative pool")
-        cost = line.total_cost
-        if cost is None:
+        if line.total_cost is not None:
+            cost = line.total_cost
+        else:
             unit = line.unit_cost if line.unit_cost is not None else _current_unit_cost(valuation, line.item)
             cost = (line.quantity * unit).quantize(MONEY_STEP)
         unit_cost = (cost / line.quantity).quantize(MONEY_STEP)
@@ -320,7 +322,7 @@ _MOVEMENT_FIELDS = [f for f in Movement._meta.concrete_fields if not f.primary_k
 def _insert_movements_set(movements: list[Movement]) -> None:
     """One ``INSERT ... SELECT ... FROM unnest`` of every column, in batch-line order; the
     instances get their ids (matched by ``batch_line``)."""
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in _MOVEMENT_FIELDS)
+    columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in _MOVEMENT_FIELDS)
     arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in _MOVEMENT_FIELDS)
     names = ", ".join(f"c{n}" for n in range(len(_MOVEMENT_FIELDS)))
     with connection.cursor() as cursor:
