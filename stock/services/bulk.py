@@ -138,6 +138,35 @@ def _lock(
     return rows
 
 
+_LEVEL_COLUMNS, _VALUATION_COLUMNS = ("item_id", "location_id", "lot_id"), ("item_id", "warehouse_id")
+
+
+def _rows_create(lines: list[MovementLine]) -> tuple[list[LevelKey], list[ValuationKey]]:
+    """Create the missing level rows of ``lines`` (both sides) and then their missing valuation
+    rows (internal sides), each set in lock order, before any lock is taken (PostgreSQL); return
+    both key lists in lock order. The set path always starts so; ``posting._post_movements``
+    does it before ``_post`` creates missing rows, so that no posting holds a level lock while
+    it waits on another's insert of a valuation row (which would deadlock with the other waiting
+    for that level lock)."""
+    levels: set[LevelKey] = set()
+    valuations: set[ValuationKey] = set()
+    for line in lines:
+        lot_id = line.lot.pk if line.lot is not None else None
+        for location in (line.source, line.destination):
+            levels.add((line.item.pk, location.pk, lot_id))
+            if location.is_internal and location.warehouse_id is not None:
+                valuations.add((line.item.pk, location.warehouse_id))
+    level_keys, valuation_keys = sorted(levels, key=_level_order), sorted(valuations)
+    _create_missing(
+        StockLevel, _LEVEL_COLUMNS, level_keys, {"on_hand": "0", "reserved": "0", "allow_negative": "FALSE"}
+    )
+    if valuation_keys:
+        _create_missing(
+            ItemValuation, _VALUATION_COLUMNS, valuation_keys, {"quantity": "0", "value": "0", "last_unit_cost": "0"}
+        )
+    return level_keys, valuation_keys
+
+
 def _post_set(
     lines: list[MovementLine],
     *,
@@ -157,19 +186,12 @@ def _post_set(
             key = (line.item.pk, location.pk, lot_id)
             on_hand[key] += sign * line.quantity
             policies[key] = _level_policy(location)
-    level_keys = sorted(on_hand, key=_level_order)
-    valuation_keys = sorted({_pool(line) for line in lines})
-
-    level_columns, valuation_columns = ("item_id", "location_id", "lot_id"), ("item_id", "warehouse_id")
-    _create_missing(StockLevel, level_columns, level_keys, {"on_hand": "0", "reserved": "0", "allow_negative": "FALSE"})
-    _create_missing(
-        ItemValuation, valuation_columns, valuation_keys, {"quantity": "0", "value": "0", "last_unit_cost": "0"}
-    )
+    level_keys, valuation_keys = _rows_create(lines)
     levels = {
         (item, location, lot): (pk, _number(held), _number(reserved))
         for pk, item, location, lot, held, reserved in _lock(
             StockLevel,
-            level_columns,
+            _LEVEL_COLUMNS,
             level_keys,
             "t.lot_id IS NOT NULL, t.item_id, t.location_id, t.lot_id",
             "t.id, t.item_id, t.location_id, t.lot_id, t.on_hand, t.reserved",
@@ -186,7 +208,7 @@ def _post_set(
         )
         for pk, item, warehouse, quantity, value, last in _lock(
             ItemValuation,
-            valuation_columns,
+            _VALUATION_COLUMNS,
             valuation_keys,
             "t.item_id, t.warehouse_id",
             "t.id, t.item_id, t.warehouse_id, t.quantity, t.value, t.last_unit_cost",

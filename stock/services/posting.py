@@ -13,7 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from catalog.models import Item, Location, LocationKind, Warehouse
@@ -25,7 +25,7 @@ from ..models import (
     Movement,
     MovementKind,
 )
-from .bulk import _Declined, _post_set, _posts_as_set
+from .bulk import _Declined, _post_set, _posts_as_set, _rows_create
 from .costing import _average_take, _cost_lines, _current_unit_cost, _fifo_take, _open_layers, _save_costings
 from .errors import InsufficientStock, InvalidMovement, StockError
 from .function import _post_line_in_database, _posts_in_database
@@ -132,6 +132,8 @@ def _post_movements(
                 )
         except _MissingRows:  # first posting of an (item, location, lot) or (item, warehouse)
             with transaction.atomic():
+                if connection.vendor == "postgresql":  # every missing row before any lock (bulk._rows_create)
+                    _rows_create(checked)
                 return _post(
                     checked, actor=actor, idempotency_key=idempotency_key, occurred_at=when, create_missing=True
                 )

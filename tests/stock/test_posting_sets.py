@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import random
 import sys
+import threading
+import time
 import uuid
 from datetime import timedelta
 from decimal import ROUND_DOWN, Decimal
@@ -656,4 +658,40 @@ def test_sale_batches_racing_for_the_same_stock_never_sell_a_unit_twice():
         assert concurrency._on_hand(item, shelf) == 0
         assert valuation_of(item, shelf.warehouse) == (0, 0)  # 4 x 1.50 = 6.00 in, 4 sales of 1.50 out
     assert sum(m.total_cost for m in Movement.objects.filter(kind="issue")) == Decimal(150)  # 25 x 6.00
+    concurrency._assert_books_balance()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_set_and_a_short_batch_creating_the_same_valuation_do_not_deadlock(monkeypatch):
+    """The set path inserts the missing valuation of (item, warehouse) before it locks levels;
+    a short batch of the same item meanwhile must not lock a level the set needs and then wait
+    for that valuation row: ``_post_movements`` creates every missing row before ``_post`` locks."""
+    actor = concurrency._actor()
+    _, (first, third) = concurrency._warehouse("SETDL", "D-01", "D-03")
+    _, (elsewhere,) = concurrency._warehouse("SETDL2", "E-01")
+    item = concurrency._item("SETDL-X")
+    supplier = Location.objects.virtual(LocationKind.SUPPLIER)
+    movement_post(lines=_one(item, elsewhere, supplier), actor=actor)  # the supplier level exists; SETDL has no value
+    fillers = [_one(concurrency._item(f"SETDL-F{n:02d}"), first, supplier) for n in range(19)]
+    lock = bulk._lock
+
+    def slow_lock(*args, **kwargs):  # the set has inserted its rows; give the short batch time to run into them
+        if threading.current_thread().name == "worker-0":
+            time.sleep(2.5)
+        return lock(*args, **kwargs)
+
+    monkeypatch.setattr(bulk, "_lock", slow_lock)
+
+    def short_batch() -> list[Movement]:
+        time.sleep(0.8)  # after the set inserted the valuation row, before it locks any level
+        return movement_post(lines=[_one(item, third, supplier), _one(item, elsewhere, supplier)], actor=actor)
+
+    outcomes = concurrency._race(
+        [lambda: movement_post(lines=[_one(item, first, supplier), *fillers], actor=actor), short_batch]
+    )
+
+    concurrency._assert_only(outcomes)  # no "deadlock detected"
+    assert concurrency._on_hand(item, first) == 4
+    assert concurrency._on_hand(item, third) == 4
+    assert valuation_of(item, first.warehouse) == (Decimal(8), Decimal(12))  # 2 x 4 at 1.50
     concurrency._assert_books_balance()
