@@ -1,10 +1,10 @@
 """Ledger benchmark: posting throughput against pgbench, and look-up latency as the ledger grows.
 
 Run ``python bench/ledger.py`` (``--quick`` for a smoke run, ``--profile`` to see where one
-posting's time goes; bench/README.md explains every figure). It needs a PostgreSQL server
-(default ``postgres://postgres@127.0.0.1:5432/postgres``, override with ``BENCH_DATABASE_URL``;
-a superuser: it creates databases and runs ``CHECKPOINT``) and ``pgbench`` on the PATH. It is
-never part of the test run.
+posting's time goes, ``--batch`` for the batch figure alone; bench/README.md explains every
+figure). It needs a PostgreSQL server (default ``postgres://postgres@127.0.0.1:5432/postgres``,
+override with ``BENCH_DATABASE_URL``; a superuser: it creates databases and runs ``CHECKPOINT``)
+and ``pgbench`` on the PATH. It is never part of the test run.
 
 What it does, in order (progress goes to stderr, figures to stdout as ``name = value`` lines,
 the ratios last):
@@ -14,8 +14,10 @@ the ratios last):
 2. creates 2 warehouses, 200 bins and 2,000 items (``bulk_create``), and opening stock as
    10,000 receipts written with set-based SQL, then builds the ``StockLevel`` projection and the
    ``ItemValuation`` rows from the ledger sums (the same sums ``stock.reconciliation`` checks);
-3. measures ``stock_on_hand``, ``stock_quantity_as_of`` and ``stock_as_of`` latency at 10k
-   movements;
+3. times one ``movement_post`` of 1,000 receipt lines (distinct item and bin, moving average)
+   against bare SQL making the same writes (``INSERT ... SELECT``, ``UPDATE ... FROM``) in the
+   same run (``--batch`` stops after this, printing ``ratio_batch_to_bare_sql``), then measures
+   ``stock_on_hand``, ``stock_quantity_as_of`` and ``stock_as_of`` latency at 10k movements;
 4. for 1 and then 4 clients: pgbench's built-in tpcb-like script (``-s 10``) before and after
    (the ratio uses the mean), and in between postings per second through
    ``stock.services.movement_post`` from worker processes (each its own ``django.setup()`` and
@@ -65,7 +67,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 DEFAULT_SERVER_URL = "postgres://postgres@127.0.0.1:5432/postgres"
-PRODUCT_DB = "inventory_bench"
+PRODUCT_DB = os.environ.get("BENCH_PRODUCT_DATABASE", "inventory_bench")
 PGBENCH_DB = "pgbench_scratch"
 
 WAREHOUSES = 2
@@ -651,6 +653,127 @@ def posting_query_counts(pairs: list[tuple[int, int]]) -> None:
             emit(f"queries_per_{name}{suffix}", len(captured))
 
 
+BATCH_LINES = 1_000
+BATCH_REPEATS = 5
+
+
+def batch_receipt_lines(pairs: list[tuple[int, int]]) -> tuple[list[MovementLine], list[tuple[int, int, int]]]:
+    """``BATCH_LINES`` receipt lines, each a distinct item into one of its stocked bins (moving
+    average, levels and valuations exist), and their (item, bin, warehouse) ids."""
+    from catalog.models import Item, Location, LocationKind
+    from stock.models import MovementKind
+    from stock.services import MovementLine
+
+    chosen = list({item_id: (item_id, bin_id) for item_id, bin_id in pairs}.values())[:BATCH_LINES]
+    items = Item.objects.in_bulk({item_id for item_id, _ in chosen})
+    bins = Location.objects.select_related("warehouse").in_bulk({bin_id for _, bin_id in chosen})
+    supplier = Location.objects.virtual(LocationKind.SUPPLIER)
+    lines = [
+        MovementLine(
+            item=items[item_id],
+            quantity=Decimal(1 + n % 5),
+            source=supplier,
+            destination=bins[bin_id],
+            kind=MovementKind.RECEIPT,
+            unit_cost=UNIT_COST + Decimal(n % 7),
+        )
+        for n, (item_id, bin_id) in enumerate(chosen)
+    ]
+    return lines, [(item_id, bin_id, bins[bin_id].warehouse_id) for item_id, bin_id in chosen]
+
+
+BARE_BATCH_SQL = (
+    """
+    INSERT INTO {movement} (batch, batch_line, item_id, lot_id, quantity, source_id, destination_id,
+           kind, reason_code, note, unit_cost, total_cost, reference_type, reference_id, reference_line,
+           actor_id, occurred_at, posted_at, idempotency_key, reverses_id)
+    SELECT %(batch)s, d.n, d.item_id, NULL, d.qty, %(supplier)s, d.bin_id, 'receipt', '', '', d.cost,
+           d.qty * d.cost, '', '', '', %(actor)s, now(), now(), CASE WHEN d.n = 1 THEN %(key)s END, NULL
+      FROM unnest(%(items)s::bigint[], %(bins)s::bigint[], %(qty)s::numeric[], %(cost)s::numeric[])
+           WITH ORDINALITY AS d(item_id, bin_id, qty, cost, n)
+     ORDER BY d.n
+    """,
+    """
+    UPDATE {level} AS l SET on_hand = l.on_hand + d.delta
+      FROM unnest(%(level_items)s::bigint[], %(level_locations)s::bigint[], %(level_deltas)s::numeric[])
+           AS d(item_id, location_id, delta)
+     WHERE l.item_id = d.item_id AND l.location_id = d.location_id AND l.lot_id IS NULL
+    """,
+    """
+    UPDATE {valuation} AS v SET quantity = v.quantity + d.qty, value = v.value + d.qty * d.cost,
+           last_unit_cost = d.cost
+      FROM unnest(%(items)s::bigint[], %(warehouses)s::bigint[], %(qty)s::numeric[], %(cost)s::numeric[])
+           AS d(item_id, warehouse_id, qty, cost)
+     WHERE v.item_id = d.item_id AND v.warehouse_id = d.warehouse_id
+    """,
+)
+
+
+def measure_batch(pairs: list[tuple[int, int]]) -> dict[str, float]:
+    """One ``movement_post`` of ``BATCH_LINES`` receipt lines (distinct item and bin, moving
+    average, as the clerk, with an idempotency key) against bare SQL that makes the same writes
+    in one transaction: the 1,000 movements (``INSERT ... SELECT``), the 2,000 levels (bin and
+    supplier, ``UPDATE ... FROM``) and the 1,000 valuations (``UPDATE ... FROM``). Each is run
+    ``BATCH_REPEATS`` times, alternating, after one warm-up of each; the median counts. For
+    context, the same batch through the line-by-line path (``STOCK_POSTING_SETS=False``), 3 times."""
+    from django.contrib.auth import get_user_model
+    from django.db import transaction
+    from django.test import override_settings
+
+    from catalog.models import Location, LocationKind
+    from stock.services import movement_post
+
+    lines, ids = batch_receipt_lines(pairs)
+    actor = get_user_model().objects.get(username=CLERK)
+    supplier = Location.objects.virtual(LocationKind.SUPPLIER).pk
+    t = tables()
+    statements = [statement.format(**t) for statement in BARE_BATCH_SQL]
+
+    def bare() -> None:
+        params = {
+            "batch": uuid.uuid4(),
+            "key": f"bench-batch-bare-{uuid.uuid4()}",
+            "supplier": supplier,
+            "actor": actor.pk,
+            "items": [item for item, _, _ in ids],
+            "bins": [bin_id for _, bin_id, _ in ids],
+            "warehouses": [warehouse for _, _, warehouse in ids],
+            "qty": [line.quantity for line in lines],
+            "cost": [line.unit_cost for line in lines],
+            "level_items": [item for item, _, _ in ids] * 2,
+            "level_locations": [bin_id for _, bin_id, _ in ids] + [supplier] * len(ids),
+            "level_deltas": [line.quantity for line in lines] + [-line.quantity for line in lines],
+        }
+        with transaction.atomic():
+            for statement in statements:
+                sql(statement, params)
+
+    def post() -> None:
+        movement_post(lines=lines, actor=actor, idempotency_key=f"bench-batch-{uuid.uuid4()}")
+
+    def line_by_line() -> None:
+        with override_settings(STOCK_POSTING_SETS=False):
+            post()
+
+    seconds: dict[str, list[float]] = {"post": [], "bare": [], "reference": []}
+    post(), bare(), line_by_line()  # warm-up: caches, prepared statements
+    for repeat in range(BATCH_REPEATS):
+        runs = [("post", post), ("bare", bare)] + ([("reference", line_by_line)] if repeat < 3 else [])
+        for name, run in runs:
+            checkpoint()
+            began = time.perf_counter()
+            run()
+            seconds[name].append(time.perf_counter() - began)
+    figures = {
+        "batch_1000_receipts_ms": 1_000 * statistics.median(seconds["post"]),
+        "batch_1000_bare_sql_ms": 1_000 * statistics.median(seconds["bare"]),
+        "batch_1000_receipts_line_by_line_ms": 1_000 * statistics.median(seconds["reference"]),
+    }
+    for name, value in figures.items():
+        emit(name, value)
+    return figures
+
+
 # --- pgbench ----------------------------------------------------------------------------------
 
 
@@ -707,6 +830,11 @@ def main() -> int:
     parser.add_argument(
         "--profile", action="store_true", help="only set up and profile movement_post phase by phase, single client"
     )
+    parser.add_argument(
+        "--batch",
+        action="store_true",
+        help="only set up and time one movement_post of 1,000 receipt lines against the bare SQL",
+    )
     arguments = parser.parse_args()
     config = Config.make(arguments.quick)
     if shutil.which("pgbench") is None:
@@ -715,9 +843,10 @@ def main() -> int:
     product_url = with_database(server_url, PRODUCT_DB)
     run_began = time.perf_counter()
 
-    progress(f"recreating {PRODUCT_DB} and {PGBENCH_DB}")
+    progress(f"recreating {PRODUCT_DB}")
     recreate_database(server_url, PRODUCT_DB)
-    recreate_database(server_url, PGBENCH_DB)
+    if not (arguments.batch or arguments.profile):
+        recreate_database(server_url, PGBENCH_DB)
     django_setup(product_url)
     from django.core.management import call_command
     from django.utils import timezone
@@ -746,6 +875,12 @@ def main() -> int:
     if arguments.profile:
         progress("profiling movement_post")
         profile_postings(pairs, 200 if arguments.quick else 1_000)
+        return 0
+    progress(f"one movement_post of {BATCH_LINES} receipt lines against bare SQL")
+    batch = measure_batch(pairs)
+    if arguments.batch:
+        emit("load_average_end", load_average())
+        emit("ratio_batch_to_bare_sql", batch["batch_1000_receipts_ms"] / batch["batch_1000_bare_sql_ms"])
         return 0
 
     progress(f"look-ups at {small} movements")
@@ -795,6 +930,7 @@ def main() -> int:
     for case in ("low", "hot"):
         for clients in CLIENTS:
             emit(f"ratio_{case}_{clients}", rates[(case, clients)] / tps[clients])
+    emit("ratio_batch_to_bare_sql", batch["batch_1000_receipts_ms"] / batch["batch_1000_bare_sql_ms"])
     for name in ("onhand", "asof_qty", "asof"):
         for stat in ("p50", "p99"):
             emit(

@@ -182,6 +182,11 @@ STOCK_ADJUSTMENT_APPROVAL_VALUE = env.str("STOCK_ADJUSTMENT_APPROVAL_VALUE", def
 # function stock_post_line (migration stock 0006) instead of seven statements; false sends
 # every posting through the Python path (the two write the same rows, tests compare them).
 STOCK_POSTING_FUNCTION = env.bool("STOCK_POSTING_FUNCTION", default=True)
+# On PostgreSQL a batch of 20 or more lines that bring stock in from outside (receipts, opening
+# balances, gains, returns) or take moving-average stock out (sales, scrap, losses) is posted as
+# sets, in a fixed number of statements (stock/services/bulk.py); false sends it through the
+# Python path line by line (the two write the same rows, tests compare them).
+STOCK_POSTING_SETS = env.bool("STOCK_POSTING_SETS", default=True)
 # The daily expiry alert (stock.expiry_alerts) lists lots with stock expiring within this many days.
 STOCK_EXPIRY_ALERT_DAYS = env.int("STOCK_EXPIRY_ALERT_DAYS", default=14)
 # Postings may be back-dated (occurred_at) this many days; further back needs the adjust

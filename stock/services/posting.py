@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from catalog.models import Item, Location, LocationKind, Warehouse
@@ -25,6 +25,7 @@ from ..models import (
     Movement,
     MovementKind,
 )
+from .bulk import _Declined, _post_set, _posts_as_set, _rows_create
 from .costing import _average_take, _cost_lines, _current_unit_cost, _fifo_take, _open_layers, _save_costings
 from .errors import InsufficientStock, InvalidMovement, StockError
 from .function import _post_line_in_database, _posts_in_database
@@ -118,6 +119,12 @@ def _post_movements(
         when = _occurred_at(occurred_at, actor=actor, warehouses=_posting_warehouses(checked))
         if _posts_in_database(checked):
             return [_post_line_in_database(checked[0], actor=actor, idempotency_key=idempotency_key, occurred_at=when)]
+        if _posts_as_set(checked):
+            try:
+                with transaction.atomic():
+                    return _post_set(checked, actor=actor, idempotency_key=idempotency_key, occurred_at=when)
+            except _Declined:  # not one the set path handles (bulk.py): the reference path posts it
+                pass
         try:
             with transaction.atomic():
                 return _post(
@@ -125,6 +132,8 @@ def _post_movements(
                 )
         except _MissingRows:  # first posting of an (item, location, lot) or (item, warehouse)
             with transaction.atomic():
+                if connection.vendor == "postgresql":  # every missing row before any lock (bulk._rows_create)
+                    _rows_create(checked)
                 return _post(
                     checked, actor=actor, idempotency_key=idempotency_key, occurred_at=when, create_missing=True
                 )
