@@ -12,6 +12,7 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("INVENTORY_VAR_DIR", default=str(BASE_DIR / "var")))
@@ -217,6 +218,20 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# One queue per kind of work (docs/scaling.md, "Workers on several machines"): a worker started
+# without -Q consumes every queue below (one machine, demo.sh); with -Q it takes only the kinds
+# named (`celery -A inventory_site worker -Q imports` on a machine of its own), so a slow import or
+# report never holds back an alert. Routes match task names (glob, first match wins); a task that
+# matches none goes to "default".
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_QUEUES = [Queue(name) for name in ("default", "alerts", "imports", "reports", "webhooks")]
+CELERY_TASK_ROUTES = {
+    "*alert*": {"queue": "alerts"},  # reorder, low-stock, expiry, ... mails
+    "*import*": {"queue": "imports"},
+    "*webhook*": {"queue": "webhooks"},
+    "reports.*": {"queue": "reports"},
+    "*.reconcile*": {"queue": "reports"},  # reads the whole ledger
+}
 
 # --- API ----------------------------------------------------------------------------------------
 # Days an Idempotency-Key's stored answer is kept for replays (docs/api.md, "Idempotency"); the
