@@ -7,6 +7,7 @@ embedded filesystem broker that needs no server), ``EMAIL_URL``, ``SECRET_KEY``,
 below (HTTPS, HSTS, secure cookies), and a ``SECRET_KEY`` is then required (docs/security.md).
 """
 
+from copy import copy
 from datetime import timedelta
 from pathlib import Path
 
@@ -115,6 +116,16 @@ else:
         "DATABASE_PREPARED_STATEMENTS", default=True
     ):
         DATABASES["default"].setdefault("OPTIONS", {}).update({"server_side_binding": True, "prepare_threshold": 5})
+# A streaming replica for reports and exports (common/replica.py, docs/scaling.md): reads inside
+# common.replica.replica_reads() go there, everything else and every write to the primary.
+if env.str("REPLICA_DATABASE_URL", default=""):
+    DATABASES["replica"] = env.db_url("REPLICA_DATABASE_URL")
+    for _key in ("CONN_MAX_AGE", "OPTIONS"):
+        if _key in DATABASES["default"]:
+            DATABASES["replica"].setdefault(_key, copy(DATABASES["default"][_key]))
+    # Under the test runner the alias is the default database: no test creates a replica's database.
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["common.replica.ReplicaRouter"]
 ATOMIC_REQUESTS = False  # services own their transactions (STYLE.md, habit 4)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
