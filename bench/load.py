@@ -202,6 +202,7 @@ class Ledgerbook:
 
 
 BOOK = Ledgerbook()
+TOTALS = {"requests": 0, "errors": 0}  # over the soak's phases (each phase resets Locust's stats)
 
 
 # --- Locust users -----------------------------------------------------------------------------------
@@ -405,11 +406,15 @@ class Processes:
     def __init__(self, env: dict[str, str]) -> None:
         self.env = env
         self.running: dict[str, subprocess.Popen] = {}
+        self.started: set[str] = set()
         self.logs = ROOT / "var" / "bench-load"
         self.logs.mkdir(parents=True, exist_ok=True)
 
     def start(self, name: str, command: list[str]) -> subprocess.Popen:
-        log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
+        """Start ``name``; its output goes to var/bench-load/<name>.log, begun anew each run."""
+        mode = "ab" if name in self.started else "wb"
+        self.started.add(name)
+        log = open(self.logs / f"{name}.log", mode)  # noqa: SIM115 - closed with the process
         process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         self.running[name] = process
         return process
@@ -654,13 +659,19 @@ def soak(environment, faults: Faults, users: int, minutes: float) -> None:  # no
     runner.stop()
     for at, name in faults.done:
         emit(f"fault_{name}_at_s", at)
+    gevent.sleep(20)  # the last tasks sent are run
+    log = (faults.processes.logs / "celery.log").read_text(errors="replace")
     emit("tasks_sent", sent)
     emit("tasks_not_sent", failed_sends)
+    emit("tasks_succeeded", len(re.findall(r"Task stock\.reconcile_nightly\[[^]]+\] succeeded", log)))
 
 
 def emit_phase(phase: int, stats, elapsed: float) -> None:  # noqa: ANN001
-    for name, value in step_figures(stats, elapsed).items():
+    figures = step_figures(stats, elapsed)
+    for name, value in figures.items():
         emit(f"soak_phase_{phase}_{name}", value)
+    TOTALS["requests"] += figures["requests"]
+    TOTALS["errors"] += figures["errors"]
 
 
 def check_ledger(environment) -> bool:  # noqa: ANN001
@@ -705,7 +716,9 @@ def check_ledger(environment) -> bool:  # noqa: ANN001
     emit("postings_unknown_outcome_in_ledger", unknown_posted)
     emit("replayed_answers", BOOK.replayed)
     emit("reconcile_differences", len(differences))
-    emit("requests_total", environment.runner.stats.total.num_requests)
+    if TOTALS["requests"]:
+        emit("soak_requests", TOTALS["requests"])
+        emit("soak_request_errors", TOTALS["errors"])
     return missing == 0 and twice_confirmed == 0 and twice_anywhere == 0 and not differences
 
 
