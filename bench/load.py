@@ -56,6 +56,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
+import api_sales
 from _common import emit, progress, recreate_database, with_database
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,7 +65,6 @@ if str(ROOT) not in sys.path:
 
 DEFAULT_SERVER_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 DATABASE = "inventory_bench_load"
-SECRET_KEY = "bench-only-" + "x" * 40 + "-not-for-production"
 WAREHOUSE = "LOD"
 BINS = 40
 ITEMS = 300
@@ -73,8 +73,6 @@ OPENING_QUANTITY = Decimal(100_000)
 CLERKS = 16
 PASSWORD = "load-bench-password-2026"
 STEPS = (2, 4, 8, 16, 32, 48)
-GUNICORN_WORKERS = 4
-GUNICORN_THREADS = 2
 RETRIES = 6  # attempts of one write with the same key before the client gives up
 SOAK_CLUSTER = "load_soak"
 SOAK_FAULTS = (
@@ -103,19 +101,11 @@ class World:
 
 
 def server_environment(database_url: str, broker_url: str = "filesystem://") -> dict[str, str]:
-    """Production-like settings for every process (gunicorn, Celery, this driver): DEBUG off,
-    plain HTTP on loopback, persistent connections, no per-user API throttle."""
+    """bench/api_sales.py's production-like settings (DEBUG off, plain HTTP on loopback,
+    persistent connections, no per-user API throttle) with this run's broker and var folder."""
     return {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "DEBUG": "False",
-        "SECRET_KEY": SECRET_KEY,
-        "SECURE_SSL_REDIRECT": "False",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "CONN_MAX_AGE": "600",
-        "API_THROTTLE_USER": "",
+        **api_sales.server_environment(database_url),
         "CELERY_BROKER_URL": broker_url,
-        "DJANGO_SETTINGS_MODULE": "inventory_site.settings",
         "INVENTORY_VAR_DIR": str(ROOT / "var" / "bench-load"),
     }
 
@@ -392,14 +382,6 @@ def define_users(world: World):  # noqa: ANN201 - Locust classes, built after ge
 # --- Processes ------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 class Processes:
     """The processes this run started, each stopped in ``stop_all`` (and only those)."""
 
@@ -435,45 +417,11 @@ class Processes:
             self.stop(name)
 
 
-def start_gunicorn(processes: Processes, port: int) -> None:
-    processes.start(
-        "gunicorn",
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "inventory_site.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(GUNICORN_WORKERS),
-            "--worker-class",
-            "gthread",
-            "--threads",
-            str(GUNICORN_THREADS),
-            "--timeout",
-            "60",
-            "--log-level",
-            "warning",
-        ],
-    )
-
-
-def wait_until_up(port: int, token: str, timeout: float = 90) -> None:
-    import http.client
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            conn.request("GET", "/api/v1/warehouses/", headers={"Authorization": f"Token {token}"})
-            if conn.getresponse().status == 200:
-                conn.close()
-                return
-        except OSError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"gunicorn on 127.0.0.1:{port} did not answer in {timeout:.0f} s")
+def start_gunicorn(processes: Processes, port: int, token: str) -> None:
+    """bench/api_sales.py's gunicorn (gthread workers, loopback), with this run's environment
+    (``main`` puts it in ``os.environ``); returns when it answers."""
+    processes.running["gunicorn"] = server = api_sales.start_gunicorn(processes.env["DATABASE_URL"], port)
+    api_sales.wait_until_up(port, token, server, timeout=90)
 
 
 def web_workers(processes: Processes) -> list[int]:
@@ -775,15 +723,14 @@ def main() -> int:
         world = create_world()
         connections.close_all()
 
-        port = free_port()
+        port = api_sales.free_port()
         progress(f"gunicorn on 127.0.0.1:{port}")
-        start_gunicorn(processes, port)
-        wait_until_up(port, world.token)
+        start_gunicorn(processes, port, world.token)
         if faults:
             faults.start_celery()
         emit("cpus", os.cpu_count())
         emit("load_average_start", os.getloadavg()[0])
-        emit("gunicorn_workers", f"{GUNICORN_WORKERS} gthread x {GUNICORN_THREADS} threads")
+        emit("gunicorn_workers", f"{api_sales.GUNICORN_WORKERS} gthread x {api_sales.GUNICORN_THREADS} threads")
         environment = Environment(user_classes=define_users(world), host=f"http://127.0.0.1:{port}")
         environment.create_local_runner()
         ratios = {}
