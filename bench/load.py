@@ -53,7 +53,6 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 
 import api_sales
@@ -65,11 +64,6 @@ if str(ROOT) not in sys.path:
 
 DEFAULT_SERVER_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 DATABASE = "inventory_bench_load"
-WAREHOUSE = "LOD"
-BINS = 40
-ITEMS = 300
-BINS_PER_ITEM = 2
-OPENING_QUANTITY = Decimal(100_000)
 CLERKS = 16
 PASSWORD = "load-bench-password-2026"
 STEPS = (2, 4, 8, 16, 32, 48)
@@ -82,7 +76,6 @@ SOAK_FAULTS = (
     (0.65, "kill_celery_worker"),
     (0.80, "kill_web_worker"),
 )
-SEED = 20261205
 _HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
 
 
@@ -91,6 +84,7 @@ _HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
 
 @dataclass
 class World:
+    warehouse: str  # its code
     token: str
     shop_id: int
     skus: list[str]
@@ -111,50 +105,20 @@ def server_environment(database_url: str, broker_url: str = "filesystem://") -> 
 
 
 def create_world() -> World:
-    """One warehouse, its bins, items with opening stock (one posting), clerks allowed to post
-    there, a manager, and a shop user with an API token."""
+    """bench/api_sales.py's world (one warehouse, its bins, items with opening stock in two bins
+    each, a superuser with an API token: the shop), plus clerks allowed to post there and a manager."""
     from django.contrib.auth.models import Group, User
     from guardian.shortcuts import assign_perm
     from rest_framework.authtoken.models import Token
 
-    from catalog.models import Item, Location, LocationKind, UnitOfMeasure, ValuationMethod, Warehouse
+    from catalog.models import Location, LocationKind, Warehouse
     from catalog.permissions import WarehouseAction
     from common.roles import INVENTORY_MANAGER, WAREHOUSE_CLERK
-    from stock.models import MovementKind
-    from stock.services import MovementLine, movement_post
+    from stock.models import StockLevel
 
-    each = UnitOfMeasure.objects.get(code="each")
-    warehouse = Warehouse.objects.create(code=WAREHOUSE, name="Load warehouse")
-    Location.objects.bulk_create(
-        Location(warehouse=warehouse, code=f"B{n:03d}", name=f"Bin {n}", barcode=f"{WAREHOUSE}-B{n:03d}")
-        for n in range(1, BINS + 1)
-    )
-    bins = list(Location.objects.filter(warehouse=warehouse).select_related("warehouse").order_by("code"))
-    items = Item.objects.bulk_create(
-        Item(
-            sku=f"LOAD-{n:04d}",
-            name=f"Load item {n}",
-            base_unit=each,
-            valuation_method=ValuationMethod.MOVING_AVERAGE,
-            standard_cost=Decimal(10),
-        )
-        for n in range(1, ITEMS + 1)
-    )
-    supplier = Location.objects.virtual(LocationKind.SUPPLIER)
-    rng = random.Random(SEED)
-    placed = [(item, bin_) for item in items for bin_ in rng.sample(bins, BINS_PER_ITEM)]
-    lines = [
-        MovementLine(
-            item=item,
-            quantity=OPENING_QUANTITY,
-            source=supplier,
-            destination=bin_,
-            kind=MovementKind.RECEIPT,
-            unit_cost=Decimal(10),
-        )
-        for item, bin_ in placed
-    ]
-    movement_post(lines=lines, actor=None, idempotency_key="load-opening")
+    token, skus = api_sales.create_world()
+    warehouse = Warehouse.objects.get()
+    stocked = StockLevel.objects.filter(location__kind=LocationKind.INTERNAL, on_hand__gt=0)
     clerks = {}
     for n in range(1, CLERKS + 1):
         clerk = User.objects.create_user(f"clerk{n:02d}", password=PASSWORD)
@@ -166,13 +130,13 @@ def create_world() -> World:
     manager.groups.add(Group.objects.get(name=INVENTORY_MANAGER))
     for action in WarehouseAction.ALL:
         assign_perm(f"catalog.{action}", manager, warehouse)
-    shop = User.objects.create_superuser("shop", email="shop@example.com", password=None)
     return World(
-        token=Token.objects.create(user=shop).key,
-        shop_id=shop.pk,
-        skus=[item.sku for item in items],
-        stocked=[(item.sku, bin_.barcode) for item, bin_ in placed],
-        bins=[bin_.barcode for bin_ in bins],
+        warehouse=warehouse.code,
+        token=token,
+        shop_id=Token.objects.get(key=token).user_id,
+        skus=skus,
+        stocked=sorted(stocked.values_list("item__sku", "location__barcode")),
+        bins=sorted(Location.objects.filter(warehouse=warehouse).values_list("barcode", flat=True)),
         clerks=clerks,
         manager=manager.username,
     )
@@ -255,7 +219,7 @@ def define_users(world: World):  # noqa: ANN201 - Locust classes, built after ge
         def sale(self) -> None:
             body = {
                 "reference": f"LOAD-{uuid.uuid4().hex[:12]}",
-                "warehouse": WAREHOUSE,
+                "warehouse": world.warehouse,
                 "lines": [{"sku": self.rng.choice(world.skus), "quantity": "1"}],
             }
             if (answer := self.write("/api/v1/sales/", "api sale", body, 201)) is not None:
@@ -265,7 +229,7 @@ def define_users(world: World):  # noqa: ANN201 - Locust classes, built after ge
         def reservation(self) -> None:
             body = {
                 "sku": self.rng.choice(world.skus),
-                "warehouse": WAREHOUSE,
+                "warehouse": world.warehouse,
                 "quantity": "2",
                 "reference": f"ORDER-{uuid.uuid4().hex[:12]}",
             }
