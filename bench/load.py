@@ -18,6 +18,9 @@ The mix (one Locust user class per kind of client, weights 5 : 3 : 1):
 - **managers** (admin, session): the movement and stock-level lists, the audit trail, and a small
   item import (upload, preview, confirm).
 
+The world is bench/api_sales.py's (one warehouse, 20 bins, 200 items with opening stock, the
+shop's token) plus 16 clerks and a manager; gunicorn is started as bench/api_sales.py starts it.
+
 Load (default): the scratch database ``inventory_bench_load`` on ``BENCH_DATABASE_URL``
 (default ``postgres://postgres@127.0.0.1:5432/postgres``), gunicorn with 4 gthread workers x 2
 threads, steps of 2, 4, 8, 16, 32, 48 users of ``--step-seconds`` each; it stops early after
