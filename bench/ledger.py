@@ -65,9 +65,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 DEFAULT_SERVER_URL = "postgres://postgres@127.0.0.1:5432/postgres"
-# Other names let two runs share a server (BENCH_PRODUCT_DB, BENCH_PGBENCH_DB).
-PRODUCT_DB = os.environ.get("BENCH_PRODUCT_DB", "inventory_bench")
-PGBENCH_DB = os.environ.get("BENCH_PGBENCH_DB", "pgbench_scratch")
+PRODUCT_DB = os.environ.get("BENCH_PRODUCT_DATABASE", "inventory_bench")
+PGBENCH_DB = "pgbench_scratch"
 
 WAREHOUSES = 2
 BINS_PER_WAREHOUSE = 100
@@ -77,6 +76,8 @@ OPENING_QUANTITY = 1_000
 UNIT_COST = Decimal("10.0000")
 CLIENTS = (1, 4)
 SEED = 20240601
+# Two runs can share a server with other scratch databases (BENCH_PRODUCT_DATABASE above too).
+PGBENCH_DB = os.environ.get("BENCH_PGBENCH_DATABASE", PGBENCH_DB)
 
 
 @dataclass(frozen=True)
