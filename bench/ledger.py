@@ -653,6 +653,41 @@ def posting_query_counts(pairs: list[tuple[int, int]]) -> None:
             emit(f"queries_per_{name}{suffix}", len(captured))
 
 
+# --- pgbench ----------------------------------------------------------------------------------
+
+
+def pgbench_environment(server_url: str) -> dict[str, str]:
+    parts = urlsplit(server_url)
+    env = dict(os.environ)
+    env.update({"PGHOST": parts.hostname or "127.0.0.1", "PGPORT": str(parts.port or 5432)})
+    if parts.username:
+        env["PGUSER"] = unquote(parts.username)
+    if parts.password:
+        env["PGPASSWORD"] = unquote(parts.password)
+    return env
+
+
+def pgbench(server_url: str, *args: str) -> str:
+    done = subprocess.run(
+        ["pgbench", *args, PGBENCH_DB], env=pgbench_environment(server_url), capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"pgbench {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    return done.stdout + done.stderr
+
+
+def measure_pgbench(server_url: str, clients: int, seconds: int) -> float:
+    """TPS of pgbench's built-in tpcb-like script with ``clients`` clients and threads."""
+    checkpoint()
+    output = pgbench(server_url, "-c", str(clients), "-j", str(clients), "-T", str(seconds), "-n")
+    match = re.search(r"tps = ([\d.]+) \(without initial connection time\)", output) or re.search(
+        r"tps = ([\d.]+)", output
+    )
+    if match is None:
+        raise RuntimeError(f"no TPS in pgbench output:\n{output}")
+    return float(match.group(1))
+
+
 # --- The physical floor of a posting ----------------------------------------------------------
 # What one posting costs the database at the least: one INSERT into a movement table and one
 # UPDATE of a level row, sent as one prepared statement in autocommit (one round trip, as our
@@ -798,41 +833,6 @@ def emit_floor_ratios(rates: dict[tuple[str, int], float], floors: dict[tuple[st
         emit(f"ratio_posting_vs_floor_{case}_{clients}", rates[(case, clients)] / floor)
 
 
-# --- pgbench ----------------------------------------------------------------------------------
-
-
-def pgbench_environment(server_url: str) -> dict[str, str]:
-    parts = urlsplit(server_url)
-    env = dict(os.environ)
-    env.update({"PGHOST": parts.hostname or "127.0.0.1", "PGPORT": str(parts.port or 5432)})
-    if parts.username:
-        env["PGUSER"] = unquote(parts.username)
-    if parts.password:
-        env["PGPASSWORD"] = unquote(parts.password)
-    return env
-
-
-def pgbench(server_url: str, *args: str) -> str:
-    done = subprocess.run(
-        ["pgbench", *args, PGBENCH_DB], env=pgbench_environment(server_url), capture_output=True, text=True
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"pgbench {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
-    return done.stdout + done.stderr
-
-
-def measure_pgbench(server_url: str, clients: int, seconds: int) -> float:
-    """TPS of pgbench's built-in tpcb-like script with ``clients`` clients and threads."""
-    checkpoint()
-    output = pgbench(server_url, "-c", str(clients), "-j", str(clients), "-T", str(seconds), "-n")
-    match = re.search(r"tps = ([\d.]+) \(without initial connection time\)", output) or re.search(
-        r"tps = ([\d.]+)", output
-    )
-    if match is None:
-        raise RuntimeError(f"no TPS in pgbench output:\n{output}")
-    return float(match.group(1))
-
-
 # --- Main -------------------------------------------------------------------------------------
 
 
@@ -944,13 +944,13 @@ def main() -> int:
     for case in ("low", "hot"):
         for clients in CLIENTS:
             emit(f"ratio_{case}_{clients}", rates[(case, clients)] / tps[clients])
-    emit_floor_ratios(rates, floors)
     for name in ("onhand", "asof_qty", "asof"):
         for stat in ("p50", "p99"):
             emit(
                 f"ratio_{name}_{stat}_{large_label}_{small_label}",
                 large_figures[f"{name}_{stat}_us_{large_label}"] / small_figures[f"{name}_{stat}_us_{small_label}"],
             )
+    emit_floor_ratios(rates, floors)
     return 0
 
 
