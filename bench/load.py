@@ -416,6 +416,9 @@ def run_users(environment, users: int, seconds: float) -> dict[str, float]:  # n
 
 def step_figures(stats, elapsed: float) -> dict[str, float]:  # noqa: ANN001
     total = stats.total
+    for entry in sorted(stats.entries.values(), key=lambda e: -e.num_requests):
+        p50, p99 = entry.get_response_time_percentile(0.5), entry.get_response_time_percentile(0.99)
+        progress(f"  {entry.num_requests:6d} x {entry.method} {entry.name}: p50 {p50:.0f} ms, p99 {p99:.0f} ms")
     for error in sorted(stats.errors.values(), key=lambda e: -e.occurrences)[:5]:
         progress(f"  {error.occurrences} x {error.method} {error.name}: {error.error}")
     return {
