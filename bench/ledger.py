@@ -511,19 +511,13 @@ def measure_postings(database_url: str, pairs: list[tuple[int, int]], case: str,
     connections.close_all()
     checkpoint()
     connections.close_all()
-    context = mp.get_context("spawn")
-    barrier = context.Barrier(clients + 1)
-    results = context.Queue()
-    workers = [
-        context.Process(
-            target=_posting_worker,
-            args=(database_url, pairs, SEED + 100 * clients + n, config.post_seconds, config.warmup_postings),
-            kwargs={"barrier": barrier, "results": results},
-        )
-        for n in range(clients)
-    ]
-    for worker in workers:
-        worker.start()
+    workers, barrier, results = start_clients(
+        _posting_worker,
+        [
+            (database_url, pairs, SEED + 100 * clients + n, config.post_seconds, config.warmup_postings)
+            for n in range(clients)
+        ],
+    )
     ready = 0
     while ready < clients:  # a worker that dies while starting ends the run instead of hanging it
         try:
@@ -730,8 +724,9 @@ def _floor_worker(
     customer: int,
     seed: int,
     seconds: float,
-    barrier,
-    results,
+    *,
+    barrier,  # multiprocessing Barrier: all clients start together
+    results,  # multiprocessing Queue: ("ready",) then (moves, seconds, errors, latencies, cpu)
 ) -> None:
     """One floor client: its own psycopg connection, receipt/issue pairs like ``Poster``'s, each
     move one execution of the prepared FLOOR_MOVE_SQL."""
@@ -781,6 +776,21 @@ def _floor_worker(
     results.put((len(latencies), elapsed, errors, latencies, cpu))
 
 
+def start_clients(target, arguments: list[tuple]) -> tuple[list, object, object]:  # noqa: ANN001
+    """One spawned process per tuple of ``arguments`` running ``target(*args, barrier=,
+    results=)``; returns the processes, the barrier that releases them together (one party more,
+    for the caller) and the queue they answer on."""
+    context = mp.get_context("spawn")  # fresh interpreters: no database connection is inherited
+    barrier = context.Barrier(len(arguments) + 1)
+    results = context.Queue()
+    workers = [
+        context.Process(target=target, args=args, kwargs={"barrier": barrier, "results": results}) for args in arguments
+    ]
+    for worker in workers:
+        worker.start()
+    return workers, barrier, results
+
+
 def measure_floor(database_url: str, pairs: list[tuple[int, int]], case: str, clients: int, seconds: float) -> float:
     """Moves per second of ``clients`` floor clients started together; emits rate, latency and errors."""
     from catalog.models import Location, LocationKind
@@ -788,18 +798,10 @@ def measure_floor(database_url: str, pairs: list[tuple[int, int]], case: str, cl
     supplier = Location.objects.virtual(LocationKind.SUPPLIER).pk
     customer = Location.objects.virtual(LocationKind.CUSTOMER).pk
     checkpoint()
-    context = mp.get_context("spawn")
-    barrier = context.Barrier(clients + 1)
-    results = context.Queue()
-    workers = [
-        context.Process(
-            target=_floor_worker,
-            args=(database_url, pairs, supplier, customer, SEED + 7 * clients + n, seconds, barrier, results),
-        )
-        for n in range(clients)
-    ]
-    for worker in workers:
-        worker.start()
+    workers, barrier, results = start_clients(
+        _floor_worker,
+        [(database_url, pairs, supplier, customer, SEED + 7 * clients + n, seconds) for n in range(clients)],
+    )
     for _ in workers:
         results.get(timeout=120)
     barrier.wait(timeout=60)

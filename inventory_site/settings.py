@@ -1,7 +1,8 @@
 """Settings, read from environment variables with defaults that run on a laptop.
 
 Production differs only by environment (see README, "Production"):
-``DATABASE_URL`` (default: a SQLite file beside the code), ``CELERY_BROKER_URL`` (default: an
+``DATABASE_URL`` (default: a SQLite file beside the code), ``REPLICA_DATABASE_URL`` (optional: a
+read replica for reports and exports), ``CELERY_BROKER_URL`` (default: an
 embedded filesystem broker that needs no server), ``EMAIL_URL``, ``SECRET_KEY``, ``DEBUG``,
 ``ALLOWED_HOSTS``, ``TIME_ZONE``, ``CURRENCY``; with ``DEBUG=false`` also the security settings
 below (HTTPS, HSTS, secure cookies), and a ``SECRET_KEY`` is then required (docs/security.md).
@@ -229,7 +230,7 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# One queue per kind of work (docs/scaling.md, "Workers on several machines"): a worker started
+# One queue per kind of work (docs/scaling.md, "Celery queues"): a worker started
 # without -Q consumes every queue below (one machine, demo.sh); with -Q it takes only the kinds
 # named (`celery -A inventory_site worker -Q imports` on a machine of its own), so a slow import or
 # report never holds back an alert. Routes match task names (glob, first match wins); a task that

@@ -1,4 +1,4 @@
-"""Celery queues per kind of work (docs/scaling.md, "Workers on several machines"): every task
+"""Celery queues per kind of work (docs/scaling.md, "Celery queues"): every task
 lands in the queue of its kind, and a worker started without -Q still consumes them all."""
 
 from __future__ import annotations
