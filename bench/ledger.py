@@ -818,17 +818,6 @@ def measure_floor(database_url: str, pairs: list[tuple[int, int]], case: str, cl
     return rate
 
 
-def measure_floors(database_url: str, pairs: list[tuple[int, int]], seconds: float) -> dict[tuple[str, int], float]:
-    """The floor for every case and client count of the postings (random and hot rows, 1 and 4)."""
-    progress("the physical floor: plain-SQL moves")
-    create_floor_tables()
-    return {
-        (case, clients): measure_floor(database_url, case_pairs, case, clients, seconds)
-        for clients in CLIENTS
-        for case, case_pairs in (("low", pairs), ("hot", pairs[:1]))
-    }
-
-
 def emit_floor_ratios(rates: dict[tuple[str, int], float], floors: dict[tuple[str, int], float]) -> None:
     """Our postings/s over the floor's moves/s, per case (printed with the other ratios, last)."""
     for (case, clients), floor in floors.items():
@@ -907,20 +896,22 @@ def main() -> int:
     pgbench(server_url, "-i", "-q", "-s", str(config.pgbench_scale))
     tps: dict[int, float] = {}
     rates: dict[tuple[str, int], float] = {}
+    floors: dict[tuple[str, int], float] = {}  # the physical floor, right after each postings case
+    create_floor_tables()
     for clients in CLIENTS:
         progress(f"pgbench tpcb-like, {clients} client(s), {config.pgbench_seconds} s")
         before = measure_pgbench(server_url, clients, config.pgbench_seconds)
         for case, case_pairs in (("low", pairs), ("hot", pairs[:1])):
             progress(f"postings: {case} contention, {clients} client(s), {config.post_seconds} s")
             rates[(case, clients)] = measure_postings(product_url, case_pairs, case, clients, config)
+            progress(f"the floor: plain-SQL moves, {case} contention, {clients} client(s), {config.post_seconds} s")
+            floors[(case, clients)] = measure_floor(product_url, case_pairs, case, clients, config.post_seconds)
         progress(f"pgbench tpcb-like, {clients} client(s), {config.pgbench_seconds} s")
         after = measure_pgbench(server_url, clients, config.pgbench_seconds)
         tps[clients] = (before + after) / 2
         emit(f"pgbench_tps_{clients}_before", before)
         emit(f"pgbench_tps_{clients}_after", after)
         emit(f"pgbench_tps_{clients}", tps[clients])
-
-    floors = measure_floors(product_url, pairs, config.post_seconds)
 
     extra = config.large_ledger - movement_count()
     progress(f"growing the ledger by {extra} movements")
