@@ -78,6 +78,8 @@ OPENING_QUANTITY = 1_000
 UNIT_COST = Decimal("10.0000")
 CLIENTS = (1, 4)
 SEED = 20240601
+# Two runs can share a server with other scratch databases (BENCH_PRODUCT_DATABASE above too).
+PGBENCH_DB = os.environ.get("BENCH_PGBENCH_DATABASE", PGBENCH_DB)
 
 
 @dataclass(frozen=True)
@@ -511,19 +513,13 @@ def measure_postings(database_url: str, pairs: list[tuple[int, int]], case: str,
     connections.close_all()
     checkpoint()
     connections.close_all()
-    context = mp.get_context("spawn")
-    barrier = context.Barrier(clients + 1)
-    results = context.Queue()
-    workers = [
-        context.Process(
-            target=_posting_worker,
-            args=(database_url, pairs, SEED + 100 * clients + n, config.post_seconds, config.warmup_postings),
-            kwargs={"barrier": barrier, "results": results},
-        )
-        for n in range(clients)
-    ]
-    for worker in workers:
-        worker.start()
+    workers, barrier, results = start_clients(
+        _posting_worker,
+        [
+            (database_url, pairs, SEED + 100 * clients + n, config.post_seconds, config.warmup_postings)
+            for n in range(clients)
+        ],
+    )
     ready = 0
     while ready < clients:  # a worker that dies while starting ends the run instead of hanging it
         try:
@@ -809,6 +805,148 @@ def measure_pgbench(server_url: str, clients: int, seconds: int) -> float:
     return float(match.group(1))
 
 
+# --- The physical floor of a posting ----------------------------------------------------------
+# What one posting costs the database at the least: one INSERT into a movement table and one
+# UPDATE of a level row, sent as one prepared statement in autocommit (one round trip, as our
+# posting's call of stock_post_line is), with no permission check, validation, valuation or
+# idempotency look-up. The tables are copies of the product's (same columns, defaults, CHECKs and
+# indexes, so the same unique idempotency key; no foreign keys, no triggers); the level rows are
+# the product's, copied. Postings/s of the product / moves/s of this floor, same clients and
+# cases, is how far above the floor the product runs.
+
+FLOOR_MOVEMENT = "bench_floor_movement"
+FLOOR_LEVEL = "bench_floor_level"
+FLOOR_MOVE_SQL = f"""
+    WITH moved AS (
+        INSERT INTO {FLOOR_MOVEMENT} (batch, batch_line, item_id, lot_id, quantity, source_id, destination_id,
+               kind, reason_code, note, unit_cost, total_cost, reference_type, reference_id, reference_line,
+               actor_id, occurred_at, posted_at, idempotency_key, reverses_id)
+        VALUES (gen_random_uuid(), 1, %(item)s, NULL, %(quantity)s, %(source)s, %(destination)s, %(kind)s, '', '',
+                %(cost)s, %(quantity)s * %(cost)s, 'bench', 'floor', '', NULL, now(), now(), %(key)s, NULL)
+        RETURNING 1
+    )
+    UPDATE {FLOOR_LEVEL} SET on_hand = on_hand + %(delta)s
+     WHERE item_id = %(item)s AND location_id = %(bin)s AND lot_id IS NULL AND EXISTS (SELECT FROM moved)
+"""
+
+
+def create_floor_tables() -> None:
+    """(Re)create the floor's movement table (empty) and level table (the product's rows)."""
+    t = tables()
+    sql(f"DROP TABLE IF EXISTS {FLOOR_MOVEMENT}, {FLOOR_LEVEL}")
+    sql(f"CREATE TABLE {FLOOR_MOVEMENT} (LIKE {t['movement']} INCLUDING ALL)")
+    sql(f"CREATE TABLE {FLOOR_LEVEL} (LIKE {t['level']} INCLUDING ALL)")
+    sql(f"INSERT INTO {FLOOR_LEVEL} SELECT * FROM {t['level']}")
+    sql(f"VACUUM ANALYZE {FLOOR_LEVEL}")
+
+
+def _floor_worker(
+    database_url: str,
+    pairs: list[tuple[int, int]],
+    supplier: int,
+    customer: int,
+    seed: int,
+    seconds: float,
+    *,
+    barrier,  # multiprocessing Barrier: all clients start together
+    results,  # multiprocessing Queue: ("ready",) then (moves, seconds, errors, latencies, cpu)
+) -> None:
+    """One floor client: its own psycopg connection, receipt/issue pairs like ``Poster``'s, each
+    move one execution of the prepared FLOOR_MOVE_SQL."""
+    import psycopg
+
+    rng = random.Random(seed)
+    latencies: list[float] = []
+    errors = 0
+    with psycopg.connect(database_url, autocommit=True) as conn:
+
+        def move_pair(pair: tuple[int, int], quantity: int, record: bool) -> None:
+            item, where = pair
+            for source, destination, kind, delta in (
+                (supplier, where, "receipt", quantity),
+                (where, customer, "issue", -quantity),
+            ):
+                params = {
+                    "item": item,
+                    "bin": where,
+                    "quantity": quantity,
+                    "delta": delta,
+                    "source": source,
+                    "destination": destination,
+                    "kind": kind,
+                    "cost": UNIT_COST,
+                    "key": f"floor-{uuid.uuid4()}",
+                }
+                began = time.perf_counter()
+                conn.execute(FLOOR_MOVE_SQL, params, prepare=True)
+                if record:
+                    latencies.append(time.perf_counter() - began)
+
+        for _ in range(10):  # prepares the statement
+            move_pair(rng.choice(pairs), 1, record=False)
+        results.put(("ready",))
+        barrier.wait()
+        cpu, began = time.process_time(), time.perf_counter()
+        deadline = began + seconds
+        while time.perf_counter() < deadline:
+            try:
+                move_pair(rng.choice(pairs), rng.randint(1, 5), record=True)
+            except psycopg.Error as exc:
+                errors += 1
+                if errors <= 3:
+                    progress(f"floor worker error: {exc!r}")
+        elapsed, cpu = time.perf_counter() - began, time.process_time() - cpu
+    results.put((len(latencies), elapsed, errors, latencies, cpu))
+
+
+def start_clients(target, arguments: list[tuple]) -> tuple[list, object, object]:  # noqa: ANN001
+    """One spawned process per tuple of ``arguments`` running ``target(*args, barrier=,
+    results=)``; returns the processes, the barrier that releases them together (one party more,
+    for the caller) and the queue they answer on."""
+    context = mp.get_context("spawn")  # fresh interpreters: no database connection is inherited
+    barrier = context.Barrier(len(arguments) + 1)
+    results = context.Queue()
+    workers = [
+        context.Process(target=target, args=args, kwargs={"barrier": barrier, "results": results}) for args in arguments
+    ]
+    for worker in workers:
+        worker.start()
+    return workers, barrier, results
+
+
+def measure_floor(database_url: str, pairs: list[tuple[int, int]], case: str, clients: int, seconds: float) -> float:
+    """Moves per second of ``clients`` floor clients started together; emits rate, latency and errors."""
+    from catalog.models import Location, LocationKind
+
+    supplier = Location.objects.virtual(LocationKind.SUPPLIER).pk
+    customer = Location.objects.virtual(LocationKind.CUSTOMER).pk
+    checkpoint()
+    workers, barrier, results = start_clients(
+        _floor_worker,
+        [(database_url, pairs, supplier, customer, SEED + 7 * clients + n, seconds) for n in range(clients)],
+    )
+    for _ in workers:
+        results.get(timeout=120)
+    barrier.wait(timeout=60)
+    outcomes = [results.get(timeout=seconds + 120) for _ in workers]
+    for worker in workers:
+        worker.join()
+    rate = sum(moved / elapsed for moved, elapsed, *_ in outcomes)
+    latencies = [value for outcome in outcomes for value in outcome[3]]
+    emit(f"floor_moves_per_s_{case}_{clients}", rate)
+    emit(f"floor_p50_ms_{case}_{clients}", statistics.median(latencies) * 1_000)
+    emit(f"floor_p99_ms_{case}_{clients}", percentile(latencies, 0.99) * 1_000)
+    emit(f"floor_errors_{case}_{clients}", sum(outcome[2] for outcome in outcomes))
+    emit(f"floor_client_cpu_ms_{case}_{clients}", 1_000 * sum(o[4] for o in outcomes) / max(1, len(latencies)))
+    return rate
+
+
+def emit_floor_ratios(rates: dict[tuple[str, int], float], floors: dict[tuple[str, int], float]) -> None:
+    """Our postings/s over the floor's moves/s, per case (printed with the other ratios, last)."""
+    for (case, clients), floor in floors.items():
+        emit(f"ratio_posting_vs_floor_{case}_{clients}", rates[(case, clients)] / floor)
+
+
 # --- Main -------------------------------------------------------------------------------------
 
 
@@ -893,12 +1031,16 @@ def main() -> int:
     pgbench(server_url, "-i", "-q", "-s", str(config.pgbench_scale))
     tps: dict[int, float] = {}
     rates: dict[tuple[str, int], float] = {}
+    floors: dict[tuple[str, int], float] = {}  # the physical floor, right after each postings case
+    create_floor_tables()
     for clients in CLIENTS:
         progress(f"pgbench tpcb-like, {clients} client(s), {config.pgbench_seconds} s")
         before = measure_pgbench(server_url, clients, config.pgbench_seconds)
         for case, case_pairs in (("low", pairs), ("hot", pairs[:1])):
             progress(f"postings: {case} contention, {clients} client(s), {config.post_seconds} s")
             rates[(case, clients)] = measure_postings(product_url, case_pairs, case, clients, config)
+            progress(f"the floor: plain-SQL moves, {case} contention, {clients} client(s), {config.post_seconds} s")
+            floors[(case, clients)] = measure_floor(product_url, case_pairs, case, clients, config.post_seconds)
         progress(f"pgbench tpcb-like, {clients} client(s), {config.pgbench_seconds} s")
         after = measure_pgbench(server_url, clients, config.pgbench_seconds)
         tps[clients] = (before + after) / 2
@@ -937,6 +1079,7 @@ def main() -> int:
                 f"ratio_{name}_{stat}_{large_label}_{small_label}",
                 large_figures[f"{name}_{stat}_us_{large_label}"] / small_figures[f"{name}_{stat}_us_{small_label}"],
             )
+    emit_floor_ratios(rates, floors)
     return 0
 
 

@@ -22,6 +22,8 @@ from import_export.admin import ImportExportMixin
 from import_export.forms import ConfirmImportForm, ExportForm, ImportForm
 from simple_history.admin import SimpleHistoryAdmin
 
+from common.replica import replica_reads
+
 from . import auth_admin  # noqa: F401 - re-registers the user and group admin (no escalation)
 from .access_admin import WarehouseAccessAdminMixin
 from .importing.reading import ImportFileError
@@ -110,6 +112,11 @@ class InventoryImportExportMixin(ImportExportMixin):
             opts = self.model._meta
             return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_import"))
         return super().process_result(result, request)
+
+    def get_export_data(self, *args: Any, **kwargs: Any) -> Any:
+        """The export file's rows, read from the replica when there is one (common/replica.py)."""
+        with replica_reads():
+            return super().get_export_data(*args, **kwargs)
 
     def get_valid_export_item_pks(self, request: HttpRequest) -> Any:
         return self.get_export_queryset(request).values_list("pk", flat=True)

@@ -1,17 +1,20 @@
 """Settings, read from environment variables with defaults that run on a laptop.
 
 Production differs only by environment (see README, "Production"):
-``DATABASE_URL`` (default: a SQLite file beside the code), ``CELERY_BROKER_URL`` (default: an
+``DATABASE_URL`` (default: a SQLite file beside the code), ``REPLICA_DATABASE_URL`` (optional: a
+read replica for reports and exports), ``CELERY_BROKER_URL`` (default: an
 embedded filesystem broker that needs no server), ``EMAIL_URL``, ``SECRET_KEY``, ``DEBUG``,
 ``ALLOWED_HOSTS``, ``TIME_ZONE``, ``CURRENCY``; with ``DEBUG=false`` also the security settings
 below (HTTPS, HSTS, secure cookies), and a ``SECRET_KEY`` is then required (docs/security.md).
 """
 
+from copy import copy
 from datetime import timedelta
 from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("INVENTORY_VAR_DIR", default=str(BASE_DIR / "var")))
@@ -114,6 +117,16 @@ else:
         "DATABASE_PREPARED_STATEMENTS", default=True
     ):
         DATABASES["default"].setdefault("OPTIONS", {}).update({"server_side_binding": True, "prepare_threshold": 5})
+# A streaming replica for reports and exports (common/replica.py, docs/scaling.md): reads inside
+# common.replica.replica_reads() go there, everything else and every write to the primary.
+if env.str("REPLICA_DATABASE_URL", default=""):
+    DATABASES["replica"] = env.db_url("REPLICA_DATABASE_URL")
+    for _key in ("CONN_MAX_AGE", "OPTIONS"):
+        if _key in DATABASES["default"]:
+            DATABASES["replica"].setdefault(_key, copy(DATABASES["default"][_key]))
+    # Under the test runner the alias is the default database: no test creates a replica's database.
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["common.replica.ReplicaRouter"]
 ATOMIC_REQUESTS = False  # services own their transactions (STYLE.md, habit 4)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -222,6 +235,20 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# One queue per kind of work (docs/scaling.md, "Celery queues"): a worker started
+# without -Q consumes every queue below (one machine, demo.sh); with -Q it takes only the kinds
+# named (`celery -A inventory_site worker -Q imports` on a machine of its own), so a slow import or
+# report never holds back an alert. Routes match task names (glob, first match wins); a task that
+# matches none goes to "default".
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_QUEUES = [Queue(name) for name in ("default", "alerts", "imports", "reports", "webhooks")]
+CELERY_TASK_ROUTES = {
+    "*alert*": {"queue": "alerts"},  # reorder, low-stock, expiry, ... mails
+    "*import*": {"queue": "imports"},
+    "*webhook*": {"queue": "webhooks"},
+    "reports.*": {"queue": "reports"},
+    "*.reconcile*": {"queue": "reports"},  # reads the whole ledger
+}
 
 # --- API ----------------------------------------------------------------------------------------
 # Days an Idempotency-Key's stored answer is kept for replays (docs/api.md, "Idempotency"); the

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_safe
 
 from catalog.models import Warehouse
 from catalog.permissions import warehouses_for
+from common.replica import on_replica, replica_reads
 
 from .audit import KIND_CHOICES, AuditEntry, AuditFilters, audit_trail_entries, audit_trail_page
 
@@ -102,11 +103,15 @@ def audit_trail_view(request: HttpRequest) -> HttpResponse:
     if request.GET.get("format") == "csv":
         if not valid:
             return HttpResponseBadRequest(form.errors.as_text(), content_type="text/plain; charset=utf-8")
-        return _csv_response(audit_trail_entries(user=request.user, filters=form.filters()))
+        # streamed after the view returns: each row is read on the replica as it is produced
+        return _csv_response(on_replica(audit_trail_entries(user=request.user, filters=form.filters())))
     page = _page_number(request.GET.get("page"))
     entries, has_next = [], False
     if valid:
-        entries, has_next = audit_trail_page(user=request.user, filters=form.filters(), page=page, per_page=PER_PAGE)
+        with replica_reads():  # a report: read from the replica when there is one (common/replica.py)
+            entries, has_next = audit_trail_page(
+                user=request.user, filters=form.filters(), page=page, per_page=PER_PAGE
+            )
     context = {
         **admin.site.each_context(request),
         "title": "Audit trail",

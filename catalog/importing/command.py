@@ -18,6 +18,8 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from common.replica import replica_reads
+
 from .reading import FORMATS, ImportFileError, open_path
 from .runner import BATCH_SIZE, ErrorReport, ImportJob, ImportOutcome, RowError, run_import
 from .writing import write_table
@@ -110,5 +112,6 @@ class ExportCommand(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         path = Path(options["path"])
         fmt = options["format"] or ("xlsx" if path.suffix.lower() == ".xlsx" else "csv")
-        count = write_table(path, fmt, list(self.columns), self.rows(options), title=self.title)
+        with replica_reads():  # an export: read from the replica when there is one (common/replica.py)
+            count = write_table(path, fmt, list(self.columns), self.rows(options), title=self.title)
         self.stdout.write(self.style.SUCCESS(f"{count} row(s) written to {path}."))
