@@ -249,20 +249,29 @@ def count_line_record(
 
 @transaction.atomic
 def count_bin_empty(
-    *, count: Count, location: Location, actor: AbstractBaseUser | None, counted_at: datetime | None = None
+    *,
+    count: Count,
+    location: Location,
+    actor: AbstractBaseUser | None,
+    counted_at: datetime | None = None,
+    idempotency_key: str | None = None,
 ) -> list[CountLine]:
-    """ "Bin empty": every line of ``location`` on the open count is counted as zero (again is
-    harmless: zero stays zero). Same permissions as ``count_line_record``."""
+    """Bin empty: every line of ``location`` on the open count is counted as zero (the key, if
+    given, is kept on the first line: sent again, nothing changes). Same permissions as
+    ``count_line_record``."""
+    if idempotency_key and (done := CountLine.objects.filter(idempotency_key=idempotency_key).first()):
+        return list(done.count.lines.filter(location=done.location))
     _require_counter(actor, count)
     count = _lock_open_count(count)
     if not count.locations.filter(pk=location.pk).exists():
         raise CountingError(f"{location} is not on count #{count.pk}: count the bins it lists.")
     when = _counted_at(counted_at, count)
     lines = list(count.lines.select_for_update().filter(location=location))
-    for line in lines:
+    for number, line in enumerate(lines):
         line.counted_quantity, line.counted_at, line.counted_by = Decimal(0), when, actor
         line.status = LineStatus.COUNTED
-        line.save(update_fields=["counted_quantity", "counted_at", "counted_by", "status"])
+        line.idempotency_key = (idempotency_key or None) if number == 0 else line.idempotency_key
+        line.save(update_fields=["counted_quantity", "counted_at", "counted_by", "status", "idempotency_key"])
     return lines
 
 
