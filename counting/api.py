@@ -23,6 +23,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from catalog.api import item_from_reference, location_from_reference, warehouse_from_code
+from catalog.models import UnitOfMeasure
 from catalog.permissions import scope_to_warehouses
 from common.api.errors import ApiError
 from common.api.fields import decimal_string
@@ -37,6 +38,10 @@ from .services import count_line_approve, count_line_record, count_line_reject, 
 
 class UnknownLot(ApiError):
     default_code = "unknown_lot"
+
+
+class UnknownUnit(ApiError):
+    default_code = "unknown_unit"
 
 
 @extend_schema_serializer(component_name="CountLine")
@@ -132,7 +137,10 @@ class CountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         location = serializers.CharField(max_length=64, help_text="Code or barcode of a bin on the count.")
         sku = serializers.CharField(max_length=64, help_text="SKU or barcode of the item.")
         lot = serializers.CharField(max_length=64, required=False, allow_blank=True)
-        quantity = quantity_field(min_value=0, help_text="What is there, base units.")
+        quantity = quantity_field(min_value=0, help_text="What is there, in the base unit unless `unit` says.")
+        unit = serializers.CharField(
+            max_length=20, required=False, allow_blank=True, help_text="Unit code counted in (a pack unit)."
+        )
         counted_at = serializers.DateTimeField(required=False, allow_null=True)
 
     @extend_schema_serializer(component_name="CountDecision")
@@ -220,8 +228,14 @@ class CountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
                 lot = lot_by_code(code, item=item)
                 if lot is None:
                     raise UnknownLot(f"{item.sku} has no lot {code!r}.", lot=code, field="lot")
+            unit = None
+            if code := data.get("unit", "").strip():
+                unit = UnitOfMeasure.objects.filter(code__iexact=code).first()
+                if unit is None:
+                    raise UnknownUnit(f"No unit has the code {code!r}.", unit=code, field="unit")
             line = count_line_record(
                 count=count,
+                unit=unit,
                 location=location_from_reference(data["location"], count.warehouse),
                 item=item,
                 lot=lot,

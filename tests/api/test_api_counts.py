@@ -140,3 +140,15 @@ def test_bad_input_and_other_warehouses(world, people, admin_api):
     assert clerk.get(f"{URL}{in_b['id']}/").status_code == 404
     assert clerk.post(f"{URL}{in_b['id']}/submit/").status_code == 404
     assert in_b["id"] not in [c["id"] for c in clerk.get(URL).json()["results"]]
+
+
+def test_a_pack_unit_is_converted_to_the_base_unit(world, people):
+    from catalog.models import UnitOfMeasure
+
+    UnitOfMeasure.objects.create(code="duo", name="Duo", ratio=Decimal(2))  # 1 duo = 2 each
+    count = people["manager"].post(URL, {"warehouse": "A", "locations": ["BIN-1"]}, format="json").json()
+    url = f"{URL}{count['id']}/lines/"
+    line = people["clerk"].post(url, {"location": "BIN-1", "sku": "WIDGET", "quantity": 5, "unit": "duo"})
+    assert line.status_code == 201 and line.json()["counted_quantity"] == "10.0000"  # 5 duos x 2
+    unknown = people["clerk"].post(url, {"location": "BIN-1", "sku": "WIDGET", "quantity": 5, "unit": "crate"})
+    assert unknown.status_code == 400 and unknown.json()["code"] == "unknown_unit"
