@@ -26,20 +26,10 @@ from catalog.permissions import (
 )
 from catalog.selectors import item_by_code, location_by_code
 from common.errors import DomainError
+from stock.admin import ReadOnlyAdmin
 
 from .models import ClassPolicy, Count, CountLine, ItemClass, LineStatus, ReasonCode
 from .services import abc_classify, count_line_approve, count_line_reject, count_start, item_class_override
-
-
-class _ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
 
 class StartCountForm(forms.Form):
@@ -95,7 +85,7 @@ class CountLineInline(admin.TabularInline):
 
 
 @admin.register(Count)
-class CountAdmin(WarehouseScopedAdminMixin, SimpleHistoryAdmin, _ReadOnly):
+class CountAdmin(WarehouseScopedAdminMixin, SimpleHistoryAdmin, ReadOnlyAdmin):
     """Counts (read-only) and "Start a count…" (``count_start``)."""
 
     warehouse_lookups = ("warehouse",)
@@ -149,7 +139,7 @@ class DecisionForm(forms.Form):
 
 
 @admin.register(CountLine)
-class CountLineAdmin(WarehouseScopedAdminMixin, SimpleHistoryAdmin, _ReadOnly):
+class CountLineAdmin(WarehouseScopedAdminMixin, SimpleHistoryAdmin, ReadOnlyAdmin):
     """Count lines; "Approve…" and "Reject…" ask for the reason code and call the services."""
 
     warehouse_lookups = ("count__warehouse",)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -30,7 +30,7 @@ from catalog.permissions import WarehouseAction, WarehousePermissionDenied, ware
 from catalog.units import quantity_problem
 from common.numbers import plain
 from stock.models import Lot, StockLevel
-from stock.services import StockError, adjustment_unit_cost, stock_adjust
+from stock.services import CLOCK_SKEW, StockError, adjustment_unit_cost, stock_adjust
 
 from ..models import (
     DECIDED,
@@ -45,7 +45,6 @@ from ..selectors import with_book_quantity
 from .errors import CountingError, CountStateConflict
 from .policies import VALUE_STEP, class_policies, item_class, within_tolerance
 
-CLOCK_SKEW = timedelta(minutes=5)
 COUNT_REASON = "cycle_count"  # the movement's reason code of a posting within tolerance
 OPEN_LINE_STATUSES = (LineStatus.TO_COUNT, LineStatus.COUNTED, LineStatus.RECOUNT, LineStatus.WAITING)
 
