@@ -5,8 +5,8 @@ counts done against planned, variance value by class).
 Every measure takes the warehouses to look at (``warehouses``: an iterable of ``Warehouse`` or
 None for all) and a period (``start``/``end`` dates, inclusive, on the line's ``counted_at``
 date in the server's time zone); scoping to what a user may see is the caller's
-(``catalog.permissions.warehouses_for(user)``). Only lines decided by a count (posted, approved,
-rejected) count in the measures; superseded lines and recounts waiting are left out.
+(``catalog.permissions.warehouses_for(user)``). The value measures count only posted lines
+(within tolerance or approved); record accuracy judges every submitted first count.
 """
 
 from __future__ import annotations
@@ -115,11 +115,12 @@ def record_accuracy(
     *, warehouses: Iterable[Warehouse] | None = None, start: date | None = None, end: date | None = None
 ) -> list[Accuracy]:
     """Record accuracy per warehouse code and class (the class of each line when it was
-    judged), over lines counted between ``start`` and ``end``: the share counted within
-    tolerance at their first count (a line that needed a recount is not accurate, whatever the
-    recount found). Sorted by warehouse, then class."""
+    submitted), over first counts (not recounts) counted between ``start`` and ``end`` and
+    submitted: the share within tolerance when submitted (a line that needed a recount is not
+    accurate, whatever the recount found). Sorted by warehouse, then class."""
     rows = (
-        _judged(warehouses, start, end)
+        _judged(warehouses, start, end, statuses=LineStatus.values)
+        .filter(within_tolerance__isnull=False)
         .exclude(count__kind=CountKind.RECOUNT)
         .values(warehouse=F("count__warehouse__code"), cls=F("abc_class"))
         .annotate(lines=Count("pk"), within=Count("pk", filter=Q(within_tolerance=True)))
