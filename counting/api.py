@@ -48,8 +48,8 @@ class UnknownUnit(ApiError):
 class LineOutputSerializer(serializers.ModelSerializer):
     location = serializers.CharField(source="location.code")
     sku = serializers.CharField(source="item.sku")
-    lot = serializers.CharField(source="lot.code", default=None)
-    counted_by = serializers.CharField(source="counted_by.username", default=None)
+    lot = serializers.CharField(source="lot.code", default=None, allow_null=True)
+    counted_by = serializers.CharField(source="counted_by.username", default=None, allow_null=True)
     book_quantity = serializers.SerializerMethodField(help_text="As of counted_at; hidden on a blind open count.")
     reason = serializers.CharField(source="reason_code")
     recount_line = serializers.IntegerField(
@@ -85,8 +85,8 @@ class LineOutputSerializer(serializers.ModelSerializer):
 @extend_schema_serializer(component_name="Count")
 class CountOutputSerializer(serializers.ModelSerializer):
     warehouse = serializers.CharField(source="warehouse.code")
-    zone = serializers.CharField(source="zone.code", default=None)
-    assigned_to = serializers.CharField(source="assigned_to.username", default=None)
+    zone = serializers.CharField(source="zone.code", default=None, allow_null=True)
+    assigned_to = serializers.CharField(source="assigned_to.username", default=None, allow_null=True)
     lines = LineOutputSerializer(many=True)
 
     class Meta:
