@@ -293,6 +293,9 @@ def _same_key(line: CountLine) -> QuerySet[CountLine]:
     )
 
 
+_MEASURED = ["book_quantity", "variance", "unit_cost", "variance_value", "abc_class", "within_tolerance"]
+
+
 def _measure(line: CountLine, *, book: Decimal | None = None) -> None:
     """Fill book quantity (as of ``counted_at``), variance, its value and class on ``line``."""
     if book is None:
@@ -336,7 +339,9 @@ def _post(line: CountLine, *, actor: AbstractBaseUser | None, status: str, reaso
     line.status, line.reason_code, line.decided_at = status, reason, now
     line.decided_by = actor
     line.decision_note = note[:500]
-    line.save()
+    line.save(
+        update_fields=[*_MEASURED, "movement", "status", "reason_code", "decided_at", "decided_by", "decision_note"]
+    )
     earlier = _same_key(line).filter(
         status__in=(LineStatus.RECOUNT, LineStatus.WAITING), counted_at__lte=line.counted_at
     )
@@ -416,7 +421,7 @@ def count_submit(*, count: Count, actor: AbstractBaseUser | None) -> Count:
         else:
             line.status = LineStatus.RECOUNT
             to_recount.append(line)
-        line.save()
+        line.save(update_fields=[*_MEASURED, "status", "decision_note"])
     if to_recount:
         _order_recount(to_recount, actor=actor)
     count.status, count.submitted_by, count.submitted_at = CountStatus.SUBMITTED, actor, timezone.now()
