@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import DecimalField, F, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
 from catalog.models import QTY, Item, LocationKind, Warehouse
 from catalog.permissions import scope_to_warehouses
+from common.actors import Actor
 from stock.models import StockLevel
 
 from .models import OPEN_STATUSES, PurchaseOrderLine, ReorderPolicy, SupplierItem
@@ -44,12 +44,12 @@ class Suggestion:
         return self.available < self.policy.safety_stock
 
 
-def _sum(queryset, expression) -> Subquery:  # noqa: ANN001 - a queryset of any model
+def _sum(queryset, expression) -> Coalesce:  # noqa: ANN001 - a queryset of any model
     total = queryset.values("item_id").annotate(total=Sum(expression)).values("total")
     return Coalesce(Subquery(total, output_field=_QTY), Value(ZERO), output_field=_QTY)
 
 
-def policies_with_position(user: AbstractBaseUser | None = None, warehouse: Warehouse | None = None):  # noqa: ANN201
+def policies_with_position(user: Actor | None = None, warehouse: Warehouse | None = None):  # noqa: ANN201
     """Reorder policies the user may see, annotated with ``available`` (on hand minus reserved
     in the warehouse's internal locations) and ``on_order`` (outstanding on placed orders for
     the warehouse): two indexed subqueries per policy, no loop in Python."""
@@ -105,9 +105,7 @@ def best_offers(items: list[int]) -> dict[int, SupplierItem]:
     return offers
 
 
-def reorder_suggestions(
-    *, user: AbstractBaseUser | None = None, warehouse: Warehouse | None = None
-) -> list[Suggestion]:
+def reorder_suggestions(*, user: Actor | None = None, warehouse: Warehouse | None = None) -> list[Suggestion]:
     """Every (item, warehouse) with a reorder policy whose available plus on-order stock is at
     or below its reorder point, most urgent first (then by SKU)."""
     due = list(

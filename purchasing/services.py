@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
 from catalog.models import Item, ItemStatus, Location, LocationKind, Tracking, Warehouse
 from catalog.permissions import WarehouseAction, warehouse_require
 from catalog.units import QuantityProblem, quantity_problem
+from common.actors import Actor
 from common.numbers import plain
 from stock.models import QTY_STEP, Movement
 from stock.services import (
@@ -91,7 +91,7 @@ class Receipt:
 quantity_text = plain  # a quantity as people write it: 30, 2.5 (not 30.0000 or 3E+1)
 
 
-def _history_user(obj: object, actor: AbstractBaseUser | None) -> None:
+def _history_user(obj: object, actor: Actor | None) -> None:
     if actor is not None:
         obj._history_user = actor  # type: ignore[attr-defined]
 
@@ -120,7 +120,7 @@ def purchase_order_create(
     supplier: Supplier,
     warehouse: Warehouse,
     lines: Sequence[OrderLine],
-    actor: AbstractBaseUser | None,
+    actor: Actor | None,
     expected_on: date | None = None,
     notes: str = "",
 ) -> PurchaseOrder:
@@ -166,7 +166,7 @@ def _locked(order: PurchaseOrder) -> PurchaseOrder:
 
 
 @transaction.atomic
-def purchase_order_place(*, order: PurchaseOrder, actor: AbstractBaseUser | None) -> PurchaseOrder:
+def purchase_order_place(*, order: PurchaseOrder, actor: Actor | None) -> PurchaseOrder:
     """Draft -> ordered: the lines are fixed from now on. ``expected_on``, when empty, becomes
     today plus the longest lead time of the lines' supplier items (else the supplier's)."""
     order = _locked(order)
@@ -190,7 +190,7 @@ def purchase_order_place(*, order: PurchaseOrder, actor: AbstractBaseUser | None
 
 
 @transaction.atomic
-def purchase_order_cancel(*, order: PurchaseOrder, actor: AbstractBaseUser | None) -> PurchaseOrder:
+def purchase_order_cancel(*, order: PurchaseOrder, actor: Actor | None) -> PurchaseOrder:
     """Draft or ordered -> cancelled, as long as nothing was received (received stock stays
     on the order: receive the rest or leave it open)."""
     order = _locked(order)
@@ -237,7 +237,7 @@ def purchase_order_receive(
     *,
     order: PurchaseOrder,
     receipts: Sequence[Receipt],
-    actor: AbstractBaseUser | None,
+    actor: Actor | None,
     idempotency_key: str | None = None,
     occurred_at: datetime | None = None,
 ) -> list[Movement]:
@@ -300,7 +300,7 @@ def purchase_order_receive(
 
 
 @transaction.atomic
-def purchase_orders_from_suggestions(*, suggestions: Sequence, actor: AbstractBaseUser | None) -> list[PurchaseOrder]:
+def purchase_orders_from_suggestions(*, suggestions: Sequence, actor: Actor | None) -> list[PurchaseOrder]:
     """Draft orders for ``suggestions`` (``purchasing.selectors.reorder_suggestions``): one per
     (supplier, warehouse), each line the suggested quantity at the supplier's price.
     Suggestions without a supplier are skipped (give the item a supplier first)."""
