@@ -51,6 +51,12 @@ def with_book_quantity(lines: QuerySet[CountLine]) -> QuerySet[CountLine]:
     return lines.annotate(book_as_of=Coalesce(Subquery(total, output_field=_DEC), Value(ZERO), output_field=_DEC))
 
 
+def book_as_of(line: CountLine) -> Decimal:
+    """The ``book_as_of`` of a line read through ``with_book_quantity``."""
+    value: Decimal = getattr(line, "book_as_of")  # noqa: B009 - an annotation the type checker cannot see
+    return value
+
+
 def abc_classes(warehouse: Warehouse) -> QuerySet[ItemClass]:
     """The classed items of ``warehouse`` with their item, sorted by consumption value (highest
     first): ``abc_class`` (override, else computed), ``computed_class``, ``override_class``,

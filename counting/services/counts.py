@@ -17,17 +17,18 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from catalog.models import Category, Item, Location, Tracking, UnitOfMeasure, Warehouse
 from catalog.permissions import WarehouseAction, WarehousePermissionDenied, warehouse_require
 from catalog.units import quantity_problem
+from common.actors import Actor
 from common.numbers import plain
 from stock.models import Lot, StockLevel
 from stock.services import CLOCK_SKEW, StockError, adjustment_unit_cost, stock_adjust
@@ -41,7 +42,7 @@ from ..models import (
     LineStatus,
     ReasonCode,
 )
-from ..selectors import with_book_quantity
+from ..selectors import book_as_of, with_book_quantity
 from .errors import CountingError, CountStateConflict
 from .policies import VALUE_STEP, class_policies, item_class, within_tolerance
 
@@ -68,11 +69,11 @@ def count_create(
     keys: Sequence[Key],
     bins: Iterable[int],
     kind: str,
-    actor: AbstractBaseUser | None,
+    actor: Actor | None,
     blind: bool = True,
     planned_for=None,  # noqa: ANN001 - a date
     zone: Location | None = None,
-    excluded_user: AbstractBaseUser | None = None,
+    excluded_user: Actor | None = None,
     note: str = "",
 ) -> Count:
     """The one builder of a count: a ``Count`` over ``bins`` with one to-count line per key, in
@@ -98,7 +99,7 @@ def count_create(
 def count_start(
     *,
     warehouse: Warehouse,
-    actor: AbstractBaseUser | None,
+    actor: Actor | None,
     locations: Iterable[Location] = (),
     items: Iterable[Item] = (),
     category: Category | None = None,
@@ -150,7 +151,7 @@ def _lock_open_count(count: Count) -> Count:
     return locked
 
 
-def _require_counter(actor: AbstractBaseUser | None, count: Count) -> None:
+def _require_counter(actor: Actor | None, count: Count) -> None:
     warehouse_require(actor, count.warehouse, WarehouseAction.POST, model_perm="counting.change_count")
     if actor is not None and count.excluded_user_id == actor.pk:
         raise WarehousePermissionDenied(
@@ -214,7 +215,7 @@ def count_line_record(
     location: Location,
     item: Item,
     quantity: object,
-    actor: AbstractBaseUser | None,
+    actor: Actor | None,
     lot: Lot | None = None,
     unit: UnitOfMeasure | None = None,
     counted_at: datetime | None = None,
@@ -251,7 +252,7 @@ def count_bin_empty(
     *,
     count: Count,
     location: Location,
-    actor: AbstractBaseUser | None,
+    actor: Actor | None,
     counted_at: datetime | None = None,
     idempotency_key: str | None = None,
 ) -> list[CountLine]:
@@ -288,45 +289,55 @@ def _key_locks(keys: Iterable[Key]) -> None:
 
 
 def _same_key(line: CountLine) -> QuerySet[CountLine]:
-    return CountLine.objects.filter(item_id=line.item_id, location_id=line.location_id, lot_id=line.lot_id).exclude(
-        pk=line.pk
-    )
+    lot = Q(lot_id=line.lot_id) if line.lot_id is not None else Q(lot__isnull=True)
+    return CountLine.objects.filter(lot, item_id=line.item_id, location_id=line.location_id).exclude(pk=line.pk)
 
 
 _MEASURED = ["book_quantity", "variance", "unit_cost", "variance_value", "abc_class", "within_tolerance"]
 
 
-def _measure(line: CountLine, *, book: Decimal | None = None) -> None:
+@dataclass(frozen=True)
+class _Measured:
+    book: Decimal
+    variance: Decimal
+    value: Decimal
+
+
+def _measure(line: CountLine, *, book: Decimal | None = None) -> _Measured:
     """Fill book quantity (as of ``counted_at``), variance, its value and class on ``line``."""
+    if line.counted_quantity is None:
+        raise CountStateConflict(f"Line #{line.pk} is not counted.")
     if book is None:
-        book = with_book_quantity(CountLine.objects.filter(pk=line.pk)).values_list("book_as_of", flat=True)[0]
+        book = book_as_of(with_book_quantity(CountLine.objects.filter(pk=line.pk)).get())
     warehouse = line.count.warehouse
-    line.book_quantity = book
-    line.variance = line.counted_quantity - book
-    line.unit_cost = adjustment_unit_cost(item=line.item, warehouse=warehouse)
-    line.variance_value = (line.variance * line.unit_cost).quantize(VALUE_STEP)
+    unit_cost = adjustment_unit_cost(item=line.item, warehouse=warehouse)
+    variance = line.counted_quantity - book
+    measured = _Measured(book, variance, (variance * unit_cost).quantize(VALUE_STEP))
+    line.book_quantity, line.variance, line.variance_value = measured.book, measured.variance, measured.value
+    line.unit_cost = unit_cost
     line.abc_class = line.abc_class or item_class(warehouse=warehouse, item_id=line.item_id)
+    return measured
 
 
-def _post(line: CountLine, *, actor: AbstractBaseUser | None, status: str, reason: str = "", note: str = "") -> None:
+def _post(line: CountLine, *, actor: Actor | None, status: str, reason: str = "", note: str = "") -> None:
     """Decide ``line`` (its key advisory-locked): superseded when a later count of the same bin,
     item and lot already posted; else measure it again as of ``counted_at`` (a back-dated
     posting may have changed the book since), post the variance dated ``counted_at`` and
     supersede the earlier lines of the same key still waiting."""
     now = timezone.now()
     later = _same_key(line).filter(status__in=(LineStatus.POSTED, LineStatus.APPROVED), counted_at__gt=line.counted_at)
-    if later.exists():
+    if (latest := later.order_by("-counted_at").first()) is not None:
         line.status, line.decided_at = LineStatus.SUPERSEDED, now
-        line.decision_note = f"A later count (line #{later.order_by('-counted_at').first().pk}) was posted first."
+        line.decision_note = f"A later count (line #{latest.pk}) was posted first."
         line.save(update_fields=["status", "decided_at", "decision_note"])
         return
-    _measure(line)
-    if line.variance != 0:
+    measured = _measure(line)
+    if measured.variance != 0:
         line.movement = stock_adjust(
             item=line.item,
             location=line.location,
             lot=line.lot,
-            quantity_delta=line.variance,
+            quantity_delta=measured.variance,
             reason_code=reason or COUNT_REASON,
             actor=actor,
             occurred_at=line.counted_at,
@@ -358,7 +369,7 @@ def _close_done(count_ids: Iterable[int]) -> None:
     )
 
 
-def _order_recount(lines: list[CountLine], *, actor: AbstractBaseUser | None) -> Count:
+def _order_recount(lines: list[CountLine], *, actor: Actor | None) -> Count:
     """One recount covering ``lines`` (of one count), excluding the clerk who counted them."""
     first = lines[0]
     recount = count_create(
@@ -378,7 +389,7 @@ def _order_recount(lines: list[CountLine], *, actor: AbstractBaseUser | None) ->
 
 
 @transaction.atomic
-def count_submit(*, count: Count, actor: AbstractBaseUser | None) -> Count:
+def count_submit(*, count: Count, actor: Actor | None) -> Count:
     """Submit an open count (every line counted, or none of it is): each line is measured
     against the ledger as of its ``counted_at``; within its class's tolerance it posts at once
     (as the system, ``actor=None``: the tolerance is the managers' standing approval; the line
@@ -405,9 +416,9 @@ def count_submit(*, count: Count, actor: AbstractBaseUser | None) -> Count:
     )
     to_recount = []
     for line in lines:
-        _measure(line, book=line.book_as_of)
+        measured = _measure(line, book=book_as_of(line))
         line.within_tolerance = within_tolerance(
-            policy=policies[line.abc_class], book=line.book_quantity, variance=line.variance, value=line.variance_value
+            policy=policies[line.abc_class], book=measured.book, variance=measured.variance, value=measured.value
         )
         if line.within_tolerance:
             try:
@@ -447,14 +458,14 @@ def _reason(reason: str) -> str:
     return code
 
 
-def _require_approver(actor: AbstractBaseUser | None, line: CountLine) -> None:
+def _require_approver(actor: Actor | None, line: CountLine) -> None:
     warehouse_require(actor, line.count.warehouse, WarehouseAction.APPROVE, model_perm="counting.change_countline")
     if actor is not None and actor.pk == line.counted_by_id:
         raise WarehousePermissionDenied(f"{actor} counted line #{line.pk}: another manager must decide it.")
 
 
 @transaction.atomic
-def count_line_approve(*, line: CountLine, actor: AbstractBaseUser | None, reason: str, note: str = "") -> CountLine:
+def count_line_approve(*, line: CountLine, actor: Actor | None, reason: str, note: str = "") -> CountLine:
     """A manager approves a variance waiting for approval, with a reason code: it posts (as
     the manager: ``stock_adjust`` needs their "adjust" right) the variance as of the line's
     ``counted_at``, dated then, to or from the inventory loss/gain location; unless a later
@@ -474,7 +485,7 @@ def count_line_approve(*, line: CountLine, actor: AbstractBaseUser | None, reaso
 
 @transaction.atomic
 def count_line_reject(
-    *, line: CountLine, actor: AbstractBaseUser | None, reason: str, note: str = "", recount: bool = False
+    *, line: CountLine, actor: Actor | None, reason: str, note: str = "", recount: bool = False
 ) -> CountLine:
     """A manager rejects a variance waiting for approval (or for a recount): stock stays as it
     is, the lines waiting for this one are rejected with it, and with ``recount`` another recount

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Count as Counted
 from django.db.models import Max, Q, Sum
@@ -17,6 +16,7 @@ from django.utils import timezone
 
 from catalog.models import Item, Location, LocationKind, LocationLevel, Warehouse
 from catalog.permissions import WarehouseAction, warehouse_require
+from common.actors import Actor
 from stock.models import Movement, MovementKind, StockLevel
 
 from ..models import AbcClass, Count, CountKind, CountLine, CountStatus, ItemClass
@@ -26,7 +26,7 @@ from .policies import class_policies
 
 CONSUMPTION_DAYS = 365
 RECENT_VARIANCE_DAYS = 30
-CLASS_ORDER = {AbcClass.A: 0, AbcClass.B: 1, AbcClass.C: 2}
+CLASS_ORDER: dict[str, int] = {AbcClass.A: 0, AbcClass.B: 1, AbcClass.C: 2}
 ZERO = Decimal(0)
 
 
@@ -52,7 +52,7 @@ def abc_split(values: dict[int, Decimal], *, a_share: Decimal, b_share: Decimal)
 
 
 @transaction.atomic
-def abc_classify(*, warehouse: Warehouse, actor: AbstractBaseUser | None, at: datetime | None = None) -> int:
+def abc_classify(*, warehouse: Warehouse, actor: Actor | None, at: datetime | None = None) -> int:
     """Class every item of ``warehouse`` by its cost of goods issued (sales/issues out of the
     warehouse's locations) over the 365 days up to ``at`` (now), with the warehouse's class
     shares (``ClassPolicy``). Writes ``ItemClass`` rows in one upsert (the manager's override is
@@ -92,9 +92,7 @@ def abc_classify(*, warehouse: Warehouse, actor: AbstractBaseUser | None, at: da
 
 
 @transaction.atomic
-def item_class_override(
-    *, warehouse: Warehouse, item: Item, abc_class: str, actor: AbstractBaseUser | None
-) -> ItemClass:
+def item_class_override(*, warehouse: Warehouse, item: Item, abc_class: str, actor: Actor | None) -> ItemClass:
     """Set (``"A"``, ``"B"``, ``"C"``) or clear (``""``) the manager's class of an item in a
     warehouse; the weekly classification keeps it. Same permissions as ``abc_classify``."""
     warehouse_require(actor, warehouse, WarehouseAction.APPROVE, model_perm="counting.change_itemclass")
@@ -191,7 +189,8 @@ def _zones(warehouse: Warehouse) -> dict[int, int]:
     rows = {pk: (parent, level) for pk, parent, level in warehouse.locations.values_list("pk", "parent_id", "level")}
     zone_of: dict[int, int] = {}
     for pk in rows:
-        node, found = pk, None
+        node: int | None = pk
+        found: int | None = None
         while node is not None:
             parent, level = rows.get(node, (None, None))
             if level == LocationLevel.ZONE:
@@ -205,7 +204,7 @@ def _zones(warehouse: Warehouse) -> dict[int, int]:
 
 
 @transaction.atomic
-def count_plan(*, warehouse: Warehouse, actor: AbstractBaseUser | None, day: date | None = None) -> list[Count]:
+def count_plan(*, warehouse: Warehouse, actor: Actor | None, day: date | None = None) -> list[Count]:
     """Make the day's counts of ``warehouse``: the ``plan_candidates`` that fill the day's quota,
     highest priority first, each with every stock level it has in the warehouse (zero levels too:
     a zero count is the cheapest), one count per zone (``planned_for=day``, lines in walk order:

@@ -33,8 +33,8 @@ def class_policies(warehouse: Warehouse) -> dict[str, ClassPolicy]:
 
 def item_class(*, warehouse: Warehouse, item_id: int) -> str:
     """The effective class of an item in a warehouse (override, else computed, else C)."""
-    row = ItemClass.objects.filter(warehouse=warehouse, item_id=item_id).only("computed_class", "override_class")
-    row = row.first()
+    rows = ItemClass.objects.filter(warehouse=warehouse, item_id=item_id).only("computed_class", "override_class")
+    row = rows.first()
     return row.abc_class if row is not None else AbcClass.C
 
 
