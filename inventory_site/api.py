@@ -13,6 +13,7 @@ from rest_framework.routers import DefaultRouter
 from catalog import api as catalog_api
 from common.api.pages import docs_page, not_found
 from common.api.permissions import DocsAccess
+from counting import api as counting_api
 from purchasing import api as purchasing_api
 from stock import api as stock_api
 
@@ -32,6 +33,7 @@ def api_urls() -> list:
     router.register("reservations", stock_api.ReservationViewSet, basename="api-reservation")
     router.register("suppliers", purchasing_api.SupplierViewSet, basename="api-supplier")
     router.register("purchase-orders", purchasing_api.PurchaseOrderViewSet, basename="api-purchase-order")
+    router.register("counts", counting_api.CountViewSet, basename="api-count")
     docs = {"permission_classes": [DocsAccess]}
     return [
         path("schema/", SpectacularAPIView.as_view(**docs), name="api-schema"),

@@ -169,6 +169,13 @@ class Job:
     def post(self, st: State, *, actor, idempotency_key: str) -> None:  # noqa: ANN001
         raise NotImplementedError
 
+    def outcome(self, idempotency_key: str) -> dict | None:
+        """What the form with this full key did, for a job whose posting leaves no movement or
+        adjustment request behind (counting records count lines): ``{"done": True, "title": ...,
+        "lines": [...]}`` for the result banner, also how a form sent again is recognised. None:
+        the ledger's movements or the adjustment request under the key say it."""
+        return None
+
     def tracked(self, st: State) -> bool:
         item = st.get("item")
         return item is not None and item.tracking != Tracking.NONE

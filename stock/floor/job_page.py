@@ -26,8 +26,9 @@ from django.views.decorators.http import require_http_methods
 
 from catalog.permissions import WarehouseAction, WarehousePermissionDenied, warehouse_allows
 from catalog.units import format_quantity
+from common.errors import DomainError
 from stock.models import AdjustmentRequest, Movement, MovementKind
-from stock.services import InsufficientStock, StockError, movements_for_key
+from stock.services import InsufficientStock, movements_for_key
 
 from .engine import JOBS, Rollback, State, apply_input, decode, walk_steps
 from .pages import floor_view
@@ -119,7 +120,7 @@ def job_view(request: HttpRequest, slug: str) -> HttpResponse:
         key = _new_key()
         done = _valid_key(request.GET.get("done"))
         if done:
-            result = _outcome(request.user, done)
+            result = job.outcome(idempotency_key_for(request.user, done)) or _outcome(request.user, done)
             if result is not None:
                 result["again"] = request.GET.get("again") == "1"
         for step in walk_steps(job, st):
@@ -134,7 +135,11 @@ def job_view(request: HttpRequest, slug: str) -> HttpResponse:
     else:
         key = _valid_key(request.POST.get("key")) or _new_key()
         full_key = idempotency_key_for(request.user, key)
-        if movements_for_key(full_key) or AdjustmentRequest.objects.filter(idempotency_key=full_key).exists():
+        if (
+            movements_for_key(full_key)
+            or AdjustmentRequest.objects.filter(idempotency_key=full_key).exists()
+            or job.outcome(full_key) is not None
+        ):
             # Sent again (a double tap, a re-sent form): it counted once; show that result.
             return redirect(f"{reverse('floor:job', args=[slug])}?done={key}&again=1")
         clear = request.POST.get("clear", "")
@@ -171,7 +176,7 @@ def job_view(request: HttpRequest, slug: str) -> HttpResponse:
                 job.post(st, actor=request.user, idempotency_key=full_key)
             except WarehousePermissionDenied as exc:
                 errors.append(f"No permission: {exc} Nothing was posted; ask a manager for access.")
-            except StockError as exc:
+            except DomainError as exc:  # StockError, or the refusal of an app's job (counting)
                 errors.append(f"{exc.message} Nothing was posted.")
                 too_many = isinstance(exc, InsufficientStock)
             else:
@@ -208,6 +213,7 @@ def job_view(request: HttpRequest, slug: str) -> HttpResponse:
         "available_here": None,
         "bin": None,
         "reasons": [],
+        "panel": None,  # a job's own template under the form (counting: what is left in the bin)
         **job.context_for(st),
     }
     return render(request, "floor/job.html", context)

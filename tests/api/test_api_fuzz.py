@@ -42,6 +42,7 @@ from schemathesis.checks import (  # the registry of built-in checks
 )
 
 from catalog.models import Barcode, Item, Location, Warehouse
+from counting.services import count_start
 from purchasing.models import Supplier
 from purchasing.services import OrderLine, purchase_order_create, purchase_order_place
 from stock import services
@@ -98,6 +99,7 @@ def demo(world) -> dict:
         ),
         actor=None,
     )
+    count = count_start(warehouse=warehouse, locations=[location], actor=None)
     user = User.objects.create_superuser("fuzzer", password=None)
     return {
         "token": Token.objects.create(user=user).key,
@@ -111,8 +113,18 @@ def demo(world) -> dict:
             "warehouses": warehouse.pk,
             "suppliers": supplier.pk,
             "purchase-orders": order.pk,
+            "counts": count.pk,
         },
+        "line_id": count.lines.first().pk,
     }
+
+
+def _path_parameters(path: str, demo: dict) -> dict:
+    """Ids of objects that exist for the path's parameters."""
+    found = {"id": demo["ids"][path.split("/")[3]]} if "{id}" in path else {}
+    if "{line_id}" in path:
+        found["line_id"] = demo["line_id"]
+    return found
 
 
 @SCHEMA.parametrize()
@@ -128,7 +140,7 @@ def test_no_answer_is_a_server_error_and_every_answer_conforms_to_the_schema(cas
     case.call_and_validate(headers=headers, checks=CHECKS)
     if "{id}" in case.path:
         # Generated ids almost never exist: send the same request to an object that does.
-        case.path_parameters = {"id": demo["ids"][case.path.split("/")[3]]}
+        case.path_parameters = _path_parameters(case.path, demo)
         case.call_and_validate(headers=headers, checks=CHECKS)
 
 
@@ -167,7 +179,7 @@ BODY_OPERATIONS = [
 @pytest.mark.parametrize("operation", BODY_OPERATIONS, ids=lambda op: f"{op.method.upper()} {op.path}")
 def test_hostile_bodies_are_refused_in_the_error_shape_and_write_nothing(operation, kind, demo, in_test_transaction):
     body, code = HOSTILE[kind]
-    path_parameters = {"id": demo["ids"][operation.path.split("/")[3]]} if "{id}" in operation.path else {}
+    path_parameters = _path_parameters(operation.path, demo)
     case = operation.Case(media_type="application/json", path_parameters=path_parameters)
     before = ledger_snapshot()
 

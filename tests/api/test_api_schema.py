@@ -44,6 +44,12 @@ ENDPOINTS = {
     "/api/v1/purchase-orders/{id}/place/": {"post"},
     "/api/v1/purchase-orders/{id}/cancel/": {"post"},
     "/api/v1/purchase-orders/{id}/receive/": {"post"},
+    "/api/v1/counts/": {"get", "post"},
+    "/api/v1/counts/{id}/": {"get"},
+    "/api/v1/counts/{id}/lines/": {"post"},
+    "/api/v1/counts/{id}/submit/": {"post"},
+    "/api/v1/counts/{id}/lines/{line_id}/approve/": {"post"},
+    "/api/v1/counts/{id}/lines/{line_id}/reject/": {"post"},
     "/api/v1/reorder-suggestions/": {"get"},
 }
 

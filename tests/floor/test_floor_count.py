@@ -1,0 +1,73 @@
+"""The floor job "Count" (counting/floor.py), scan by scan: blind (no book quantity on the page),
+an item counted once however often the form is sent, "Bin empty", submitting the count, and
+refusals that name the bin and write nothing.
+
+World (tests/floor/conftest.py): 12 KNF-0001 in AMS/A-01-01; 30 CDL-0001 and 5 FOD-0001 of lot
+L-LATE in A-01-02; 3 FOD-0001 L-EARLY in A-01-03.
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+import pytest
+
+from counting.models import Count, CountKind, CountLine, CountStatus, LineStatus
+from counting.services import count_start
+from tests.floor.conftest import KNIFE_EAN
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def count(world) -> Count:
+    return count_start(
+        warehouse=world.ams, locations=[world.bins["A-01-01"], world.bins["A-01-02"]], actor=world.manager
+    )
+
+
+def test_count_a_bin_blind_then_bin_empty_then_submit(world, scanner, count):
+    page = scanner("count")
+    assert page.prompt.endswith("Scan the bin you count")
+    page.scan("LOC-AMS-A-01-01")
+    assert "Still to count in A-01-01" in page.html and "KNF-0001" in page.html
+    assert "12" not in page.html.split("Still to count")[1].split("</section>")[0]  # blind: no book quantity
+    page.scan(KNIFE_EAN)
+    assert page.prompt.endswith("How many are there? (each)")
+    page.scan("11")
+    line = CountLine.objects.get(count=count, item=world.knife)
+    assert (line.counted_quantity, line.counted_by, line.status) == (Decimal(11), world.clerk, LineStatus.COUNTED)
+    assert "Counted 11 each KNF-0001" in page.result
+    assert page.prompt.endswith("Scan an item in the bin, or tap Bin empty"), "the bin is kept for the next item"
+    page.resend()
+    assert "Already sent" in page.result and CountLine.objects.filter(count=count).count() == 3
+
+    page = scanner("count").scan("LOC-AMS-A-01-02")
+    page.scan(choice="EMPTY")
+    assert [(line.item.sku, line.counted_quantity) for line in count.lines.filter(location=world.bins["A-01-02"])] == [
+        ("CDL-0001", Decimal(0)),
+        ("FOD-0001", Decimal(0)),
+    ]
+    assert f"Submit count #{count.pk}" in page.html
+    page.client.post("/floor/count/", {"key": str(uuid.uuid4()), "choice": f"SUBMIT:{count.pk}"})
+    count.refresh_from_db()
+    assert count.status == CountStatus.SUBMITTED
+    # 11 of 12 knives: -1 > 2 % of 12 (0.24): a recount; the empty bin too (-30 and -5).
+    assert set(count.lines.values_list("status", flat=True)) == {LineStatus.RECOUNT}
+    recount = Count.objects.get(kind=CountKind.RECOUNT)
+    assert recount.excluded_user == world.clerk and recount.lines.count() == 3
+
+
+def test_bins_that_are_not_on_a_count_are_refused_by_name(world, scanner, count):
+    page = scanner("count").scan("LOC-AMS-A-01-03")
+    assert any("Bin A-01-03 is on no open count of AMS for you" in error for error in page.errors)
+    page = scanner("count").scan("LOC-RTM-A-01-01")
+    assert any("Bin A-01-01 is in warehouse RTM" in error for error in page.errors)
+    assert not CountLine.objects.filter(counted_quantity__isnull=False).exists()
+
+
+def test_an_unexpected_item_is_counted_too(world, scanner, count):
+    scanner("count").scan("LOC-AMS-A-01-01").scan("CDL-0001").scan("2")
+    line = CountLine.objects.get(count=count, item=world.candle, location=world.bins["A-01-01"])
+    assert (line.expected, line.counted_quantity) == (False, Decimal(2))
