@@ -44,7 +44,7 @@ from .models import (
     ReservationStatus,
     StockLevel,
 )
-from .selectors import lots_visible, stock_on_hand
+from .selectors import lots_visible, stock_available_by_item
 from .services import (
     StockRequest,
     movement_reverse,
@@ -750,17 +750,14 @@ class _DocumentApi(APIView):
             movements = stock_post_batch(
                 requests=requests, actor=request.user, idempotency_key=key, occurred_at=document.get("occurred_at")
             )
-            items = {r.item.pk: r.item for r in requests}
-            available = {
-                pk: stock_on_hand(item=item, warehouse=warehouse).available.quantize(QTY_STEP)
-                for pk, item in items.items()
-            }
+            available = stock_available_by_item(item_ids=[r.item.pk for r in requests], warehouse=warehouse)
             output = {
                 "id": movements[0].batch,
                 "reference": document["reference"],
                 "warehouse": warehouse.code,
                 "lines": [
-                    {"sku": r.item.sku, "quantity": r.quantity, "available": available[r.item.pk]} for r in requests
+                    {"sku": r.item.sku, "quantity": r.quantity, "available": available[r.item.pk].quantize(QTY_STEP)}
+                    for r in requests
                 ],
                 "movements": [m.pk for m in movements],
             }
