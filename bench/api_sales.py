@@ -43,6 +43,7 @@ import sys
 import threading
 import time
 import uuid
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
@@ -305,6 +306,22 @@ class HttpClient:
         raise AssertionError("unreachable")
 
 
+@dataclass
+class Side:
+    """The HTTP figures of one side (baseline or sales), summed over the rounds."""
+
+    count: int = 0
+    failures: int = 0
+    latencies: list[float] = field(default_factory=list)
+    elapsed: float = 0.0
+
+    def add(self, count: int, failures: int, latencies: list[float], elapsed: float) -> None:
+        self.count += count
+        self.failures += failures
+        self.latencies += latencies
+        self.elapsed += elapsed
+
+
 def run_http(
     port: int, token: str, skus: list[str], seconds: float, target: str
 ) -> tuple[int, int, list[float], float]:
@@ -345,6 +362,9 @@ def run_http(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="timed duration of each side (default 10)")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="baseline and sales alternate this many times over the HTTP side"
+    )
     args = parser.parse_args()
     server_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_SERVER_URL)
     database_url = with_database(server_url, DATABASE)
@@ -370,8 +390,11 @@ def main() -> None:
     server = start_gunicorn(database_url, port)
     try:
         wait_until_up(port, token, server)
-        base_count, base_failures, base_latencies, base_elapsed = run_http(port, token, skus, args.seconds, "baseline")
-        api_count, api_failures, api_latencies, api_elapsed = run_http(port, token, skus, args.seconds, "sales")
+        sides = {"baseline": Side(), "sales": Side()}
+        for number in range(args.rounds):  # alternating, so both sides see the same load on the machine
+            progress(f"round {number + 1} of {args.rounds}: baseline, then sales")
+            for target, side in sides.items():
+                side.add(*run_http(port, token, skus, args.seconds / args.rounds, target))
     finally:
         stop_gunicorn(server)
 
@@ -381,6 +404,9 @@ def main() -> None:
     posted_sales = Movement.objects.filter(reference_type="api.sale").count()
     baseline_rows = BaselineRow.objects.count()
     differences = len(reconcile())
+    base, api = sides["baseline"], sides["sales"]
+    base_count, base_failures, base_latencies, base_elapsed = base.count, base.failures, base.latencies, base.elapsed
+    api_count, api_failures, api_latencies, api_elapsed = api.count, api.failures, api.latencies, api.elapsed
     api_ok, base_ok = api_count - api_failures, base_count - base_failures
     api_rate, base_rate, direct_rate = api_ok / api_elapsed, base_ok / base_elapsed, direct_count / direct_elapsed
     ms = {
@@ -392,6 +418,7 @@ def main() -> None:
     emit("load_average_1m", round(os.getloadavg()[0], 2))
     emit("clients", CLIENTS)
     emit("seconds", args.seconds)
+    emit("rounds", args.rounds)
     emit("gunicorn_workers", f"{GUNICORN_WORKERS} gthread x {GUNICORN_THREADS} threads")
     emit("direct_postings", direct_count)
     emit("direct_postings_per_s", direct_rate)
@@ -412,7 +439,7 @@ def main() -> None:
     emit("ratio_api_to_baseline_p50", ms["api"][0] / ms["baseline"][0])
     emit("ratio_api_to_baseline", api_rate / base_rate)
     connection.close()
-    warmups = CLIENTS * WARMUP_REQUESTS
+    warmups = CLIENTS * WARMUP_REQUESTS * args.rounds
     if api_failures or base_failures or differences or posted_sales != api_ok + warmups:
         progress("FAILED: a sale was refused, lost, or the books do not balance")
         sys.exit(1)

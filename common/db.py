@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
 
 from django.db import connection, models
+from django.utils.functional import cached_property
 
 M = TypeVar("M", bound=models.Model)
 
@@ -26,13 +27,25 @@ class ModelRows(Generic[M]):
 
     def __init__(self, model: type[M]) -> None:
         self.model = model
-        self.fields = list(model._meta.concrete_fields)
-        self.attnames = [field.attname for field in self.fields]
         self._converters: dict[str, list[tuple[int, list, Any]]] = {}
+        self._columns: dict[tuple[str, str], str] = {}
+
+    @cached_property
+    def fields(self) -> list[models.Field]:
+        """Read on first use, once the app registry is complete (not at import)."""
+        return list(self.model._meta.concrete_fields)
+
+    @cached_property
+    def attnames(self) -> list[str]:
+        return [field.attname for field in self.fields]
 
     def columns(self, alias: str) -> str:
         """The SELECT list of every concrete column, ``alias.column`` in field order."""
-        return ", ".join(f"{alias}.{connection.ops.quote_name(field.column)}" for field in self.fields)
+        key = (connection.vendor, alias)
+        if key not in self._columns:
+            quote = connection.ops.quote_name
+            self._columns[key] = ", ".join(f"{alias}.{quote(field.column)}" for field in self.fields)
+        return self._columns[key]
 
     @property
     def width(self) -> int:

@@ -85,6 +85,17 @@ def _claim(key: str, request: Request, fingerprint: str) -> int | None:
     return rows[0][0] if rows else None
 
 
+def _store(claimed: int, response: Response) -> None:
+    """Keep the answer in the claimed row (one UPDATE by primary key)."""
+    quote, meta = connection.ops.quote_name, IdempotentRequest._meta
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {quote(meta.db_table)} SET {quote(meta.get_field('status_code').column)} = %s, "  # noqa: S608 - names from _meta
+            f"{quote(meta.get_field('response').column)} = %s WHERE {quote(meta.pk.column)} = %s",
+            [response.status_code, json.dumps(response.data, cls=DjangoJSONEncoder), claimed],
+        )
+
+
 _CLAIM_FIELDS = ("key", "user", "method", "path", "fingerprint", "response", "created_at")
 
 
@@ -110,7 +121,5 @@ def idempotent(request: Request, write: Callable[[str | None], Response]) -> Res
             return _replay(IdempotentRequest.objects.filter(key=key).first(), fingerprint)
         response = write(f"api:{key}")
         if 200 <= response.status_code < 300:
-            IdempotentRequest.objects.filter(pk=claimed).update(
-                status_code=response.status_code, response=json.dumps(response.data, cls=DjangoJSONEncoder)
-            )
+            _store(claimed, response)
         return response
