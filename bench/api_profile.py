@@ -10,13 +10,17 @@ on stderr). Same PostgreSQL server and world as ``bench/api_sales.py`` (its scra
    request (``bench/api_baseline.py``), ``BEGIN``/``COMMIT``/savepoints included
    (``CaptureQueriesContext``); the statements of one sale on stderr;
 2. ``sale_ms``, ``baseline_ms``: wall time of one request, mean over ``--requests``, one client;
-3. ``phase_*_ms``: ms per sale in each phase, from cProfile over the same loop (cumulative time of
-   the functions that begin each phase): authentication, throttling, permission, idempotency
-   (claim, fingerprint, stored answer), look-ups (SKU and warehouse), the posting
-   (``stock_post_batch``: FEFO plan and ``movement_post``), the available quantity after posting,
-   serialization of the answer, the middleware and the rest; ``database_ms``: time in the driver's
-   ``execute`` (psycopg);
-4. ``ratio_sale_to_baseline`` last.
+   ``sale_cpu_ms``, ``baseline_cpu_ms``: this process's CPU per request (the database's not
+   included);
+3. ``phase_*_percent``: each phase's share of a sale's CPU, from cProfile (timer: this
+   process's CPU, so waits on PostgreSQL are left out) over the same loop, by the cumulative time
+   of the functions that begin each phase: authentication, throttling, permission, input
+   validation, idempotency (claim, fingerprint, stored answer, BEGIN/COMMIT), look-ups (SKU and
+   warehouse), the posting (``stock_post_batch``: its idempotency look-up, FEFO plan, savepoints
+   and ``movement_post``), the available quantity after posting, serialization of the answer,
+   rendering, and the middleware with the rest (``request``); ``phase_database_driver_percent``:
+   the driver's ``execute`` (psycopg);
+4. ``ratio_sale_to_baseline_cpu`` and ``ratio_sale_to_baseline`` (wall) last.
 
 docs/api.md ("Where a sale's time goes") reads these figures.
 """
@@ -50,7 +54,8 @@ PHASES: dict[str, list[tuple[str, str]]] = {
     "idempotency": [("common/api/idempotency.py", "idempotent")],
     "lookups": [("catalog/api.py", "item_from_reference"), ("catalog/api.py", "warehouse_from_code")],
     "posting": [("stock/services/batches.py", "stock_post_batch")],
-    "available_after": [("stock/selectors.py", "stock_on_hand")],
+    # stock_on_hand and the serializer: the code before issue 13's item 7 (a before/after profile)
+    "available_after": [("stock/selectors.py", "stock_on_hand"), ("stock/selectors.py", "stock_available_by_item")],
     "output_serialization": [("rest_framework/serializers.py", "data")],
     "render": [("rest_framework/response.py", "rendered_content")],
     "request": [("django/core/handlers/base.py", "get_response")],
@@ -161,8 +166,9 @@ def timed(caller: Caller, request: str, count: int) -> tuple[float, float]:
     return (time.perf_counter() - started) / count * 1000, (time.process_time() - cpu) / count * 1000
 
 
-def phases(profile: cProfile.Profile, count: int) -> dict[str, float]:
-    """ms per request of each phase (outer phases without the inner ones)."""
+def phases(profile: cProfile.Profile) -> dict[str, float]:
+    """Each phase's share (%) of a request's CPU under the profiler (outer phases without the
+    inner ones; the profiler slows Python several times, so shares, not its milliseconds)."""
     stats = pstats.Stats(profile).stats  # (file, line, name) -> (cc, nc, tt, ct, callers)
     cumulative: dict[str, float] = {}
     database = 0.0
@@ -177,9 +183,9 @@ def phases(profile: cProfile.Profile, count: int) -> dict[str, float]:
     own = dict(cumulative)
     for outer, inner in INNER.items():
         own[outer] = cumulative[outer] - sum(cumulative[name] for name in inner)
-    figures = {f"phase_{name}_ms": seconds / count * 1000 for name, seconds in own.items()}
-    figures["phase_request_total_ms"] = cumulative["request"] / count * 1000
-    figures["database_ms"] = database / count * 1000
+    total = cumulative["request"]
+    figures = {f"phase_{name}_percent": seconds / total * 100 for name, seconds in own.items()}
+    figures["phase_database_driver_percent"] = database / total * 100
     return figures
 
 
@@ -239,7 +245,7 @@ def main() -> None:
     emit("baseline_cpu_ms", baseline_ms[1])
     emit("sale_ms", sale_ms[0])
     emit("sale_cpu_ms", sale_ms[1])
-    for name, value in phases(profile, args.requests).items():
+    for name, value in phases(profile).items():
         emit(name, value)
     emit("ratio_sale_to_baseline_cpu", sale_ms[1] / baseline_ms[1])
     emit("ratio_sale_to_baseline", sale_ms[0] / baseline_ms[0])
