@@ -1,31 +1,39 @@
-"""API benchmark: sales posted through ``POST /api/v1/sales/`` (gunicorn, 8 concurrent HTTP
-clients on loopback) against direct ``stock.services.movement_post`` calls (8 worker processes)
-in the same run.
+"""API benchmark: sales posted through ``POST /api/v1/sales/`` against the framework's floor
+(the smallest token-authenticated DRF view that inserts one row, ``bench/api_baseline.py``),
+both served by the same gunicorn in the same run (8 concurrent HTTP clients on loopback), and
+against direct ``stock.services.movement_post`` calls (8 worker processes).
 
 Run ``python bench/api_sales.py`` (``--seconds N`` to change the timed duration of each side,
-default 10). It needs a PostgreSQL server (default ``postgres://postgres@127.0.0.1:5432/postgres``,
-override with ``BENCH_DATABASE_URL``; the role must be allowed to create databases) and is never
-part of the test run. docs/api.md ("Performance") explains the figures.
+default 10; ``--rounds N``, default 3). It needs a PostgreSQL server (default
+``postgres://postgres@127.0.0.1:5432/postgres``, override with ``BENCH_DATABASE_URL``; the role
+must be allowed to create databases) and is never part of the test run. docs/api.md
+("Performance") explains the figures.
 
 What it does, in order (progress on stderr, figures on stdout as ``name = value``, ratios last):
 
-1. drops and recreates the scratch database ``inventory_bench_api`` and migrates it;
+1. drops and recreates the scratch database ``inventory_bench_api``, migrates it and creates the
+   baseline's table (``bench_baseline_row``, not in any migration);
 2. creates one warehouse (``BEN``), 20 bins and 200 items, opening stock of 100,000 per item in
    two bins (one ``movement_post`` batch of receipts), and a superuser with an API token;
 3. direct: 8 worker processes (each its own ``django.setup()`` and connection, released
    together by a barrier) call ``movement_post`` for ``--seconds``: one issue line of 1 unit of a
    random item from one of its stocked bins to the customer location, with an idempotency key;
-4. API: starts gunicorn on a free port of 127.0.0.1 (4 gthread workers x 2 threads, DEBUG off,
-   persistent database connections), waits until it answers, then 8 client threads (one
-   keep-alive connection each, released together) post sales for ``--seconds``: one line of 1
-   unit of a random item, without location (the product picks the bin by FEFO), with an
-   ``Idempotency-Key``; every answer must be 201. Then stops gunicorn;
-5. checks that every successful sale is in the ledger and that ``stock.reconciliation`` finds no
-   difference, and prints requests/s, p50/p99 latency of each side and the ratios API / direct.
+4. HTTP: starts gunicorn on a free port of 127.0.0.1 (4 gthread workers x 2 threads, DEBUG off,
+   persistent database connections) with the settings ``bench.api_baseline_settings`` (the
+   product's, plus the baseline's URL; the product never mounts it), waits until it answers,
+   then, ``--rounds`` times, 8 client threads (one keep-alive connection each, released
+   together) post baseline rows for ``--seconds / --rounds``, then sales for as long: one line of
+   1 unit of a random item, without location (the product picks the bin by FEFO), with an
+   ``Idempotency-Key``; every answer must be 201. Alternating keeps both sides under the same
+   load of a shared machine. Then stops gunicorn;
+5. checks that every successful sale is in the ledger, every baseline request left its row and
+   ``stock.reconciliation`` finds no difference, and prints requests/s (``baseline_rps``,
+   ``api_sales_rps``), p50/p99/mean latency of each side and the ratios, ``ratio_api_to_baseline``
+   last (the target is 0.5).
 
-A sale through the API does more than the direct call: HTTP and JSON, token authentication and
-the role's permission, the SKU and warehouse look-ups, the FEFO plan, the idempotency claim and
-its stored answer, and the available quantity after posting; the ratios are that whole cost.
+A sale through the API does more than the baseline: the SKU and warehouse look-ups, the FEFO
+plan, the posting, the idempotency claim and its stored answer in one transaction, the available
+quantity after posting; ``bench/api_profile.py`` shows where its time goes.
 """
 
 from __future__ import annotations

@@ -12,28 +12,20 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
 from common import roles
 from stock.api import PostingOutputSerializer
 
 SALES = "/api/v1/sales/"
 WAREHOUSES = "/api/v1/warehouses/"
-PASSWORD = "correct horse battery staple"
 
 
-def token_client(key: str) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
-    return client
-
-
-def test_a_deleted_token_is_refused_from_the_next_request(world, user):
-    key = Token.objects.create(user=user(roles.WAREHOUSE_CLERK)).key
-    client = token_client(key)
+def test_a_deleted_token_is_refused_from_the_next_request(world, user, api):
+    clerk = user(roles.WAREHOUSE_CLERK)
+    client = api(clerk)
     assert client.get(WAREHOUSES).status_code == 200
 
-    Token.objects.filter(key=key).delete()  # revoked (the admin, or create_api_token --rotate)
+    Token.objects.filter(user=clerk).delete()  # revoked (the admin, or create_api_token --rotate)
     refused = client.get(WAREHOUSES)
 
     assert refused.status_code == 401
@@ -41,9 +33,9 @@ def test_a_deleted_token_is_refused_from_the_next_request(world, user):
     assert refused.json()["detail"] == "Invalid token."
 
 
-def test_a_deactivated_users_token_is_refused_from_the_next_request(world, user):
+def test_a_deactivated_users_token_is_refused_from_the_next_request(world, user, api):
     clerk = user(roles.WAREHOUSE_CLERK)
-    client = token_client(Token.objects.create(user=clerk).key)
+    client = api(clerk)
     assert client.get(WAREHOUSES).status_code == 200
 
     User.objects.filter(pk=clerk.pk).update(is_active=False)
@@ -53,11 +45,11 @@ def test_a_deactivated_users_token_is_refused_from_the_next_request(world, user)
     assert refused.json()["detail"] == "User inactive or deleted."
 
 
-def test_a_locked_address_refuses_every_token_from_it_and_no_other_address(world, user):
+def test_a_locked_address_refuses_every_token_from_it_and_no_other_address(world, user, api):
     """The lockout statement looks at the user's name OR the client address: failed sign-ins
     of other names from 192.0.2.7 (password spraying) lock that address for carol's token too."""
     carol = user(roles.WAREHOUSE_CLERK, username="carol")
-    client = token_client(Token.objects.create(user=carol).key)
+    client = api(carol)
     for number in range(5):  # AXES_FAILURE_LIMIT = 5 by address alone
         Client().post("/floor/login/", {"username": f"guess-{number}", "password": "x"}, REMOTE_ADDR="192.0.2.7")
 
