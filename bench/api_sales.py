@@ -1,31 +1,39 @@
-"""API benchmark: sales posted through ``POST /api/v1/sales/`` (gunicorn, 8 concurrent HTTP
-clients on loopback) against direct ``stock.services.movement_post`` calls (8 worker processes)
-in the same run.
+"""API benchmark: sales posted through ``POST /api/v1/sales/`` against the framework's floor
+(the smallest token-authenticated DRF view that inserts one row, ``bench/api_baseline.py``),
+both served by the same gunicorn in the same run (8 concurrent HTTP clients on loopback), and
+against direct ``stock.services.movement_post`` calls (8 worker processes).
 
 Run ``python bench/api_sales.py`` (``--seconds N`` to change the timed duration of each side,
-default 10). It needs a PostgreSQL server (default ``postgres://postgres@127.0.0.1:5432/postgres``,
-override with ``BENCH_DATABASE_URL``; the role must be allowed to create databases) and is never
-part of the test run. docs/api.md ("Performance") explains the figures.
+default 10; ``--rounds N``, default 3). It needs a PostgreSQL server (default
+``postgres://postgres@127.0.0.1:5432/postgres``, override with ``BENCH_DATABASE_URL``; the role
+must be allowed to create databases) and is never part of the test run. docs/api.md
+("Performance") explains the figures.
 
 What it does, in order (progress on stderr, figures on stdout as ``name = value``, ratios last):
 
-1. drops and recreates the scratch database ``inventory_bench_api`` and migrates it;
+1. drops and recreates the scratch database ``inventory_bench_api``, migrates it and creates the
+   baseline's table (``bench_baseline_row``, not in any migration);
 2. creates one warehouse (``BEN``), 20 bins and 200 items, opening stock of 100,000 per item in
    two bins (one ``movement_post`` batch of receipts), and a superuser with an API token;
 3. direct: 8 worker processes (each its own ``django.setup()`` and connection, released
    together by a barrier) call ``movement_post`` for ``--seconds``: one issue line of 1 unit of a
    random item from one of its stocked bins to the customer location, with an idempotency key;
-4. API: starts gunicorn on a free port of 127.0.0.1 (4 gthread workers x 2 threads, DEBUG off,
-   persistent database connections), waits until it answers, then 8 client threads (one
-   keep-alive connection each, released together) post sales for ``--seconds``: one line of 1
-   unit of a random item, without location (the product picks the bin by FEFO), with an
-   ``Idempotency-Key``; every answer must be 201. Then stops gunicorn;
-5. checks that every successful sale is in the ledger and that ``stock.reconciliation`` finds no
-   difference, and prints requests/s, p50/p99 latency of each side and the ratios API / direct.
+4. HTTP: starts gunicorn on a free port of 127.0.0.1 (4 gthread workers x 2 threads, DEBUG off,
+   persistent database connections) with the settings ``bench.api_baseline_settings`` (the
+   product's, plus the baseline's URL; the product never mounts it), waits until it answers,
+   then, ``--rounds`` times, 8 client threads (one keep-alive connection each, released
+   together) post baseline rows for ``--seconds / --rounds``, then sales for as long: one line of
+   1 unit of a random item, without location (the product picks the bin by FEFO), with an
+   ``Idempotency-Key``; every answer must be 201. Alternating keeps both sides under the same
+   load of a shared machine. Then stops gunicorn;
+5. checks that every successful sale is in the ledger, every baseline request left its row and
+   ``stock.reconciliation`` finds no difference, and prints requests/s (``baseline_rps``,
+   ``api_sales_rps``), p50/p99/mean latency of each side and the ratios, ``ratio_api_to_baseline``
+   last (the target is 0.5).
 
-A sale through the API does more than the direct call: HTTP and JSON, token authentication and
-the role's permission, the SKU and warehouse look-ups, the FEFO plan, the idempotency claim and
-its stored answer, and the available quantity after posting; the ratios are that whole cost.
+A sale through the API does more than the baseline: the SKU and warehouse look-ups, the FEFO
+plan, the posting, the idempotency claim and its stored answer in one transaction, the available
+quantity after posting; ``bench/api_profile.py`` shows where its time goes.
 """
 
 from __future__ import annotations
@@ -43,6 +51,7 @@ import sys
 import threading
 import time
 import uuid
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
@@ -64,6 +73,8 @@ OPENING_QUANTITY = Decimal(100_000)
 WARMUP_REQUESTS = 5  # per client, before the timed run (connections, caches, first queries)
 SEED = 20260101
 SECRET_KEY = "bench-only-" + "x" * 40 + "-not-for-production"
+SALES_PATH = "/api/v1/sales/"
+BASELINE_PATH = "/bench/baseline/"
 
 
 # --- Output -------------------------------------------------------------------------------------
@@ -84,12 +95,13 @@ def server_environment(database_url: str) -> dict[str, str]:
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "CONN_MAX_AGE": "600",
         "API_THROTTLE_USER": "",
-        "DJANGO_SETTINGS_MODULE": "inventory_site.settings",
+        # the product's settings and URLs, plus the baseline view (bench/api_baseline.py)
+        "DJANGO_SETTINGS_MODULE": "bench.api_baseline_settings",
     }
 
 
 def django_setup(database_url: str) -> None:
-    os.environ.update(server_environment(database_url))
+    os.environ.update(server_environment(database_url))  # the server's settings, baseline view included
     import django
 
     django.setup()
@@ -258,25 +270,31 @@ def stop_gunicorn(server: subprocess.Popen) -> None:
         server.wait(timeout=30)
 
 
-class SaleClient:
-    """One keep-alive connection posting one-line sales."""
+class HttpClient:
+    """One keep-alive connection posting one kind of request: a one-line sale
+    (``/api/v1/sales/``) or a baseline row (``/bench/baseline/``), each with a new
+    ``Idempotency-Key`` (the baseline ignores it)."""
 
-    def __init__(self, port: int, token: str, skus: list[str], number: int) -> None:
-        self.port, self.token, self.skus = port, token, skus
+    def __init__(self, port: int, token: str, skus: list[str], number: int, target: str) -> None:
+        self.port, self.token, self.skus, self.target = port, token, skus, target
         self.rng = random.Random(SEED + 100 + number)
         self.number = number
         self.sent = 0
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
 
+    def body(self) -> tuple[str, str]:
+        if self.target == "baseline":
+            return BASELINE_PATH, json.dumps({"note": f"BENCH-{self.number}-{self.sent}"})
+        sale = {
+            "reference": f"BENCH-{self.number}-{self.sent}",
+            "warehouse": "BEN",
+            "lines": [{"sku": self.rng.choice(self.skus), "quantity": "1"}],
+        }
+        return SALES_PATH, json.dumps(sale)
+
     def post(self) -> int:
         self.sent += 1
-        body = json.dumps(
-            {
-                "reference": f"BENCH-{self.number}-{self.sent}",
-                "warehouse": "BEN",
-                "lines": [{"sku": self.rng.choice(self.skus), "quantity": "1"}],
-            }
-        )
+        path, body = self.body()
         headers = {
             "Authorization": f"Token {self.token}",
             "Content-Type": "application/json",
@@ -284,7 +302,7 @@ class SaleClient:
         }
         for attempt in range(2):
             try:
-                self.conn.request("POST", "/api/v1/sales/", body=body, headers=headers)
+                self.conn.request("POST", path, body=body, headers=headers)
                 response = self.conn.getresponse()
                 response.read()
                 return response.status
@@ -296,23 +314,43 @@ class SaleClient:
         raise AssertionError("unreachable")
 
 
-def run_api(port: int, token: str, skus: list[str], seconds: float) -> tuple[int, int, list[float], float]:
+@dataclass
+class Side:
+    """The HTTP figures of one side (baseline or sales), summed over the rounds."""
+
+    count: int = 0
+    failures: int = 0
+    latencies: list[float] = field(default_factory=list)
+    elapsed: float = 0.0
+
+    def add(self, count: int, failures: int, latencies: list[float], elapsed: float) -> None:
+        self.count += count
+        self.failures += failures
+        self.latencies += latencies
+        self.elapsed += elapsed
+
+
+def run_http(
+    port: int, token: str, skus: list[str], seconds: float, target: str
+) -> tuple[int, int, list[float], float]:
+    """``CLIENTS`` threads posting ``target`` requests for ``seconds``: (requests, failures
+    (not 201), latencies, elapsed seconds)."""
     barrier = threading.Barrier(CLIENTS + 1)
     latencies: list[list[float]] = [[] for _ in range(CLIENTS)]
     failures = [0] * CLIENTS
 
     def client(number: int) -> None:
-        sales = SaleClient(port, token, skus, number)
+        http_client = HttpClient(port, token, skus, number, target)
         for _ in range(WARMUP_REQUESTS):
-            sales.post()
+            http_client.post()
         barrier.wait()
         end = time.perf_counter() + seconds
         while (started := time.perf_counter()) < end:
-            status = sales.post()
+            status = http_client.post()
             latencies[number].append(time.perf_counter() - started)
             if status != 201:
                 failures[number] += 1
-        sales.conn.close()
+        http_client.conn.close()
 
     threads = [threading.Thread(target=client, args=(n,)) for n in range(CLIENTS)]
     for thread in threads:
@@ -332,6 +370,9 @@ def run_api(port: int, token: str, skus: list[str], seconds: float) -> tuple[int
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="timed duration of each side (default 10)")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="baseline and sales alternate this many times over the HTTP side"
+    )
     args = parser.parse_args()
     server_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_SERVER_URL)
     database_url = with_database(server_url, DATABASE)
@@ -342,19 +383,26 @@ def main() -> None:
     from django.core.management import call_command
     from django.db import connection
 
+    from bench.api_baseline import BaselineRow, create_baseline_table
+
     call_command("migrate", verbosity=0)
     token, skus = create_world()
+    create_baseline_table()
     connection.close()
 
     progress(f"direct: {CLIENTS} processes calling movement_post for {args.seconds:.0f} s")
     direct_count, direct_latencies, direct_elapsed = run_direct(database_url, args.seconds)
 
     port = free_port()
-    progress(f"api: gunicorn on 127.0.0.1:{port}, {CLIENTS} clients posting sales for {args.seconds:.0f} s")
+    progress(f"gunicorn on 127.0.0.1:{port}: {CLIENTS} clients, baseline then sales, {args.seconds:.0f} s each")
     server = start_gunicorn(database_url, port)
     try:
         wait_until_up(port, token, server)
-        api_count, api_failures, api_latencies, api_elapsed = run_api(port, token, skus, args.seconds)
+        sides = {"baseline": Side(), "sales": Side()}
+        for number in range(args.rounds):  # alternating, so both sides see the same load on the machine
+            progress(f"round {number + 1} of {args.rounds}: baseline, then sales")
+            for target, side in sides.items():
+                side.add(*run_http(port, token, skus, args.seconds / args.rounds, target))
     finally:
         stop_gunicorn(server)
 
@@ -362,36 +410,49 @@ def main() -> None:
     from stock.reconciliation import reconcile
 
     posted_sales = Movement.objects.filter(reference_type="api.sale").count()
+    baseline_rows = BaselineRow.objects.count()
     differences = len(reconcile())
-    api_ok = api_count - api_failures
-    api_rate, direct_rate = api_ok / api_elapsed, direct_count / direct_elapsed
-    api_p50, api_p99 = percentile(api_latencies, 0.5) * 1000, percentile(api_latencies, 0.99) * 1000
-    direct_p50, direct_p99 = percentile(direct_latencies, 0.5) * 1000, percentile(direct_latencies, 0.99) * 1000
+    base, api = sides["baseline"], sides["sales"]
+    base_count, base_failures, base_latencies, base_elapsed = base.count, base.failures, base.latencies, base.elapsed
+    api_count, api_failures, api_latencies, api_elapsed = api.count, api.failures, api.latencies, api.elapsed
+    api_ok, base_ok = api_count - api_failures, base_count - base_failures
+    api_rate, base_rate, direct_rate = api_ok / api_elapsed, base_ok / base_elapsed, direct_count / direct_elapsed
+    ms = {
+        name: (percentile(values, 0.5) * 1000, percentile(values, 0.99) * 1000, statistics.fmean(values) * 1000)
+        for name, values in (("direct", direct_latencies), ("baseline", base_latencies), ("api", api_latencies))
+    }
 
     emit("cpus", os.cpu_count())
     emit("load_average_1m", round(os.getloadavg()[0], 2))
     emit("clients", CLIENTS)
     emit("seconds", args.seconds)
+    emit("rounds", args.rounds)
     emit("gunicorn_workers", f"{GUNICORN_WORKERS} gthread x {GUNICORN_THREADS} threads")
     emit("direct_postings", direct_count)
     emit("direct_postings_per_s", direct_rate)
-    emit("direct_p50_ms", direct_p50)
-    emit("direct_p99_ms", direct_p99)
-    emit("direct_mean_ms", statistics.fmean(direct_latencies) * 1000)
+    emit("baseline_requests", base_count)
+    emit("baseline_failed_requests", base_failures)
+    emit("baseline_rps", base_rate)
     emit("api_requests", api_count)
     emit("api_failed_requests", api_failures)
-    emit("api_requests_per_s", api_rate)
-    emit("api_p50_ms", api_p50)
-    emit("api_p99_ms", api_p99)
-    emit("api_mean_ms", statistics.fmean(api_latencies) * 1000)
+    emit("api_sales_rps", api_rate)
+    for name, (p50, p99, mean) in ms.items():
+        emit(f"{name}_p50_ms", p50)
+        emit(f"{name}_p99_ms", p99)
+        emit(f"{name}_mean_ms", mean)
     emit("api_sales_in_ledger", posted_sales)  # warm-up sales included
     emit("reconciliation_differences", differences)
     emit("ratio_api_to_direct_requests_per_s", api_rate / direct_rate)
-    emit("ratio_api_to_direct_p50", api_p50 / direct_p50)
-    emit("ratio_api_to_direct_p99", api_p99 / direct_p99)
+    emit("ratio_api_to_direct_p50", ms["api"][0] / ms["direct"][0])
+    emit("ratio_api_to_baseline_p50", ms["api"][0] / ms["baseline"][0])
+    emit("ratio_api_to_baseline", api_rate / base_rate)
     connection.close()
-    if api_failures or differences or posted_sales != api_ok + CLIENTS * WARMUP_REQUESTS:
+    warmups = CLIENTS * WARMUP_REQUESTS * args.rounds
+    if api_failures or base_failures or differences or posted_sales != api_ok + warmups:
         progress("FAILED: a sale was refused, lost, or the books do not balance")
+        sys.exit(1)
+    if baseline_rows != base_ok + warmups:
+        progress(f"FAILED: {baseline_rows} baseline rows for {base_ok + warmups} answered requests")
         sys.exit(1)
 
 

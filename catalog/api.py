@@ -29,7 +29,7 @@ from catalog.models import (
     normalize_sku,
 )
 from catalog.permissions import WarehouseAction, scope_to_warehouses, warehouses_for
-from catalog.selectors import item_by_code, location_by_code
+from catalog.selectors import item_by_code, location_by_code, warehouse_by_code
 from common.api.errors import ApiError
 
 # --- Look-ups used by the writing endpoints -------------------------------------------------------
@@ -59,7 +59,7 @@ def item_from_reference(reference: str, *, line: int | None = None) -> Item:
 
 def warehouse_from_code(code: str, *, field: str = "warehouse") -> Warehouse:
     """The warehouse with this code (ignoring case); ``unknown_warehouse`` if none."""
-    warehouse = Warehouse.objects.filter(code__iexact=normalize_code(code)).first()
+    warehouse = warehouse_by_code(code)
     if warehouse is None:
         raise UnknownWarehouse(f"No warehouse has the code {code!r}.", warehouse=code, field=field)
     return warehouse

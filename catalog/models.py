@@ -16,11 +16,13 @@ from typing import TypedDict
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models
+from django.db import connection, models
 from django.db.models import Q
 from django.db.models.functions import Lower
 from simple_history.models import HistoricalRecords
 from stdnum import ean
+
+from common.db import ModelRows, fetch_rows
 
 from .freezing import item_validate_frozen, location_validate_frozen, unit_validate_frozen, warehouse_validate_frozen
 
@@ -431,7 +433,21 @@ class LocationQuerySet(models.QuerySet):
         return self.filter(kind=LocationKind.INTERNAL)
 
     def virtual(self, kind: str) -> Location:
-        return self.get(kind=kind, warehouse__isnull=True)
+        """The virtual location of ``kind`` (one per kind, made by the first migration). Every
+        outgoing posting names one, so it is read with plain SQL (``common.db``): the same row
+        the ORM's ``get(kind=kind, warehouse__isnull=True)`` would give, without building it."""
+        if self.query.has_filters():
+            return self.get(kind=kind, warehouse__isnull=True)
+        rows = fetch_rows(
+            f"SELECT {_LOCATION_ROWS.columns('l')} FROM {connection.ops.quote_name(self.model._meta.db_table)} l "  # noqa: S608 - names from _meta
+            "WHERE l.kind = %s AND l.warehouse_id IS NULL",
+            [kind],
+        )
+        if not rows:
+            raise self.model.DoesNotExist(f"No virtual location of kind {kind!r}.")
+        if len(rows) > 1:
+            raise self.model.MultipleObjectsReturned(f"{len(rows)} virtual locations of kind {kind!r}.")
+        return _LOCATION_ROWS.instance(rows[0])
 
 
 class Location(models.Model):
@@ -515,6 +531,9 @@ class Location(models.Model):
             frontier = list(Location.objects.filter(parent_id__in=frontier).values_list("pk", flat=True))
             ids.extend(frontier)
         return ids
+
+
+_LOCATION_ROWS = ModelRows(Location)
 
 
 class AccessChangeKind(models.TextChoices):

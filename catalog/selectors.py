@@ -6,10 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.apps import apps
-from django.db import models
+from django.db import connection, models
 from django.db.models import Count, Exists, F, OuterRef, Q, Sum
 from django.db.models.functions import Lower, Trim
 from django.urls import NoReverseMatch, reverse
+
+from common.db import ModelRows, fetch_rows
 
 from .models import (
     Barcode,
@@ -212,6 +214,31 @@ def _finer_than_unit_problems() -> list[DataProblem]:
 # --- Code look-up: one rule for the API and the floor (docs/api.md "Naming things") --------------
 
 
+_ITEM_ROWS = ModelRows(Item)
+_UNIT_ROWS = ModelRows(UnitOfMeasure)
+
+
+def _items_with_unit(join: str, condition: str, params: list[str]) -> list[Item]:
+    """Items (with their base unit) matching ``condition``: plain SQL, the look-up runs on every
+    API write and the queryset's building cost five times the query (``common.db``)."""
+    quote = connection.ops.quote_name
+    rows = fetch_rows(
+        f"SELECT {_ITEM_ROWS.columns('i')}, {_UNIT_ROWS.columns('u')} "  # noqa: S608 - names from _meta, values are parameters
+        f"FROM {quote(Item._meta.db_table)} i {join} "
+        f"JOIN {quote(UnitOfMeasure._meta.db_table)} u ON u.id = i.base_unit_id WHERE {condition}",
+        params,
+    )
+    items = []
+    for row in rows:
+        item = _ITEM_ROWS.instance(row)
+        _BASE_UNIT.set_cached_value(item, _UNIT_ROWS.instance(row, _ITEM_ROWS.width))
+        items.append(item)
+    return items
+
+
+_BASE_UNIT = Item._meta.get_field("base_unit")
+
+
 def item_by_code(code: str) -> Item | None:
     """The item a scanned or typed ``code`` names, by one rule for every door (the API's ``sku``
     fields, the floor's scans):
@@ -223,17 +250,41 @@ def item_by_code(code: str) -> Item | None:
 
     An exact match wins over a case-folded one: when one item's barcode equals another item's
     SKU, the code names the item whose SKU it is; ``knf-1`` names the item with barcode
-    ``knf-1`` before the item with SKU ``KNF-1``. Two queries at most; the base unit comes along."""
+    ``knf-1`` before the item with SKU ``KNF-1``. Two queries at most (one for a SKU as stored);
+    the base unit comes along. SKUs are compared as the unique constraint does (``LOWER``), so
+    the constraint's index serves the look-up."""
     sku = normalize_sku(code)
     if not sku:
         return None
-    by_sku = Item.objects.select_related("base_unit").by_sku(sku).first()
+    found = _items_with_unit("", "LOWER(i.sku) = LOWER(%s)", [sku])
+    by_sku = found[0] if found else None
     if by_sku is not None and by_sku.sku.strip() == sku:
         return by_sku
-    barcode = Barcode.objects.select_related("item__base_unit").filter(code=normalize_code(code)).first()
-    if barcode is not None:
-        return barcode.item
+    barcode = normalize_code(code)
+    if barcode:
+        by_barcode = _items_with_unit(
+            f"JOIN {connection.ops.quote_name(Barcode._meta.db_table)} b ON b.item_id = i.id", "b.code = %s", [barcode]
+        )
+        if by_barcode:
+            return by_barcode[0]
     return by_sku
+
+
+_WAREHOUSE_ROWS = ModelRows(Warehouse)
+
+
+def warehouse_by_code(code: str) -> Warehouse | None:
+    """The warehouse whose code is ``code`` ignoring case, after ``normalize_code`` (codes are
+    unique; plain SQL for the same reason as ``item_by_code``)."""
+    wanted = normalize_code(code)
+    if not wanted:
+        return None
+    rows = fetch_rows(
+        f"SELECT {_WAREHOUSE_ROWS.columns('w')} FROM {connection.ops.quote_name(Warehouse._meta.db_table)} w "  # noqa: S608 - names from _meta
+        "WHERE UPPER(w.code) = UPPER(%s)",
+        [wanted],
+    )
+    return _WAREHOUSE_ROWS.instance(rows[0]) if rows else None
 
 
 def location_by_barcode(code: str) -> Location | None:

@@ -19,15 +19,20 @@ makes the limits hold across web workers; the default local-memory cache counts 
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import cache
 from typing import Any
 
 from axes.handlers.proxy import AxesProxyHandler
 from axes.models import AccessAttempt
 from django.conf import settings
-from django.db.models import Q
+from django.contrib.auth import get_user_model
+from django.db import connection
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from rest_framework import authentication, exceptions, throttling
 from rest_framework.request import Request
+
+from common.db import ModelRows, fetch_rows
 
 
 class _AlwaysWait:
@@ -83,7 +88,13 @@ class UserRateThrottle(_AlwaysWait, throttling.UserRateThrottle):
 
 
 class TokenAuthentication(authentication.TokenAuthentication):
-    """``Authorization: Token <key>``, throttled per address, with expiry and axes lockout."""
+    """``Authorization: Token <key>``, throttled per address, with expiry and axes lockout.
+
+    The token, its user and whether django-axes holds any recent failed sign-in for that user
+    or this address come in ONE plain-SQL statement (``authenticate_credentials``), on every
+    request: nothing about a token is cached, so a deleted (revoked or rotated) token, a
+    deactivated user or a fresh lockout counts from the next request. Axes' own rule runs only
+    when that statement found recent attempts (``_refuse_locked_out``)."""
 
     def authenticate(self, request: Request) -> tuple[Any, Any] | None:
         header = authentication.get_authorization_header(request).split()
@@ -95,13 +106,39 @@ class TokenAuthentication(authentication.TokenAuthentication):
                 wait=failures.wait(),
                 detail="Too many invalid tokens from this address; try again later.",
             )
+        self._django_request = request._request
+        AxesProxyHandler.update_request(self._django_request)
         try:
-            user, token = super().authenticate(request)
+            user, token = super().authenticate(request)  # DRF's header checks, then authenticate_credentials
         except exceptions.AuthenticationFailed:
             failures.record(request)
             raise
         self._refuse_expired(token)
-        self._refuse_locked_out(request, user)
+        if self._recent_attempts:  # the common case skips axes' rule: no failed sign-in in the cool-off
+            self._refuse_locked_out(request, user)
+        return user, token
+
+    def authenticate_credentials(self, key: str) -> tuple[Any, Any]:
+        """The token and its active user, DRF's refusals (``Invalid token.``, ``User inactive or
+        deleted.``), and ``_recent_attempts``: does axes hold a failed sign-in within the
+        cool-off for the user's name or the client address (the query axes' rule needs at all)."""
+        token_rows, user_rows, sql = _credentials_sql()
+        ip_address = getattr(self._django_request, "axes_ip_address", None)
+        cooloff = settings.AXES_COOLOFF_TIME if isinstance(settings.AXES_COOLOFF_TIME, timedelta) else None
+        params: list[Any] = []  # None cool-off: axes counts every attempt ever
+        if ip_address is not None:
+            params.append(_IP_FIELD().get_db_prep_value(ip_address, connection))
+        if cooloff is not None:
+            params.append(_TIME_FIELD().get_db_prep_value(timezone.now() - cooloff, connection))
+        rows = fetch_rows(sql(ip_address is not None, cooloff is not None), [*params, key])
+        if not rows:
+            raise exceptions.AuthenticationFailed(_("Invalid token."))
+        token = token_rows.instance(rows[0])
+        user = user_rows.instance(rows[0], token_rows.width)
+        token_rows.model._meta.get_field("user").set_cached_value(token, user)
+        if not user.is_active:
+            raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
+        self._recent_attempts = bool(rows[0][-1])
         return user, token
 
     def _refuse_expired(self, token: Any) -> None:
@@ -114,16 +151,46 @@ class TokenAuthentication(authentication.TokenAuthentication):
             )
 
     def _refuse_locked_out(self, request: Request, user: Any) -> None:
-        django_request, username = request._request, user.get_username()
-        AxesProxyHandler.update_request(django_request)
-        recent = AccessAttempt.objects.filter(Q(username=username) | Q(ip_address=django_request.axes_ip_address))
-        if isinstance(settings.AXES_COOLOFF_TIME, timedelta):  # None: axes counts every attempt ever
-            recent = recent.filter(attempt_time__gte=timezone.now() - settings.AXES_COOLOFF_TIME)
-        if not recent.exists():  # the common case, one query; axes' own rule only when it may lock
-            return
-        if AxesProxyHandler.is_locked(django_request, {"username": username}):
+        username = user.get_username()
+        if AxesProxyHandler.is_locked(request._request, {"username": username}):
             raise exceptions.AuthenticationFailed(
                 f"{username} is locked out after too many failed sign-ins from this address; "
                 "try again after the cool-off or ask an administrator (manage.py axes_reset).",
                 code="locked_out",
             )
+
+
+def _IP_FIELD() -> Any:  # noqa: N802 - a field, read when first needed
+    return AccessAttempt._meta.get_field("ip_address")
+
+
+def _TIME_FIELD() -> Any:  # noqa: N802
+    return AccessAttempt._meta.get_field("attempt_time")
+
+
+@cache
+def _credentials_sql() -> tuple[ModelRows, ModelRows, Any]:
+    """(token rows, user rows, sql(by_address, since)): the statement of
+    ``authenticate_credentials``, built once (the models are read after the app registry)."""
+    from rest_framework.authtoken.models import Token
+
+    user_model = get_user_model()
+    token_rows, user_rows = ModelRows(Token), ModelRows(user_model)
+
+    @cache
+    def sql(by_address: bool, since: bool) -> str:
+        quote = connection.ops.quote_name
+        username = quote(user_model._meta.get_field(user_model.USERNAME_FIELD).column)
+        attempts = AccessAttempt._meta
+        who = f"a.{quote(_IP_FIELD().column)} " + ("= %s" if by_address else "IS NULL")
+        recent = f" AND a.{quote(_TIME_FIELD().column)} >= %s" if since else ""
+        return (
+            f"SELECT {token_rows.columns('t')}, {user_rows.columns('u')}, "  # noqa: S608 - names from _meta
+            f"EXISTS (SELECT 1 FROM {quote(attempts.db_table)} a "
+            f"WHERE (a.{quote(attempts.get_field('username').column)} = u.{username} OR {who}){recent}) "
+            f"FROM {quote(Token._meta.db_table)} t JOIN {quote(user_model._meta.db_table)} u "
+            f"ON u.{quote(user_model._meta.pk.column)} = t.{quote(Token._meta.get_field('user').column)} "
+            f"WHERE t.{quote(Token._meta.pk.column)} = %s"
+        )
+
+    return token_rows, user_rows, sql

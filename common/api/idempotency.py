@@ -12,12 +12,14 @@ import json
 from collections.abc import Callable
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from common.api.errors import ApiError
+from common.db import fetch_rows
 from common.models import IdempotentRequest
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -52,47 +54,72 @@ def _fingerprint(request: Request) -> str:
     return hashlib.sha256(f"{request.method} {request.path}\n{body}".encode()).hexdigest()
 
 
-def _replay(record: IdempotentRequest, fingerprint: str) -> Response:
-    if record.fingerprint != fingerprint:
+def _replay(record: IdempotentRequest | None, fingerprint: str) -> Response:
+    """The stored answer for a retry (``record`` is None only if the purge job deleted the row
+    between the conflict and the read: the retry may then simply be sent again)."""
+    if record is not None and record.fingerprint != fingerprint:
         raise ApiError(
             "This Idempotency-Key was used for another request; use a new key for a new request.",
             code="idempotency_key_reused",
             status=422,
         )
-    if record.status_code is None:  # cannot happen: the row commits with the answer
+    if record is None or record.status_code is None:  # the row commits with the answer
         raise ApiError("The first request with this key is still running.", code="idempotency_in_progress", status=409)
     return Response(json.loads(record.response), status=record.status_code, headers={"Idempotent-Replayed": "true"})
+
+
+def _claim(key: str, request: Request, fingerprint: str) -> int | None:
+    """Insert the row claiming ``key``: its id, or None when the key is taken. One statement,
+    ``INSERT ... ON CONFLICT (key) DO NOTHING RETURNING id``: a retry racing an uncommitted
+    first request waits on the unique key until that one commits (then None: replay its
+    answer) or rolls back (then this one claims the key)."""
+    quote, meta = connection.ops.quote_name, IdempotentRequest._meta
+    columns = ", ".join(quote(meta.get_field(name).column) for name in _CLAIM_FIELDS)
+    values = [key, request.user.pk, request.method, request.path[:500], fingerprint, ""]
+    values.append(meta.get_field("created_at").get_db_prep_save(timezone.now(), connection))
+    rows = fetch_rows(
+        f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({', '.join(['%s'] * len(values))}) "  # noqa: S608 - names from _meta
+        f"ON CONFLICT ({quote(meta.get_field('key').column)}) DO NOTHING RETURNING {quote(meta.pk.column)}",
+        values,
+    )
+    return rows[0][0] if rows else None
+
+
+def _store(claimed: int, response: Response) -> None:
+    """Keep the answer in the claimed row (one UPDATE by primary key)."""
+    quote, meta = connection.ops.quote_name, IdempotentRequest._meta
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {quote(meta.db_table)} SET {quote(meta.get_field('status_code').column)} = %s, "  # noqa: S608 - names from _meta
+            f"{quote(meta.get_field('response').column)} = %s WHERE {quote(meta.pk.column)} = %s",
+            [response.status_code, json.dumps(response.data, cls=DjangoJSONEncoder), claimed],
+        )
+
+
+_CLAIM_FIELDS = ("key", "user", "method", "path", "fingerprint", "response", "created_at")
 
 
 def idempotent(request: Request, write: Callable[[str | None], Response]) -> Response:
     """Run ``write(service_key)`` once per ``Idempotency-Key`` of this user.
 
     Without the header, just ``write(None)``. With it, in one transaction, a row claiming the
-    key is inserted first, then ``write`` posts (the services get ``service_key``, the key
-    prefixed with ``api:`` and the user id, so the ledger rows name it too) and its 2xx answer is
-    stored in the row before the commit. If the key is taken, the insert fails (a concurrent
-    retry first blocks on the unique key until the first request commits) and the stored answer
-    is replayed (422 if the request differs). An error rolls everything back, the claim
+    key is inserted first (``_claim``), then ``write`` posts (the services get ``service_key``,
+    the key prefixed with ``api:`` and the user id, so the ledger rows name it too) and its 2xx
+    answer is stored in the row before the commit. If the key is taken (a concurrent retry first
+    waits on the unique key until the first request commits), nothing is written and the stored
+    answer is replayed (422 if the request differs). An error rolls everything back, the claim
     included: nothing was written, so a retry with the key runs again. The common case, a new
-    key, costs one insert and one update."""
+    key, costs two statements: the claim and the update storing the answer."""
     client_key = _idempotency_key(request)
     if client_key is None:
         return write(None)
     key = f"{request.user.pk}:{client_key}"
     fingerprint = _fingerprint(request)
-    try:
-        with transaction.atomic():
-            record = IdempotentRequest.objects.create(
-                key=key, user=request.user, method=request.method, path=request.path[:500], fingerprint=fingerprint
-            )
-            response = write(f"api:{key}")
-            if 200 <= response.status_code < 300:
-                record.status_code = response.status_code
-                record.response = json.dumps(response.data, cls=DjangoJSONEncoder)
-                record.save(update_fields=["status_code", "response"])
-            return response
-    except IntegrityError:
-        record = IdempotentRequest.objects.filter(key=key).first()
-        if record is None:
-            raise
-        return _replay(record, fingerprint)
+    with transaction.atomic():
+        claimed = _claim(key, request, fingerprint)
+        if claimed is None:
+            return _replay(IdempotentRequest.objects.filter(key=key).first(), fingerprint)
+        response = write(f"api:{key}")
+        if 200 <= response.status_code < 300:
+            _store(claimed, response)
+        return response

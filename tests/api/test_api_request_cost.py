@@ -1,0 +1,118 @@
+"""What a request costs, and what the cheaper paths must not change (issue 13, 7; docs/api.md
+"Where a sale's time goes"): authentication is one statement and caches nothing (a revoked
+token, a deactivated user, a lockout count from the next request), a sale reads what is
+available of all its items in one statement, its answer keeps the schema's shape, and the
+bench's baseline view is never mounted by the product."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import User
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from rest_framework.authtoken.models import Token
+
+from common import roles
+from stock.api import PostingOutputSerializer
+
+SALES = "/api/v1/sales/"
+WAREHOUSES = "/api/v1/warehouses/"
+
+
+def test_a_deleted_token_is_refused_from_the_next_request(world, user, api):
+    clerk = user(roles.WAREHOUSE_CLERK)
+    client = api(clerk)
+    assert client.get(WAREHOUSES).status_code == 200
+
+    Token.objects.filter(user=clerk).delete()  # revoked (the admin, or create_api_token --rotate)
+    refused = client.get(WAREHOUSES)
+
+    assert refused.status_code == 401
+    assert refused.json()["code"] == "authentication_failed"
+    assert refused.json()["detail"] == "Invalid token."
+
+
+def test_a_deactivated_users_token_is_refused_from_the_next_request(world, user, api):
+    clerk = user(roles.WAREHOUSE_CLERK)
+    client = api(clerk)
+    assert client.get(WAREHOUSES).status_code == 200
+
+    User.objects.filter(pk=clerk.pk).update(is_active=False)
+    refused = client.get(WAREHOUSES)
+
+    assert refused.status_code == 401
+    assert refused.json()["detail"] == "User inactive or deleted."
+
+
+def test_a_locked_address_refuses_every_token_from_it_and_no_other_address(world, user, api):
+    """The lockout statement looks at the user's name OR the client address: failed sign-ins
+    of other names from 192.0.2.7 (password spraying) lock that address for carol's token too."""
+    carol = user(roles.WAREHOUSE_CLERK, username="carol")
+    client = api(carol)
+    for number in range(5):  # AXES_FAILURE_LIMIT = 5 by address alone
+        Client().post("/floor/login/", {"username": f"guess-{number}", "password": "x"}, REMOTE_ADDR="192.0.2.7")
+
+    from_locked = client.get(WAREHOUSES, REMOTE_ADDR="192.0.2.7")
+    from_elsewhere = client.get(WAREHOUSES, REMOTE_ADDR="192.0.2.8")
+
+    assert from_locked.status_code == 401
+    assert from_locked.json()["code"] == "locked_out"
+    assert from_elsewhere.status_code == 200
+
+
+def test_authentication_is_one_statement_before_anything_else(world, admin_api):
+    with CaptureQueriesContext(connection) as captured:
+        response = admin_api.post(
+            SALES, {"reference": "S-1", "warehouse": "A", "lines": [{"sku": "WIDGET", "quantity": 1}]}
+        )
+
+    assert response.status_code == 201, response.json()
+    statements = [query["sql"] for query in captured.captured_queries]
+    authentication = [sql for sql in statements if "authtoken_token" in sql or "axes_accessattempt" in sql]
+    assert len(authentication) == 1  # token, user and axes' recent attempts together
+    assert "authtoken_token" in authentication[0]
+    assert "axes_accessattempt" in authentication[0]
+    assert statements[0] == authentication[0]  # before anything else is read
+
+
+def test_a_sale_of_two_items_reads_what_is_available_once(world, admin_api):
+    body = {
+        "reference": "S-2",
+        "warehouse": "A",
+        "lines": [
+            {"sku": "WIDGET", "quantity": "3"},
+            {"sku": "MILK", "quantity": "5"},
+            {"sku": "WIDGET", "quantity": 1},
+        ],
+    }
+    with CaptureQueriesContext(connection) as captured:
+        response = admin_api.post(SALES, body)
+
+    assert response.status_code == 201, response.json()
+    # WIDGET in A: 10 (BIN-1) + 5 (BIN-2) = 15, sold 3 + 1 = 4 -> 11 available.
+    # MILK in A: 4 (L-EARLY, BIN-2) + 6 (L-LATE, BIN-1) = 10, sold 5 -> 5 available.
+    assert response.json()["lines"] == [
+        {"sku": "WIDGET", "quantity": "3.0000", "available": "11.0000"},
+        {"sku": "MILK", "quantity": "5.0000", "available": "5.0000"},
+        {"sku": "WIDGET", "quantity": "1.0000", "available": "11.0000"},
+    ]
+    sums = [query["sql"] for query in captured.captured_queries if "SUM(" in query["sql"]]
+    assert len(sums) == 1
+
+
+def test_a_sales_answer_has_the_shape_of_its_schema(world, admin_api):
+    """The answer is built without the serializer; the serializer (the schema) reads it back
+    unchanged: the same keys, decimal strings with 4 places, the batch as a UUID string."""
+    response = admin_api.post(
+        SALES, {"reference": "S-3", "warehouse": "A", "lines": [{"sku": "WIDGET", "quantity": 2}]}
+    )
+
+    body = response.json()
+    assert PostingOutputSerializer(body).data == body
+    assert body["lines"][0]["quantity"] == "2.0000"
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_the_benchs_baseline_view_is_not_in_the_product(world, admin_api, method):
+    assert getattr(admin_api, method)("/bench/baseline/", {"note": "x"}).status_code == 404

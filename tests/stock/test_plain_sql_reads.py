@@ -1,0 +1,104 @@
+"""The hot read paths in plain SQL (``common.db.ModelRows``; docs/api.md "Where a sale's time
+goes") give what the ORM gives: the same values of the same types on SQLite and PostgreSQL,
+related rows attached (no query when they are read), and the ORM's refusals."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from catalog.models import Item, Location, LocationKind, Warehouse
+from catalog.selectors import item_by_code, warehouse_by_code
+from common.db import ModelRows, fetch_rows
+from stock.models import Lot, StockLevel
+from stock.selectors import stock_available_by_item, stock_levels_available_fefo
+from stock.services import stock_receive
+from tests.stock.factories import ItemFactory
+
+D = Decimal
+
+
+def _values(instance) -> dict:
+    return {field.attname: getattr(instance, field.attname) for field in type(instance)._meta.concrete_fields}
+
+
+def _by_plain_sql(model, pk):
+    rows = ModelRows(model)
+    table = connection.ops.quote_name(model._meta.db_table)
+    return rows.instance(fetch_rows(f"SELECT {rows.columns('x')} FROM {table} x WHERE x.id = %s", [pk])[0])
+
+
+def test_plain_sql_rows_equal_the_orms_values_and_types(actor, warehouse, bin_a, lot_item):
+    expiry = timezone.localdate() + timedelta(days=9)
+    stock_receive(
+        item=lot_item,
+        location=bin_a,
+        quantity=D(2),
+        unit_cost=D("1.25"),
+        actor=actor,
+        lot="L-1",
+        expiry_date=expiry,
+    )
+    level = StockLevel.objects.get(item=lot_item, location=bin_a)
+    for model, pk in [(StockLevel, level.pk), (Lot, level.lot_id), (Location, bin_a.pk), (Item, lot_item.pk)]:
+        orm, plain = model.objects.get(pk=pk), _by_plain_sql(model, pk)
+        assert _values(plain) == _values(orm), model
+        assert [type(value) for value in _values(plain).values()] == [type(value) for value in _values(orm).values()]
+        assert not plain._state.adding
+    assert _by_plain_sql(StockLevel, level.pk).on_hand == D("2.0000")  # a Decimal on SQLite too
+    assert _by_plain_sql(Lot, level.lot_id).expiry_date == expiry
+
+
+def test_fefo_levels_come_with_their_location_warehouse_and_lot(
+    actor, warehouse, bin_a, lot_item, django_assert_num_queries
+):
+    stock_receive(
+        item=lot_item,
+        location=bin_a,
+        quantity=D(3),
+        unit_cost=D(1),
+        actor=actor,
+        lot="L-2",
+        expiry_date=timezone.localdate() + timedelta(days=3),
+    )
+
+    levels = stock_levels_available_fefo(item=lot_item, warehouse=warehouse)
+
+    with django_assert_num_queries(0):
+        assert [(lv.location.code, lv.location.warehouse.code, lv.lot.code, lv.available) for lv in levels] == [
+            (bin_a.code, warehouse.code, "L-2", D(3))
+        ]
+
+
+def test_available_by_item_is_zero_for_an_item_without_stock_there(actor, warehouse, bin_a, item):
+    stock_receive(item=item, location=bin_a, quantity=D(4), unit_cost=D(1), actor=actor)
+    other = ItemFactory()
+
+    available = stock_available_by_item(item_ids=[item.pk, other.pk, item.pk], warehouse=warehouse)
+
+    assert available == {item.pk: D(4), other.pk: D(0)}
+    assert isinstance(available[item.pk], Decimal)
+
+
+def test_the_virtual_location_is_the_orms_and_an_unknown_kind_is_refused(virtual_locations):
+    customer = Location.objects.virtual(LocationKind.CUSTOMER)
+    assert _values(customer) == _values(Location.objects.get(kind=LocationKind.CUSTOMER, warehouse__isnull=True))
+    with pytest.raises(Location.DoesNotExist):
+        Location.objects.virtual("nowhere")
+
+
+def test_look_ups_by_code_ignore_case_and_bring_the_base_unit(warehouse, django_assert_num_queries):
+    item = ItemFactory(sku="CASE-1")
+
+    found = item_by_code("case-1")
+
+    assert found.pk == item.pk
+    with django_assert_num_queries(0):
+        assert found.base_unit.code == item.base_unit.code
+    assert warehouse_by_code(warehouse.code.lower()).pk == warehouse.pk
+    assert isinstance(warehouse_by_code(warehouse.code), Warehouse)
+    assert warehouse_by_code("NO-SUCH") is None
