@@ -279,6 +279,21 @@ class ReorderSuggestionApi(APIView):
         reorder_point = serializers.DecimalField(source="policy.reorder_point", max_digits=18, decimal_places=4)
         safety_stock = serializers.DecimalField(source="policy.safety_stock", max_digits=18, decimal_places=4)
         quantity = serializers.DecimalField(max_digits=18, decimal_places=4, help_text="Suggested, base units.")
+        forecast_daily_demand = serializers.DecimalField(
+            max_digits=18, decimal_places=4, allow_null=True, help_text="Forecast demand a day (null: no forecast yet)."
+        )
+        order_quantity = serializers.DecimalField(
+            source="policy.order_quantity",
+            max_digits=18,
+            decimal_places=4,
+            allow_null=True,
+            help_text="Computed policies: the EOQ rounded to the offer (null for manual policies).",
+        )
+        service_level = serializers.DecimalField(source="policy.service_level", max_digits=5, decimal_places=4)
+        mode = serializers.CharField(source="policy.mode", help_text="manual or computed.")
+        explain = serializers.DictField(
+            child=serializers.CharField(), help_text="Figure -> how it was reached (docs/replenishment.md)."
+        )
         urgent = serializers.BooleanField()
         supplier = serializers.CharField(source="supplier_item.supplier.code", allow_null=True, default=None)
         unit_cost = serializers.DecimalField(

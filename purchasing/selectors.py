@@ -14,9 +14,18 @@ from django.utils import timezone
 
 from catalog.models import QTY, Item, LocationKind, Warehouse
 from catalog.permissions import scope_to_warehouses
+from common.numbers import plain
 from stock.models import Movement, MovementKind, StockLevel
 
-from .models import OPEN_STATUSES, PurchaseOrderLine, ReorderPolicy, Supplier, SupplierItem
+from .models import (
+    OPEN_STATUSES,
+    DemandForecast,
+    PolicyMode,
+    PurchaseOrderLine,
+    ReorderPolicy,
+    Supplier,
+    SupplierItem,
+)
 
 ZERO = Decimal(0)
 _QTY = DecimalField(**QTY)
@@ -37,6 +46,7 @@ class Suggestion:
     on_order: Decimal
     quantity: Decimal
     supplier_item: SupplierItem | None
+    forecast_daily_demand: Decimal | None = None
 
     @property
     def position(self) -> Decimal:
@@ -45,6 +55,25 @@ class Suggestion:
     @property
     def urgent(self) -> bool:
         return self.available < self.policy.safety_stock
+
+    @property
+    def explain(self) -> dict[str, str]:
+        """Why each figure ("why 120?"): the policy's own sentences when it is computed
+        (``purchasing.policies``), else that it was typed in; and how the quantity was reached."""
+        policy = self.policy
+        if policy.mode == PolicyMode.COMPUTED and "figures" in policy.explanation:
+            why = dict(policy.explanation["figures"])
+        else:
+            why = {"mode": "Manual policy: the reorder point, safety stock and order-up-to level were typed in."}
+        if problem := policy.explanation.get("problem"):
+            why["problem"] = problem
+        target = policy.order_up_to if policy.order_up_to is not None else policy.reorder_point
+        why["quantity"] = (
+            f"{plain(self.quantity)} = order-up-to {plain(target)} - position {plain(self.position)} "
+            f"(available {plain(self.available)} + on order {plain(self.on_order)}), at least the supplier's "
+            "minimum and in its multiples, never nothing."
+        )
+        return why
 
 
 def _sum(queryset, expression) -> Subquery:  # noqa: ANN001 - a queryset of any model
@@ -119,6 +148,12 @@ def reorder_suggestions(
         .order_by("item__sku", "warehouse__code")
     )
     offers = best_offers([p.item_id for p in due])
+    forecasts = {
+        (f.item_id, f.warehouse_id): f.daily_demand
+        for f in DemandForecast.objects.filter(item_id__in={p.item_id for p in due}).only(
+            "item_id", "warehouse_id", "daily_demand"
+        )
+    }
     suggestions = [
         Suggestion(
             policy=p,
@@ -128,6 +163,7 @@ def reorder_suggestions(
             on_order=p.on_order,
             quantity=order_quantity(p, p.available + p.on_order, offers.get(p.item_id)),
             supplier_item=offers.get(p.item_id),
+            forecast_daily_demand=forecasts.get((p.item_id, p.warehouse_id)),
         )
         for p in due
     ]
