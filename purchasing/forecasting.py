@@ -6,7 +6,8 @@ the days the item was out of stock: no database, so the tests and the bench feed
 How a method is chosen, every time it is fitted:
 
 1. Stock-out days say how much was *left*, not how much was wanted: each is replaced by the mean
-   of the in-stock days on the same weekday (else of all in-stock days).
+   of the in-stock days on the same weekday (else of all in-stock days; a series never in stock
+   is kept as it is).
 2. Fewer than ``2 * HOLDOUT`` days: a moving average of what there is (nothing to test against).
 3. Intermittent demand (the average interval between demand days, ADI, above 1.32: the
    Syntetos-Boylan cut-off): Croston's method or the moving average.
@@ -62,14 +63,16 @@ Forecaster = Callable[[np.ndarray, int], tuple[np.ndarray, float]]
 
 def cleaned(demand: Sequence[float], stockout: Sequence[bool]) -> np.ndarray:
     """``demand`` with each stock-out day replaced by the mean in-stock demand of its weekday
-    (position modulo 7), else of all in-stock days, else 0."""
+    (position modulo 7), else of all in-stock days; unchanged when no day was in stock."""
     y = np.asarray(demand, dtype=float)
     out = np.asarray(stockout, dtype=bool) if len(stockout) else np.zeros(len(y), dtype=bool)
     if not out.any():
         return y
-    y = y.copy()
     in_stock = ~out
-    overall = float(y[in_stock].mean()) if in_stock.any() else 0.0
+    if not in_stock.any():  # never in stock: the sales seen are a floor, but all there is
+        return y
+    y = y.copy()
+    overall = float(y[in_stock].mean())
     weekday = np.arange(len(y)) % WEEK
     for day in range(WEEK):
         same = (weekday == day) & in_stock

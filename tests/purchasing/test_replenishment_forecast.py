@@ -40,6 +40,8 @@ def test_stock_out_days_are_replaced_not_counted_as_zero_demand():
     assert abs(flagged.mean() - 10) < 0.5
     unflagged = forecasting.fit(demand)
     assert unflagged.mean() < flagged.mean()  # without the flags the gap pulls the level down
+    never_in_stock = forecasting.fit([2.0] * 10, [True] * 10)
+    assert never_in_stock.mean() == 2  # what was sold is a floor, but better than nothing
 
 
 def test_intermittent_demand_uses_croston_or_the_moving_average():
