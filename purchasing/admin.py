@@ -20,7 +20,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
 from catalog.models import Location, LocationKind
@@ -31,6 +31,8 @@ from stock.services import StockError
 
 from .models import (
     OPEN_STATUSES,
+    CategoryHoldingCost,
+    PolicyMode,
     PurchaseOrder,
     PurchaseOrderLine,
     PurchaseOrderStatus,
@@ -38,6 +40,7 @@ from .models import (
     Supplier,
     SupplierItem,
 )
+from .replenishment import demand_chart, reorder_policy_compute
 from .selectors import policies_with_position, reorder_suggestions
 from .services import (
     Receipt,
@@ -47,6 +50,28 @@ from .services import (
     purchase_orders_from_suggestions,
     quantity_text,
 )
+
+
+def each(
+    model_admin: admin.ModelAdmin,
+    request: HttpRequest,
+    queryset: QuerySet,
+    action,
+    done: str,
+    *,
+    keyword: str,  # noqa: ANN001
+) -> None:
+    """An admin action: ``action(<keyword>=row, actor=user)`` per selected row, a message per
+    row (its refusal, a ``StockError`` such as ``PurchasingError`` or a permission refusal, or
+    ``done``)."""
+    for row in queryset:
+        name = str(row)
+        try:
+            action(**{keyword: row}, actor=request.user)
+        except StockError as exc:
+            model_admin.message_user(request, f"{name}: {exc}", messages.ERROR)
+        else:
+            model_admin.message_user(request, f"{name} {done}.", messages.SUCCESS)
 
 
 class WarehouseChoicesMixin:
@@ -68,7 +93,7 @@ class SupplierItemInline(admin.TabularInline):
 
 @admin.register(Supplier)
 class SupplierAdmin(SimpleHistoryAdmin):
-    list_display = ["code", "name", "email", "lead_time_days", "active"]
+    list_display = ["code", "name", "email", "lead_time_days", "ordering_cost", "active"]
     list_filter = ["active"]
     search_fields = ["code", "name", "email"]
     inlines = [SupplierItemInline]
@@ -87,14 +112,47 @@ class SupplierItemAdmin(SimpleHistoryAdmin):
     order_multiple_display = quantity_column("order_multiple", "order multiple")
 
 
+@admin.register(CategoryHoldingCost)
+class CategoryHoldingCostAdmin(SimpleHistoryAdmin):
+    list_display = ["category", "annual_percent"]
+    search_fields = ["category__path"]
+
+
 @admin.register(ReorderPolicy)
 class ReorderPolicyAdmin(WarehouseChoicesMixin, WarehouseScopedAdminMixin, SimpleHistoryAdmin):
+    """Policies with their position; a policy's page shows, when computed, why each figure
+    (``explanation``) and its demand history and forecast as a chart (``chart``)."""
+
     warehouse_lookups = ("warehouse",)
-    list_display = ["item", "warehouse", "reorder_point_display", "safety_stock_display", "order_up_to_display"]
-    list_display += ["available", "on_order"]
-    list_filter = [PermittedWarehouseFilter]
+    list_display = ["item", "warehouse", "mode", "reorder_point_display", "safety_stock_display"]
+    list_display += ["order_up_to_display", "available", "on_order"]
+    list_filter = [PermittedWarehouseFilter, "mode"]
     search_fields = ["item__sku", "item__name"]
     autocomplete_fields = ["item"]
+    fields = ["item", "warehouse", "mode", "service_level", "reorder_point", "safety_stock", "order_up_to"]
+    fields += ["order_quantity", "computed_at", "why"]
+    readonly_fields = ["order_quantity", "computed_at", "why"]
+    actions = ["compute_policies"]
+    change_form_template = "admin/purchasing/reorderpolicy/change_form.html"
+
+    @admin.display(description="why these figures")
+    def why(self, obj: ReorderPolicy) -> str:
+        if obj.mode != PolicyMode.COMPUTED:
+            return "Manual: the figures are typed in."
+        if problem := obj.explanation.get("problem"):
+            return problem
+        figures = obj.explanation.get("figures", {})
+        return format_html_join("", "<p><b>{}</b>: {}</p>", ((k.replace("_", " "), v) for k, v in figures.items()))
+
+    @admin.action(description="Compute the selected policies from their forecasts", permissions=["change"])
+    def compute_policies(self, request: HttpRequest, queryset: QuerySet) -> None:
+        each(self, request, queryset, reorder_policy_compute, "computed", keyword="policy")
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):  # noqa: ANN001, ANN201
+        policy = self.get_object(request, object_id)
+        if policy is not None:
+            extra_context = {**(extra_context or {}), "demand_chart": demand_chart(policy)}
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return policies_with_position(request.user)
@@ -234,22 +292,13 @@ class PurchaseOrderAdmin(WarehouseChoicesMixin, WarehouseScopedAdminMixin, Simpl
         url = reverse("admin:purchasing_purchaseorder_receive", args=[obj.pk])
         return format_html('<a href="{}">Receive…</a>', url)
 
-    def _each(self, request: HttpRequest, queryset: QuerySet, action, done: str) -> None:  # noqa: ANN001
-        for order in queryset:
-            try:
-                action(order=order, actor=request.user)
-            except StockError as exc:  # includes PurchasingError and permission refusals
-                self.message_user(request, f"{order.number}: {exc}", messages.ERROR)
-            else:
-                self.message_user(request, f"{order.number} {done}.", messages.SUCCESS)
-
     @admin.action(description="Place selected draft orders", permissions=["change"])
     def place_orders(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._each(request, queryset, purchase_order_place, "placed")
+        each(self, request, queryset, purchase_order_place, "placed", keyword="order")
 
     @admin.action(description="Cancel selected orders", permissions=["change"])
     def cancel_orders(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._each(request, queryset, purchase_order_cancel, "cancelled")
+        each(self, request, queryset, purchase_order_cancel, "cancelled", keyword="order")
 
     def get_urls(self):  # noqa: ANN201 - Django signature
         view = self.admin_site.admin_view(self.receive_view)

@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from catalog.models import Item, LocationKind, Warehouse
 from catalog.permissions import WarehouseAction, warehouse_require
+from common.numbers import plain
 from stock.models import Movement, MovementKind, StockLevel
 
 from . import forecasting
@@ -281,3 +282,24 @@ def forecast_pairs(*, warehouse: Warehouse | None = None, item: Item | None = No
     policies = _scoped(ReorderPolicy.objects.all(), warehouse, item).values_list("item_id", "warehouse_id")
     history = _scoped(DemandDay.objects.all(), warehouse, item).values_list("item_id", "warehouse_id").distinct()
     return sorted(set(policies) | set(history))
+
+
+CHART_HISTORY_DAYS = 182
+
+
+def demand_chart(policy: ReorderPolicy, today: date | None = None) -> dict[str, list]:
+    """The policy page's chart: the last ``CHART_HISTORY_DAYS`` days of demand (stock-out days
+    apart) and the stored forecast after them, one label (ISO date) a day."""
+    today = today or timezone.localdate()
+    demand, stockout = demand_series(item_id=policy.item_id, warehouse_id=policy.warehouse_id, today=today)
+    demand, stockout = demand[-CHART_HISTORY_DAYS:], stockout[-CHART_HISTORY_DAYS:]
+    forecast = DemandForecast.objects.filter(item_id=policy.item_id, warehouse_id=policy.warehouse_id).first()
+    ahead = forecast.daily if forecast is not None else []
+    first = today - timedelta(days=len(demand))
+    labels = [(first + timedelta(days=i)).isoformat() for i in range(len(demand) + len(ahead))]
+    return {
+        "labels": labels,
+        "demand": [None if out else plain(v) for v, out in zip(demand, stockout, strict=True)] + [None] * len(ahead),
+        "stockout": [plain(v) if out else None for v, out in zip(demand, stockout, strict=True)] + [None] * len(ahead),
+        "forecast": [None] * len(demand) + list(ahead),
+    }
