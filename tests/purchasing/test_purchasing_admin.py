@@ -18,14 +18,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def boss(client, actor):
-    actor.is_staff = True
-    actor.save()
-    client.force_login(actor)
-    return client
-
-
-@pytest.fixture
 def placed(supplier, warehouse, item, lot_item, actor) -> PurchaseOrder:
     draft = purchase_order_create(
         supplier=supplier,

@@ -13,7 +13,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from purchasing.models import DemandForecast, PolicyMode, ReorderPolicy
+from purchasing.models import PolicyMode, ReorderPolicy
 from purchasing.replenishment import demand_history_refresh
 from stock import services as stock
 
@@ -22,33 +22,12 @@ D = Decimal
 
 
 @pytest.fixture
-def boss(client, actor):
-    actor.is_staff = True
-    actor.save()
-    client.force_login(actor)
-    return client
-
-
-@pytest.fixture
 def policy(item, warehouse) -> ReorderPolicy:
     return ReorderPolicy.objects.create(item=item, warehouse=warehouse, reorder_point=D(10), order_up_to=D(30))
 
 
-def _forecast(item, warehouse) -> DemandForecast:
-    return DemandForecast.objects.create(
-        item=item,
-        warehouse=warehouse,
-        method="moving average (28 days)",
-        daily_demand=D(2),
-        daily_sd=D(1),
-        history_days=3,
-        daily=["2"] * 91,
-        fitted_at=timezone.now(),
-    )
-
-
 def test_the_compute_action_explains_each_figure_and_the_page_charts_the_demand(
-    boss, supplier, policy, item, warehouse, bin_a, actor, settings
+    boss, supplier, policy, item, warehouse, bin_a, actor, settings, forecast_of
 ):
     settings.STOCK_BACKDATE_DAYS = 10
     today = timezone.localdate()
@@ -68,7 +47,7 @@ def test_the_compute_action_explains_each_figure_and_the_page_charts_the_demand(
             occurred_at=timezone.make_aware(datetime.combine(today - timedelta(days=days_ago), time(12))),
         )
     demand_history_refresh()
-    _forecast(item, warehouse)
+    forecast_of(item, warehouse, daily="2", sd="1")
 
     changelist = reverse("admin:purchasing_reorderpolicy_changelist")
     response = boss.post(changelist, {"action": "compute_policies", "_selected_action": [policy.pk]}, follow=True)

@@ -84,19 +84,9 @@ def test_demand_history_counts_sales_per_warehouse_and_flags_stock_out_days(
 
 
 @pytest.fixture
-def forecast(item, warehouse) -> DemandForecast:
+def forecast(item, warehouse, forecast_of) -> DemandForecast:
     """20 a day, standard deviation 5 (a fit, stored as the job stores it)."""
-    return DemandForecast.objects.create(
-        item=item,
-        warehouse=warehouse,
-        method="Holt-Winters (weekly season)",
-        daily_demand=D(20),
-        daily_sd=D(5),
-        mase=D("0.5"),
-        history_days=140,
-        daily=["20"] * 91,
-        fitted_at=timezone.now(),
-    )
+    return forecast_of(item, warehouse)
 
 
 @pytest.fixture
