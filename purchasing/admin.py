@@ -13,10 +13,11 @@ import uuid
 from decimal import Decimal
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.db.models import DecimalField, F, OuterRef, QuerySet, Subquery, Sum
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -29,12 +30,14 @@ from catalog.units import check_quantity, quantity_column
 from common.numbers import DecimalNumberField
 from stock.services import StockError
 
+from .documents import purchase_order_pdf, purchase_order_send
 from .models import (
     OPEN_STATUSES,
     CategoryHoldingCost,
     PolicyMode,
     PurchaseOrder,
     PurchaseOrderLine,
+    PurchaseOrderSending,
     PurchaseOrderStatus,
     ReorderPolicy,
     Supplier,
@@ -247,6 +250,24 @@ class PurchaseOrderLineInline(admin.TabularInline):
         return self._draft(obj) and super().has_delete_permission(request, obj)
 
 
+class PurchaseOrderSendingInline(admin.TabularInline):
+    """Each time the order was mailed to the supplier (read-only: sending is a button)."""
+
+    model = PurchaseOrderSending
+    extra = 0
+    fields = readonly_fields = ["sent_at", "sent_to", "sent_by", "error"]
+    verbose_name_plural = "sent to the supplier"
+
+    def has_add_permission(self, request: HttpRequest, obj: PurchaseOrder | None = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: PurchaseOrder | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: PurchaseOrder | None = None) -> bool:
+        return False
+
+
 class ReceiveLineForm(forms.Form):
     line = forms.IntegerField(widget=forms.HiddenInput)
     quantity = DecimalNumberField(min_value=Decimal(0), max_digits=18, decimal_places=4, required=False)
@@ -265,14 +286,32 @@ ReceiveFormSet = forms.formset_factory(ReceiveLineForm, extra=0)
 @admin.register(PurchaseOrder)
 class PurchaseOrderAdmin(WarehouseChoicesMixin, WarehouseScopedAdminMixin, SimpleHistoryAdmin):
     warehouse_lookups = ("warehouse",)
-    list_display = ["number", "supplier", "warehouse", "status", "expected_on", "ordered_at", "receive_link"]
+    list_display = ["number", "supplier", "warehouse", "status", "expected_on", "ordered_at", "total_display"]
+    list_display += ["receive_link"]
     list_filter = ["status", PermittedWarehouseFilter, ("supplier", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["=id", "supplier__code", "supplier__name", "lines__item__sku"]
     list_select_related = ["supplier", "warehouse"]
     autocomplete_fields = ["supplier"]
-    inlines = [PurchaseOrderLineInline]
+    inlines = [PurchaseOrderLineInline, PurchaseOrderSendingInline]
     actions = ["place_orders", "cancel_orders"]
-    readonly_fields = ["status", "ordered_at", "created_by", "receive_link"]
+    readonly_fields = ["status", "ordered_at", "created_by", "receive_link", "total_display"]
+    change_form_template = "admin/purchasing/purchaseorder/change_form.html"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        # A subquery, not a join: the search on lines' SKUs must not count a line twice.
+        amounts = (
+            PurchaseOrderLine.objects.filter(order_id=OuterRef("pk"))
+            .values("order_id")
+            .annotate(total=Sum(F("quantity") * F("unit_cost"), output_field=DecimalField()))
+            .values("total")
+        )
+        return super().get_queryset(request).annotate(total_amount=Subquery(amounts, output_field=DecimalField()))
+
+    @admin.display(description="total", ordering="total_amount")
+    def total_display(self, obj: PurchaseOrder) -> str:
+        total = getattr(obj, "total_amount", None)
+        total = obj.total if total is None else total
+        return f"{total.quantize(Decimal('0.01'))} {settings.CURRENCY}"
 
     def get_readonly_fields(self, request: HttpRequest, obj: PurchaseOrder | None = None) -> list[str]:
         fields = list(super().get_readonly_fields(request, obj))
@@ -302,7 +341,39 @@ class PurchaseOrderAdmin(WarehouseChoicesMixin, WarehouseScopedAdminMixin, Simpl
 
     def get_urls(self):  # noqa: ANN201 - Django signature
         view = self.admin_site.admin_view(self.receive_view)
-        return [path("<int:pk>/receive/", view, name="purchasing_purchaseorder_receive"), *super().get_urls()]
+        wrap = self.admin_site.admin_view
+        return [
+            path("<int:pk>/receive/", view, name="purchasing_purchaseorder_receive"),
+            path("<int:pk>/do/<str:step>/", wrap(self.step_view), name="purchasing_purchaseorder_step"),
+            path("<int:pk>/pdf/", wrap(self.pdf_view), name="purchasing_purchaseorder_pdf"),
+            *super().get_urls(),
+        ]
+
+    STEPS = {
+        "place": (purchase_order_place, "placed"),
+        "cancel": (purchase_order_cancel, "cancelled"),
+        "send": (purchase_order_send, "sent to the supplier"),
+    }
+
+    def step_view(self, request: HttpRequest, pk: int, step: str) -> HttpResponse:
+        """The order page's buttons (POST): place, cancel, send to the supplier; the service
+        checks the rights again and its refusal shows as a message, nothing written."""
+        if request.method != "POST" or step not in self.STEPS:
+            raise Http404
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        order = get_object_or_404(self.get_queryset(request), pk=pk)
+        each(self, request, [order], self.STEPS[step][0], self.STEPS[step][1], keyword="order")
+        return HttpResponseRedirect(reverse("admin:purchasing_purchaseorder_change", args=[pk]))
+
+    def pdf_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """The order as the supplier gets it (``documents.purchase_order_pdf``)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        order = get_object_or_404(self.get_queryset(request), pk=pk)
+        response = HttpResponse(purchase_order_pdf(order), content_type="application/pdf")
+        response["Content-Disposition"] = f'inline; filename="{order.number}.pdf"'
+        return response
 
     def receive_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         """One row per line with what is outstanding: quantity, bin, lot and expiry. Posting

@@ -1,5 +1,5 @@
 """REST API of purchasing (docs/api.md, docs/purchasing.md): suppliers (read), purchase orders
-(list, create a draft, place, cancel, receive) and the reorder suggestions.
+(list, create a draft, place, cancel, receive, send to the supplier) and the reorder suggestions.
 
 As in ``stock.api``: a nested ``InputSerializer`` validates, ``catalog.api``'s look-ups name
 items, warehouses and locations, one service of ``purchasing.services`` runs with
@@ -11,6 +11,8 @@ orders" grant (a clerk's), which the service checks; reading orders to receive t
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from django.db.models import Prefetch, QuerySet
 from django_filters import rest_framework as filters
@@ -27,6 +29,7 @@ from catalog.permissions import scope_to_warehouses
 from common.api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from stock.api import MAX_LINES, POSITIVE, MovementOutputSerializer, quantity_field, unit_cost_field
 
+from .documents import purchase_order_send
 from .models import PurchaseOrder, PurchaseOrderLine, PurchaseOrderStatus, Supplier
 from .selectors import reorder_suggestions
 from .services import (
@@ -92,10 +95,17 @@ class OrderOutputSerializer(serializers.ModelSerializer):
     supplier = serializers.CharField(source="supplier.code")
     warehouse = serializers.CharField(source="warehouse.code")
     lines = LineOutputSerializer(many=True)
+    total = serializers.DecimalField(max_digits=22, decimal_places=4, help_text="Sum of quantity x unit cost.")
+    sent_at = serializers.SerializerMethodField(help_text="When it was last mailed to the supplier (null: never).")
 
     class Meta:
         model = PurchaseOrder
-        fields = ["id", "number", "supplier", "warehouse", "status", "expected_on", "ordered_at", "notes", "lines"]
+        fields = ["id", "number", "supplier", "warehouse", "status", "expected_on", "ordered_at", "notes", "total"]
+        fields += ["sent_at", "lines"]
+
+    def get_sent_at(self, order: PurchaseOrder) -> datetime | None:
+        sent = [s.sent_at for s in order.sendings.all() if not s.error]
+        return max(sent, default=None)
 
 
 class CanReadOrders(BasePermission):
@@ -158,11 +168,15 @@ class PurchaseOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vie
         order = OrderOutputSerializer()
         movements = MovementOutputSerializer(many=True)
 
-    required_permissions = {"place": ["purchasing.change_purchaseorder"], "cancel": ["purchasing.change_purchaseorder"]}
+    required_permissions = {
+        "place": ["purchasing.change_purchaseorder"],
+        "cancel": ["purchasing.change_purchaseorder"],
+        "send": ["purchasing.change_purchaseorder"],
+    }
     serializer_class = OrderOutputSerializer
     filterset_class = Filter
     queryset = PurchaseOrder.objects.select_related("supplier", "warehouse").prefetch_related(
-        Prefetch("lines", queryset=PurchaseOrderLine.objects.select_related("item"))
+        Prefetch("lines", queryset=PurchaseOrderLine.objects.select_related("item")), "sendings"
     )
 
     def get_permissions(self) -> list[BasePermission]:
@@ -226,6 +240,16 @@ class PurchaseOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vie
         order = self.get_object()
         return idempotent(
             request, lambda key: Response(self._output(purchase_order_cancel(order=order, actor=request.user)))
+        )
+
+    @extend_schema(request=None, responses={200: OrderOutputSerializer}, parameters=[IDEMPOTENCY_PARAMETER])
+    @action(detail=True, methods=["post"])
+    def send(self, request: Request, pk: str | None = None) -> Response:
+        """Mail the placed order (PDF attached) to the supplier again; recorded on the order."""
+        order = self.get_object()
+        return idempotent(
+            request,
+            lambda key: Response(self._output(purchase_order_send(order=order, actor=request.user).order)),
         )
 
     @extend_schema(

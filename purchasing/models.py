@@ -192,6 +192,11 @@ class PurchaseOrder(models.Model):
     def number(self) -> str:
         return f"PO-{self.pk:06d}" if self.pk else "PO (new)"
 
+    @property
+    def total(self) -> Decimal:
+        """What the order costs: the sum of quantity x unit cost over its lines (prefetch them)."""
+        return sum((line.quantity * line.unit_cost for line in self.lines.all()), ZERO)
+
 
 class PurchaseOrderLine(models.Model):
     """``quantity`` of ``item`` at ``unit_cost`` per base unit; ``received_quantity`` grows with
@@ -222,6 +227,27 @@ class PurchaseOrderLine(models.Model):
     @property
     def outstanding(self) -> Decimal:
         return self.quantity - self.received_quantity
+
+
+class PurchaseOrderSending(models.Model):
+    """One attempt to mail the order to its supplier (``purchasing.documents.purchase_order_send``):
+    to whom, when, by whom (empty: the system, when it was placed) and, if the mail server
+    refused, why. Append-only: a re-send is a new row."""
+
+    order = models.ForeignKey(PurchaseOrder, on_delete=models.CASCADE, related_name="sendings")
+    sent_to = models.EmailField()
+    sent_at = models.DateTimeField()
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    error = models.TextField(blank=True, help_text="Empty: the mail server accepted it.")
+
+    class Meta:
+        ordering = ["-sent_at", "-id"]
+
+    def __str__(self) -> str:
+        outcome = "failed" if self.error else "sent"
+        return f"{self.order} {outcome} to {self.sent_to} at {self.sent_at:%Y-%m-%d %H:%M}"
 
 
 class CategoryHoldingCost(models.Model):

@@ -168,7 +168,9 @@ def _locked(order: PurchaseOrder) -> PurchaseOrder:
 @transaction.atomic
 def purchase_order_place(*, order: PurchaseOrder, actor: AbstractBaseUser | None) -> PurchaseOrder:
     """Draft -> ordered: the lines are fixed from now on. ``expected_on``, when empty, becomes
-    today plus the longest lead time of the lines' supplier items (else the supplier's)."""
+    today plus the longest lead time of the lines' supplier items (else the supplier's). When
+    the supplier has an e-mail address, mailing it the order (``tasks.send_purchase_order``) is
+    enqueued once the placing commits."""
     order = _locked(order)
     warehouse_require(actor, order.warehouse, WarehouseAction.VIEW, model_perm="purchasing.change_purchaseorder")
     if order.status != PurchaseOrderStatus.DRAFT:
@@ -186,6 +188,10 @@ def purchase_order_place(*, order: PurchaseOrder, actor: AbstractBaseUser | None
     order.ordered_at = timezone.now()
     _history_user(order, actor)
     order.save(update_fields=["status", "ordered_at", "expected_on"])
+    if order.supplier.email:
+        from .tasks import send_purchase_order  # tasks import the services: imported here, when used
+
+        send_purchase_order.delay_on_commit(order.pk)
     return order
 
 

@@ -13,8 +13,11 @@ from django.urls import reverse
 from catalog.units import format_quantity
 from common.roles import ADMINISTRATOR, PURCHASING_MANAGER, mail_recipients
 
+from .documents import purchase_order_send
+from .models import PurchaseOrder
 from .replenishment import demand_history_refresh, forecast_pairs, forecast_refit
 from .selectors import reorder_suggestions
+from .services import PurchasingError
 
 logger = logging.getLogger(__name__)
 
@@ -86,3 +89,19 @@ def forecast_nightly() -> int:
         forecast_chunk.delay([list(pair) for pair in chunk])
     logger.info("Forecasts: %d pair(s) in %d task(s).", len(pairs), len(chunks))
     return len(chunks)
+
+
+@shared_task(name="purchasing.send_purchase_order")
+def send_purchase_order(order_id: int) -> int | None:
+    """Mail a placed order to its supplier (``documents.purchase_order_send``, as the system).
+    Enqueued when the order is placed, after the placing commits. A refusal (no address, the
+    mail server said no) is recorded on the order and logged, not retried: the order's page
+    offers to send it again. Returns the id of the recorded sending, if any."""
+    order = PurchaseOrder.objects.filter(pk=order_id).first()
+    if order is None:
+        return None
+    try:
+        return purchase_order_send(order=order, actor=None).pk
+    except PurchasingError as refused:
+        logger.warning("Purchase order %s not sent: %s", order.number, refused)
+        return None
