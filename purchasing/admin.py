@@ -31,6 +31,7 @@ from common.numbers import DecimalNumberField
 from stock.services import StockError
 
 from .documents import purchase_order_pdf, purchase_order_send
+from .forms import SuggestionLineForm
 from .models import (
     OPEN_STATUSES,
     CategoryHoldingCost,
@@ -175,28 +176,40 @@ class ReorderPolicyAdmin(WarehouseChoicesMixin, WarehouseScopedAdminMixin, Simpl
         return super().changelist_view(request, extra_context)
 
     def suggestions_view(self, request: HttpRequest) -> HttpResponse:
-        """What to reorder now, in the user's warehouses; POST makes draft orders of it."""
+        """What to reorder now, in the user's warehouses; each line can be chosen or not, its
+        quantity and supplier changed; POST makes (or updates) draft orders of the chosen lines,
+        all lines checked first and every problem shown at once, nothing written then."""
         if not self.has_view_permission(request):
             raise PermissionDenied
         suggestions = reorder_suggestions(user=request.user)
         may_order = request.user.has_perm("purchasing.add_purchaseorder")
-        if request.method == "POST":
+        posted = request.POST if request.method == "POST" else None
+        lines = [SuggestionLineForm(posted, suggestion=s) for s in suggestions]
+        if posted is not None:
             if not may_order:
                 raise PermissionDenied
-            try:
-                orders = purchase_orders_from_suggestions(suggestions=suggestions, actor=request.user)
-            except StockError as exc:
-                self.message_user(request, f"No order was made: {exc}", messages.ERROR)
-                return HttpResponseRedirect(request.path)
-            names = ", ".join(o.number for o in orders) or "none (no suggestion has a supplier)"
-            self.message_user(request, f"Draft purchase orders made: {names}.", messages.SUCCESS)
-            return HttpResponseRedirect(reverse("admin:purchasing_purchaseorder_changelist"))
+            valid = [form.is_valid() for form in lines]  # every line checked, so every error shows at once
+            if all(valid):
+                chosen = [s for s in (form.edited() for form in lines) if s is not None]
+                if not chosen:
+                    self.message_user(request, "Nothing was ordered: choose at least one line.", messages.WARNING)
+                    return HttpResponseRedirect(request.path)
+                try:
+                    orders = purchase_orders_from_suggestions(suggestions=chosen, actor=request.user)
+                except StockError as exc:
+                    self.message_user(request, f"No order was made: {exc}", messages.ERROR)
+                    return HttpResponseRedirect(request.path)
+                names = ", ".join(o.number for o in orders)
+                self.message_user(request, f"Draft purchase orders made or updated: {names}.", messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:purchasing_purchaseorder_changelist"))
+            self.message_user(request, "Nothing was ordered: correct the lines marked below.", messages.ERROR)
         context = {
             **self.admin_site.each_context(request),
             "title": "Reorder suggestions",
             "opts": self.model._meta,
+            "lines": lines,
             "suggestions": suggestions,
-            "may_order": may_order and any(s.supplier_item for s in suggestions),
+            "may_order": may_order and suggestions,
         }
         return TemplateResponse(request, "admin/purchasing/suggestions.html", context)
 

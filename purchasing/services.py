@@ -131,20 +131,7 @@ def purchase_order_create(
         raise PurchasingError(f"Supplier {supplier.code} is inactive: activate it or order elsewhere.")
     if not lines:
         raise PurchasingError("An order needs at least one line.")
-    seen: set[int] = set()
-    rows = []
-    for line in lines:
-        item = line.item
-        if item.pk in seen:
-            raise PurchasingError(f"{item.sku} is on two lines: put the whole quantity on one.")
-        seen.add(item.pk)
-        if item.status != ItemStatus.ACTIVE:
-            raise PurchasingError(f"{item.sku} is discontinued: it cannot be ordered.")
-        quantity = _positive_quantity(line.quantity, item)
-        cost = supplier_price(supplier=supplier, item=item) if line.unit_cost is None else line.unit_cost
-        if cost < 0:
-            raise PurchasingError(f"The unit cost of {item.sku} cannot be negative ({cost}).")
-        rows.append(PurchaseOrderLine(item=item, quantity=quantity, unit_cost=cost))
+    rows = _order_rows(supplier, lines)
     order = PurchaseOrder(
         supplier=supplier, warehouse=warehouse, expected_on=expected_on, notes=notes, created_by=actor
     )
@@ -305,24 +292,81 @@ def purchase_order_receive(
     return movements
 
 
+def _order_rows(supplier: Supplier, lines: Sequence[OrderLine]) -> list[PurchaseOrderLine]:
+    """Unsaved lines of ``lines`` (each item once, active, quantity > 0 and fit for its unit,
+    cost >= 0; unit cost None: the supplier's price), or the first refusal."""
+    seen: set[int] = set()
+    rows = []
+    for line in lines:
+        item = line.item
+        if item.pk in seen:
+            raise PurchasingError(f"{item.sku} is on two lines: put the whole quantity on one.")
+        seen.add(item.pk)
+        if item.status != ItemStatus.ACTIVE:
+            raise PurchasingError(f"{item.sku} is discontinued: it cannot be ordered.")
+        quantity = _positive_quantity(line.quantity, item)
+        cost = supplier_price(supplier=supplier, item=item) if line.unit_cost is None else line.unit_cost
+        if cost < 0:
+            raise PurchasingError(f"The unit cost of {item.sku} cannot be negative ({cost}).")
+        rows.append(PurchaseOrderLine(item=item, quantity=quantity, unit_cost=cost))
+    return rows
+
+
+@transaction.atomic
+def purchase_order_lines_set(
+    *, order: PurchaseOrder, lines: Sequence[OrderLine], actor: AbstractBaseUser | None
+) -> PurchaseOrder:
+    """Set lines of a draft: an item already on it gets the new quantity and cost (not a second
+    line, not the sum), a new item a new line; other lines stay. Locks the order; refuses,
+    writing nothing, an order that is no longer a draft and any line ``purchase_order_create``
+    would refuse."""
+    order = _locked(order)
+    warehouse_require(actor, order.warehouse, WarehouseAction.VIEW, model_perm="purchasing.change_purchaseorder")
+    if order.status != PurchaseOrderStatus.DRAFT:
+        raise PurchasingError(f"{order.number} is {order.get_status_display().lower()}: only a draft's lines change.")
+    if not order.supplier.active:
+        raise PurchasingError(f"Supplier {order.supplier.code} is inactive: activate it or order elsewhere.")
+    existing = {line.item_id: line for line in order.lines.all()}
+    for row in _order_rows(order.supplier, lines):
+        line = existing.get(row.item.pk, row)
+        line.order, line.quantity, line.unit_cost = order, row.quantity, row.unit_cost
+        _history_user(line, actor)
+        line.save()
+    return order
+
+
 @transaction.atomic
 def purchase_orders_from_suggestions(*, suggestions: Sequence, actor: AbstractBaseUser | None) -> list[PurchaseOrder]:
-    """Draft orders for ``suggestions`` (``purchasing.selectors.reorder_suggestions``): one per
-    (supplier, warehouse), each line the suggested quantity at the supplier's price.
-    Suggestions without a supplier are skipped (give the item a supplier first)."""
+    """Draft orders for ``suggestions`` (``purchasing.selectors.reorder_suggestions``, possibly
+    edited: another quantity or supplier item): one per (supplier, warehouse), each line the
+    suggested quantity at that offer's price. An existing draft of the same supplier and
+    warehouse takes the lines (``purchase_order_lines_set``), so running it again changes the
+    drafts' quantities instead of making more drafts. Suggestions without a supplier are
+    skipped (give the item a supplier first). All or nothing."""
     groups: dict[tuple[int, int], list] = {}
     for suggestion in suggestions:
         if suggestion.supplier_item is not None:
             key = (suggestion.supplier_item.supplier_id, suggestion.warehouse.pk)
             groups.setdefault(key, []).append(suggestion)
     orders = []
-    for group in groups.values():
+    for (supplier_id, warehouse_id), group in groups.items():
         first = group[0]
+        lines = [OrderLine(s.item, s.quantity, s.supplier_item.unit_cost) for s in group]
+        draft = (
+            PurchaseOrder.objects.filter(
+                supplier_id=supplier_id, warehouse_id=warehouse_id, status=PurchaseOrderStatus.DRAFT
+            )
+            .order_by("id")
+            .first()
+        )
+        if draft is not None:
+            orders.append(purchase_order_lines_set(order=draft, lines=lines, actor=actor))
+            continue
         orders.append(
             purchase_order_create(
                 supplier=first.supplier_item.supplier,
                 warehouse=first.warehouse,
-                lines=[OrderLine(s.item, s.quantity, s.supplier_item.unit_cost) for s in group],
+                lines=lines,
                 actor=actor,
                 notes="Created from the reorder suggestions.",
             )
