@@ -16,7 +16,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import DecimalField, F, OuterRef, QuerySet, Subquery, Sum
+from django.db.models import Case, DecimalField, F, OuterRef, QuerySet, Subquery, Sum, Value, When
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -24,10 +24,11 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
-from catalog.models import Location, LocationKind
+from catalog.models import Location, LocationKind, LocationLevel
 from catalog.permissions import PermittedWarehouseFilter, WarehouseScopedAdminMixin, warehouses_for
 from catalog.units import check_quantity, quantity_column
 from common.numbers import DecimalNumberField
+from stock.models import StockLevel
 from stock.services import StockError
 
 from .documents import purchase_order_pdf, purchase_order_send
@@ -50,6 +51,7 @@ from .services import (
     Receipt,
     purchase_order_cancel,
     purchase_order_place,
+    purchase_order_receipt_problems,
     purchase_order_receive,
     purchase_orders_from_suggestions,
     quantity_text,
@@ -263,6 +265,20 @@ class PurchaseOrderLineInline(admin.TabularInline):
         return self._draft(obj) and super().has_delete_permission(request, obj)
 
 
+def usual_bins(bins: QuerySet, item_ids: list[int]) -> dict[int, list[int]]:
+    """Per item id, the ids of ``bins`` that hold it or held it (a stock level exists), most
+    on hand first: where the receiving page puts it by default."""
+    usual: dict[int, list[int]] = {item_id: [] for item_id in item_ids}
+    for item_id, location_id in (
+        StockLevel.objects.filter(item_id__in=item_ids, location__in=bins)
+        .order_by("item_id", "-on_hand", "location__code")
+        .values_list("item_id", "location_id")
+    ):
+        if location_id not in usual[item_id]:
+            usual[item_id].append(location_id)
+    return usual
+
+
 class PurchaseOrderSendingInline(admin.TabularInline):
     """Each time the order was mailed to the supplier (read-only: sending is a button)."""
 
@@ -395,13 +411,28 @@ class PurchaseOrderAdmin(WarehouseChoicesMixin, WarehouseScopedAdminMixin, Simpl
             raise PermissionDenied
         order = get_object_or_404(self.get_queryset(request), pk=pk)
         lines = list(order.lines.select_related("item"))
-        locations = Location.objects.filter(warehouse=order.warehouse, kind=LocationKind.INTERNAL, active=True)
+        bins = Location.objects.filter(
+            warehouse=order.warehouse, kind=LocationKind.INTERNAL, level=LocationLevel.BIN, active=True
+        )
+        usual = usual_bins(bins, [line.item_id for line in lines])
         initial = [
-            {"line": line.pk, "quantity": quantity_text(line.outstanding)} for line in lines if line.outstanding > 0
+            {
+                "line": line.pk,
+                "quantity": quantity_text(line.outstanding),
+                "location": next(iter(usual[line.item_id]), None),
+            }
+            for line in lines
+            if line.outstanding > 0
         ]
         formset = ReceiveFormSet(
-            request.POST if request.method == "POST" else None, initial=initial, form_kwargs={"locations": locations}
+            request.POST if request.method == "POST" else None, initial=initial, form_kwargs={"locations": bins}
         )
+        item_of = {str(line.pk): line.item_id for line in lines}
+        for form in formset:  # each line's usual bins first (those that hold or held the item)
+            first = usual.get(item_of.get(str(form["line"].value())), [])
+            form.fields["location"].queryset = bins.annotate(
+                usual=Case(*[When(pk=pk, then=Value(n)) for n, pk in enumerate(first)], default=Value(len(first)))
+            ).order_by("usual", "code")
         key = request.POST.get("idempotency_key") or f"admin-receipt:{uuid.uuid4()}"
         if request.method == "POST" and formset.is_valid():
             by_pk = {line.pk: line for line in lines}
@@ -415,8 +446,10 @@ class PurchaseOrderAdmin(WarehouseChoicesMixin, WarehouseScopedAdminMixin, Simpl
                     continue
                 receipts.append(Receipt(line, row["quantity"], row["location"], row["lot"], row["expiry_date"]))
             try:
-                if missing:
-                    raise StockError(f"Choose where {', '.join(missing)} goes.")
+                if missing:  # said together with every other problem of the form
+                    problems = [f"Choose where {sku} goes." for sku in missing]
+                    problems += [str(p) for p in purchase_order_receipt_problems(order=order, receipts=receipts)]
+                    raise StockError(" ".join(problems))
                 purchase_order_receive(order=order, receipts=receipts, actor=request.user, idempotency_key=key)
             except (StockError, PermissionDenied) as exc:
                 self.message_user(request, f"Nothing was received: {exc}", messages.ERROR)

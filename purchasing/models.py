@@ -5,8 +5,8 @@ Invariants kept by the database:
 - a supplier code is unique ignoring case; an item has at most one preferred supplier;
 - a supplier sells an item on one ``SupplierItem`` row; a reorder policy is unique per
   (item, warehouse), with ``0 <= safety_stock <= reorder_point < order_up_to``;
-- a purchase order line's ``0 <= received_quantity <= quantity`` and an item appears once per
-  order.
+- a purchase order line's ``received_quantity >= 0`` (above ``quantity`` only within the
+  over-receipt tolerance, checked by the service) and an item appears once per order.
 
 Quantities are in the item's base unit. Only ``purchasing.services`` changes purchase orders;
 receipts change stock through ``stock.services.purchase_receipts_post`` (the one write path).
@@ -43,6 +43,13 @@ class Supplier(models.Model):
         validators=[MinValueValidator(0)],
         help_text="What placing one order with this supplier costs us (the S of the EOQ, docs/replenishment.md).",
     )
+    over_receipt_percent = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        default=ZERO,
+        validators=[MinValueValidator(0)],
+        help_text="How much more than ordered may be received, in % of the line (0: not one unit more).",
+    )
     notes = models.TextField(blank=True)
     history = HistoricalRecords()
 
@@ -52,6 +59,7 @@ class Supplier(models.Model):
             models.UniqueConstraint(Lower("code"), name="supplier_code_unique_ci"),
             models.CheckConstraint(condition=~Q(code=""), name="supplier_code_not_empty"),
             models.CheckConstraint(condition=Q(ordering_cost__gte=0), name="supplier_ordering_cost_non_negative"),
+            models.CheckConstraint(condition=Q(over_receipt_percent__gte=0), name="supplier_over_receipt_non_negative"),
         ]
 
     def __str__(self) -> str:
@@ -72,6 +80,14 @@ class SupplierItem(models.Model):
         **QTY, null=True, blank=True, help_text="Orders are a multiple of this (base units); empty: any."
     )
     preferred = models.BooleanField(default=False, help_text="Suggested orders go to the preferred supplier.")
+    over_receipt_percent = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text="Over-receipt tolerance for this item, in %; empty: the supplier's.",
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -200,7 +216,7 @@ class PurchaseOrder(models.Model):
 
 class PurchaseOrderLine(models.Model):
     """``quantity`` of ``item`` at ``unit_cost`` per base unit; ``received_quantity`` grows with
-    each receipt (never beyond ``quantity``)."""
+    each receipt (beyond ``quantity`` only within the supplier's over-receipt tolerance)."""
 
     order = models.ForeignKey(PurchaseOrder, on_delete=models.CASCADE, related_name="lines")
     item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="+")
@@ -215,9 +231,10 @@ class PurchaseOrderLine(models.Model):
             models.UniqueConstraint(fields=["order", "item"], name="purchaseorderline_item_once"),
             models.CheckConstraint(condition=Q(quantity__gt=0), name="purchaseorderline_quantity_positive"),
             models.CheckConstraint(condition=Q(unit_cost__gte=0), name="purchaseorderline_cost_non_negative"),
+            # Not capped at the quantity: a supplier's over-receipt tolerance lets more arrive
+            # (purchasing.services.purchase_order_receive checks it under the order's lock).
             models.CheckConstraint(
-                condition=Q(received_quantity__gte=0) & Q(received_quantity__lte=F("quantity")),
-                name="purchaseorderline_received_within_ordered",
+                condition=Q(received_quantity__gte=0), name="purchaseorderline_received_non_negative"
             ),
         ]
 
@@ -226,7 +243,8 @@ class PurchaseOrderLine(models.Model):
 
     @property
     def outstanding(self) -> Decimal:
-        return self.quantity - self.received_quantity
+        """What is still to come: never below zero (an over-receipt leaves nothing outstanding)."""
+        return max(self.quantity - self.received_quantity, ZERO)
 
 
 class PurchaseOrderSending(models.Model):

@@ -9,7 +9,7 @@ from decimal import ROUND_CEILING, Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import DecimalField, F, Max, OuterRef, Q, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from catalog.models import QTY, Item, LocationKind, Warehouse
@@ -100,7 +100,7 @@ def policies_with_position(user: AbstractBaseUser | None = None, warehouse: Ware
     )
     return policies.annotate(
         available=_sum(levels, F("on_hand") - F("reserved")),
-        on_order=_sum(open_lines, F("quantity") - F("received_quantity")),
+        on_order=_sum(open_lines, Greatest(F("quantity") - F("received_quantity"), Value(ZERO))),
     )
 
 

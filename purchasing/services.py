@@ -199,16 +199,70 @@ def purchase_order_cancel(*, order: PurchaseOrder, actor: AbstractBaseUser | Non
     return order
 
 
+def over_receipt_percent(order: PurchaseOrder, item_ids: Sequence[int]) -> dict[int, Decimal]:
+    """Per item id, how much more than ordered may arrive, in %: the supplier item's tolerance,
+    else the supplier's (default 0)."""
+    offers = SupplierItem.objects.filter(
+        supplier=order.supplier, item_id__in=item_ids, over_receipt_percent__isnull=False
+    )
+    percent = dict.fromkeys(item_ids, order.supplier.over_receipt_percent)
+    percent.update({o.item_id: o.over_receipt_percent for o in offers})
+    return percent
+
+
+def _receipt_problems(
+    order: PurchaseOrder, lines: dict[int, PurchaseOrderLine], receipts: Sequence[Receipt]
+) -> tuple[dict[int, Decimal], list[PurchasingError]]:
+    """What arrives per line id, and every refusal among ``receipts`` (not only the first): a
+    line of another order, a bad quantity, more than ordered plus the tolerance, a location
+    outside the order's warehouse, a lot on an untracked item."""
+    arriving: dict[int, Decimal] = {}
+    problems: list[PurchasingError] = []
+    for receipt in receipts:
+        line = lines.get(receipt.line.pk)
+        if line is None:
+            problems.append(PurchasingError(f"Line {receipt.line} is not on {order.number}."))
+            continue
+        try:
+            quantity = _positive_quantity(receipt.quantity, line.item)
+        except PurchasingError as refused:
+            problems.append(refused)
+            continue
+        arriving[line.pk] = arriving.get(line.pk, Decimal(0)) + quantity
+        location = receipt.location
+        if location.kind != LocationKind.INTERNAL or location.warehouse_id != order.warehouse_id:
+            problems.append(
+                PurchasingError(
+                    f"{location} is not a location of warehouse {order.warehouse.code}, where {order} goes."
+                )
+            )
+        if line.item.tracking == Tracking.NONE and receipt.lot:
+            problems.append(PurchasingError(f"{line.item.sku} is not lot-tracked: receive it without a lot."))
+    tolerance = over_receipt_percent(order, [lines[pk].item_id for pk in arriving])
+    for pk, quantity in arriving.items():
+        line = lines[pk]
+        percent = tolerance[line.item_id]
+        most = line.quantity * (100 + percent) / 100 - line.received_quantity
+        if quantity > most:
+            allowed = (
+                f" ({order.supplier.code} accepts {plain(percent)} % over: at most {plain(most)})" if percent else ""
+            )
+            problems.append(
+                PurchasingError(
+                    f"{line.item.sku}: {quantity_text(line.quantity)} ordered, "
+                    f"{quantity_text(line.received_quantity)} received, {quantity_text(line.outstanding)} "
+                    f"outstanding; cannot receive {quantity_text(quantity)}{allowed}."
+                )
+            )
+    return arriving, problems
+
+
 def _receipt_line(
     order: PurchaseOrder, receipt: Receipt, occurred_at: datetime | None, supplier: Location
 ) -> MovementLine:
-    """The receipt of ``receipt`` at the line's cost, built by ``stock.services.receipt_line``
-    (a new lot is received on ``occurred_at``'s date)."""
+    """The receipt of ``receipt`` (checked by ``_receipt_problems``) at the line's cost, built by
+    ``stock.services.receipt_line`` (a new lot is received on ``occurred_at``'s date)."""
     line, item, location = receipt.line, receipt.line.item, receipt.location
-    if location.kind != LocationKind.INTERNAL or location.warehouse_id != order.warehouse_id:
-        raise PurchasingError(f"{location} is not a location of warehouse {order.warehouse.code}, where {order} goes.")
-    if item.tracking == Tracking.NONE and receipt.lot:
-        raise PurchasingError(f"{item.sku} is not lot-tracked: receive it without a lot.")
     return receipt_line(
         item=item,
         quantity=receipt.quantity,
@@ -223,6 +277,13 @@ def _receipt_line(
         reference_line=str(line.pk),
         supplier=supplier,
     )
+
+
+def purchase_order_receipt_problems(*, order: PurchaseOrder, receipts: Sequence[Receipt]) -> list[PurchasingError]:
+    """Every refusal ``purchase_order_receive`` would give ``receipts`` before posting (read
+    only, no lock): for a page that must show them with its own."""
+    lines = {line.pk: line for line in order.lines.select_related("item")}
+    return _receipt_problems(order, lines, receipts)[1]
 
 
 @transaction.atomic
@@ -241,8 +302,10 @@ def purchase_order_receive(
 
     Locks the order first, so two clerks receiving the same order queue and cannot receive a
     line twice over. Refuses (writing nothing) a line of another order, a quantity beyond what
-    is outstanding (naming ordered, received and outstanding), a location outside the order's
-    warehouse and a lot where none belongs or none where one must be. The same
+    is outstanding plus the over-receipt tolerance (``over_receipt_percent``; naming ordered,
+    received and outstanding), a location outside the order's warehouse and a lot where none
+    belongs or none where one must be; every such problem of the request at once (one: its own
+    error; more: one ``PurchasingError`` listing them in ``problems``). The same
     ``idempotency_key`` returns the first receipt's movements and changes nothing."""
     order = _locked(order)
     warehouse_require(actor, order.warehouse, WarehouseAction.RECEIVE_PURCHASES)
@@ -255,19 +318,14 @@ def purchase_order_receive(
     if not receipts:
         raise PurchasingError(f"Nothing to receive on {order.number}: give at least one quantity.")
     lines = {line.pk: line for line in order.lines.select_related("item")}  # the order's lock covers them
-    arriving: dict[int, Decimal] = {}
-    for receipt in receipts:
-        line = lines.get(receipt.line.pk)
-        if line is None:
-            raise PurchasingError(f"Line {receipt.line} is not on {order.number}.")
-        quantity = _positive_quantity(receipt.quantity, line.item)
-        arriving[line.pk] = arriving.get(line.pk, Decimal(0)) + quantity
-        if arriving[line.pk] > line.outstanding:
-            raise PurchasingError(
-                f"{line.item.sku}: {quantity_text(line.quantity)} ordered, "
-                f"{quantity_text(line.received_quantity)} received, {quantity_text(line.outstanding)} outstanding; "
-                f"cannot receive {quantity_text(arriving[line.pk])}."
-            )
+    arriving, problems = _receipt_problems(order, lines, receipts)
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        raise PurchasingError(
+            f"{len(problems)} problems, nothing received: " + " ".join(str(p) for p in problems),
+            problems=[str(p) for p in problems],
+        )
     supplier = Location.objects.virtual(LocationKind.SUPPLIER)
     movement_lines = [
         _receipt_line(
