@@ -32,7 +32,7 @@ from stock.models import StockLevel
 from stock.services import StockError
 
 from .documents import purchase_order_pdf, purchase_order_send
-from .forms import SuggestionLineForm
+from .forms import SuggestionLineForm, SupplierReturnForm
 from .models import (
     OPEN_STATUSES,
     CategoryHoldingCost,
@@ -46,6 +46,7 @@ from .models import (
     SupplierItem,
 )
 from .replenishment import demand_chart, reorder_policy_compute
+from .returns import purchase_order_return
 from .selectors import policies_with_position, reorder_suggestions
 from .services import (
     Receipt,
@@ -375,6 +376,7 @@ class PurchaseOrderAdmin(WarehouseChoicesMixin, WarehouseScopedAdminMixin, Simpl
             path("<int:pk>/receive/", view, name="purchasing_purchaseorder_receive"),
             path("<int:pk>/do/<str:step>/", wrap(self.step_view), name="purchasing_purchaseorder_step"),
             path("<int:pk>/pdf/", wrap(self.pdf_view), name="purchasing_purchaseorder_pdf"),
+            path("<int:pk>/return/", wrap(self.return_view), name="purchasing_purchaseorder_return"),
             *super().get_urls(),
         ]
 
@@ -394,6 +396,39 @@ class PurchaseOrderAdmin(WarehouseChoicesMixin, WarehouseScopedAdminMixin, Simpl
         order = get_object_or_404(self.get_queryset(request), pk=pk)
         each(self, request, [order], self.STEPS[step][0], self.STEPS[step][1], keyword="order")
         return HttpResponseRedirect(reverse("admin:purchasing_purchaseorder_change", args=[pk]))
+
+    def return_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Send received goods back to the supplier (``returns.purchase_order_return``); a
+        refusal is a message and nothing is written."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        order = get_object_or_404(self.get_queryset(request), pk=pk)
+        form = SupplierReturnForm(request.POST if request.method == "POST" else None, order=order)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                purchase_order_return(
+                    order=order,
+                    line=data["line"],
+                    quantity=data["quantity"],
+                    location=data["location"],
+                    actor=request.user,
+                    reason_code=data["reason_code"],
+                    lot=data["lot"],
+                )
+            except StockError as exc:
+                self.message_user(request, f"Nothing was returned: {exc}", messages.ERROR)
+            else:
+                self.message_user(request, f"{order.number}: returned to {order.supplier.code}.", messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:purchasing_purchaseorder_change", args=[order.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Return goods of {order.number} to {order.supplier}",
+            "opts": self.model._meta,
+            "order": order,
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/purchasing/return.html", context)
 
     def pdf_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         """The order as the supplier gets it (``documents.purchase_order_pdf``)."""

@@ -1,5 +1,6 @@
 """REST API of purchasing (docs/api.md, docs/purchasing.md): suppliers (read), purchase orders
-(list, create a draft, place, cancel, receive, send to the supplier) and the reorder suggestions.
+(list, create a draft, place, cancel, receive, return to the supplier, send to the supplier) and
+the reorder suggestions.
 
 As in ``stock.api``: a nested ``InputSerializer`` validates, ``catalog.api``'s look-ups name
 items, warehouses and locations, one service of ``purchasing.services`` runs with
@@ -31,6 +32,7 @@ from stock.api import MAX_LINES, POSITIVE, MovementOutputSerializer, quantity_fi
 
 from .documents import purchase_order_send
 from .models import PurchaseOrder, PurchaseOrderLine, PurchaseOrderStatus, Supplier
+from .returns import purchase_order_return
 from .selectors import reorder_suggestions
 from .services import (
     OrderLine,
@@ -180,7 +182,7 @@ class PurchaseOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vie
     )
 
     def get_permissions(self) -> list[BasePermission]:
-        if self.action in ("list", "retrieve", "receive"):
+        if self.action in ("list", "retrieve", "receive", "return_goods"):
             return [CanReadOrders()]
         return super().get_permissions()
 
@@ -251,6 +253,46 @@ class PurchaseOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vie
             request,
             lambda key: Response(self._output(purchase_order_send(order=order, actor=request.user).order)),
         )
+
+    @extend_schema_serializer(component_name="SupplierReturn")
+    class ReturnInputSerializer(serializers.Serializer):
+        sku = serializers.CharField(max_length=64, help_text="SKU or barcode of a received item of the order.")
+        quantity = quantity_field(min_value=POSITIVE)
+        location = serializers.CharField(max_length=64, help_text="Bin (code or barcode) it leaves from.")
+        reason_code = serializers.CharField(max_length=40, help_text="Why it goes back: damaged, wrong item, ...")
+        lot = serializers.CharField(max_length=64, required=False, allow_blank=True)
+
+    @extend_schema(
+        request=ReturnInputSerializer,
+        responses={201: MovementOutputSerializer(many=True)},
+        parameters=[IDEMPOTENCY_PARAMETER],
+    )
+    @action(detail=True, methods=["post"], url_path="return")
+    def return_goods(self, request: Request, pk: str | None = None) -> Response:
+        """Send received goods back to the supplier (a supplier-return movement referencing the line)."""
+        order = self.get_object()
+        serializer = self.ReturnInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+
+        def write(key: str | None) -> Response:
+            item = item_from_reference(data["sku"])
+            line = order.lines.filter(item=item).first()
+            if line is None:
+                raise PurchasingError(f"{item.sku} is not on {order.number}.")
+            movements = purchase_order_return(
+                order=order,
+                line=line,
+                quantity=data["quantity"],
+                location=location_from_reference(data["location"], order.warehouse),
+                actor=request.user,
+                reason_code=data["reason_code"],
+                lot=data.get("lot", ""),
+                idempotency_key=key,
+            )
+            return Response(MovementOutputSerializer(movements, many=True).data, status=status.HTTP_201_CREATED)
+
+        return idempotent(request, write)
 
     @extend_schema(
         request=ReceiveInputSerializer,

@@ -1,4 +1,4 @@
-"""Forms of purchasing's pages: the editable reorder suggestion line."""
+"""Forms of purchasing's pages: the editable reorder suggestion line, the return to the supplier."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from decimal import Decimal
 
 from django import forms
 
+from catalog.models import Location, LocationKind, LocationLevel
 from catalog.units import QuantityFinerThanUnit, check_quantity
 from common.numbers import DecimalNumberField
 
-from .models import SupplierItem
+from .models import PurchaseOrder, PurchaseOrderLine, SupplierItem
 from .selectors import Suggestion
 
 
@@ -58,4 +59,22 @@ class SuggestionLineForm(forms.Form):
             return None
         return dataclasses.replace(
             self.suggestion, quantity=Decimal(self.cleaned_data["quantity"]), supplier_item=self.cleaned_data["offer"]
+        )
+
+
+class SupplierReturnForm(forms.Form):
+    """What goes back to the supplier from a received order: which line, how much, from which
+    bin of the order's warehouse, why (and the lot of a tracked item)."""
+
+    line = forms.ModelChoiceField(queryset=PurchaseOrderLine.objects.none())
+    quantity = DecimalNumberField(max_digits=18, decimal_places=4, min_value=Decimal("0.0001"))
+    location = forms.ModelChoiceField(queryset=Location.objects.none(), label="from bin")
+    reason_code = forms.CharField(max_length=40, help_text="damaged, wrong item, ...")
+    lot = forms.CharField(max_length=64, required=False)
+
+    def __init__(self, data: dict | None = None, *, order: PurchaseOrder) -> None:
+        super().__init__(data)
+        self.fields["line"].queryset = order.lines.filter(received_quantity__gt=0).select_related("item")
+        self.fields["location"].queryset = Location.objects.filter(
+            warehouse=order.warehouse, kind=LocationKind.INTERNAL, level=LocationLevel.BIN, active=True
         )

@@ -44,6 +44,7 @@ ENDPOINTS = {
     "/api/v1/purchase-orders/{id}/place/": {"post"},
     "/api/v1/purchase-orders/{id}/cancel/": {"post"},
     "/api/v1/purchase-orders/{id}/send/": {"post"},
+    "/api/v1/purchase-orders/{id}/return/": {"post"},
     "/api/v1/purchase-orders/{id}/receive/": {"post"},
     "/api/v1/reorder-suggestions/": {"get"},
 }
