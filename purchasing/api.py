@@ -17,7 +17,13 @@ from datetime import datetime
 
 from django.db.models import Prefetch, QuerySet
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_serializer
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_serializer,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import BasePermission
@@ -33,7 +39,7 @@ from stock.api import MAX_LINES, POSITIVE, MovementOutputSerializer, quantity_fi
 from .documents import purchase_order_send
 from .models import PurchaseOrder, PurchaseOrderLine, PurchaseOrderStatus, Supplier
 from .returns import purchase_order_return
-from .selectors import reorder_suggestions
+from .selectors import Suggestion, reorder_suggestions
 from .services import (
     OrderLine,
     PurchasingError,
@@ -43,6 +49,7 @@ from .services import (
     purchase_order_place,
     purchase_order_receive,
 )
+from .transfers import TransferSuggestion, transfer_suggestions
 
 
 class UnknownSupplier(PurchasingError):
@@ -361,10 +368,30 @@ class ReorderSuggestionApi(APIView):
             child=serializers.CharField(), help_text="Figure -> how it was reached (docs/replenishment.md)."
         )
         urgent = serializers.BooleanField()
+        transfer_from = serializers.SerializerMethodField(help_text="A warehouse with surplus to transfer from first.")
+        transfer_quantity = serializers.SerializerMethodField(help_text="How much to transfer from it (base units).")
         supplier = serializers.CharField(source="supplier_item.supplier.code", allow_null=True, default=None)
         unit_cost = serializers.DecimalField(
             source="supplier_item.unit_cost", max_digits=20, decimal_places=4, allow_null=True, default=None
         )
+
+        def _transfer(self, suggestion: Suggestion) -> TransferSuggestion | None:
+            return self.context["transfers"].get(suggestion.policy.pk)
+
+        def get_transfer_from(self, suggestion: Suggestion) -> str | None:
+            transfer = self._transfer(suggestion)
+            return transfer.from_warehouse.code if transfer else None
+
+        @extend_schema_field(serializers.DecimalField(max_digits=18, decimal_places=4, allow_null=True))
+        def get_transfer_quantity(self, suggestion: Suggestion) -> str | None:
+            transfer = self._transfer(suggestion)
+            return f"{transfer.quantity:.4f}" if transfer else None
+
+        def to_representation(self, suggestion: Suggestion) -> dict:
+            data = super().to_representation(suggestion)
+            if transfer := self._transfer(suggestion):
+                data["explain"]["transfer"] = transfer.explain
+            return data
 
     @extend_schema(
         responses={200: OutputSerializer(many=True)},
@@ -374,4 +401,5 @@ class ReorderSuggestionApi(APIView):
         code = request.query_params.get("warehouse")
         warehouse = warehouse_from_code(code) if code else None
         suggestions = reorder_suggestions(user=request.user, warehouse=warehouse)
-        return Response(self.OutputSerializer(suggestions, many=True).data)
+        transfers = {t.suggestion.policy.pk: t for t in transfer_suggestions(suggestions, user=request.user)}
+        return Response(self.OutputSerializer(suggestions, many=True, context={"transfers": transfers}).data)

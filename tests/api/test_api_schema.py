@@ -47,6 +47,8 @@ ENDPOINTS = {
     "/api/v1/purchase-orders/{id}/return/": {"post"},
     "/api/v1/purchase-orders/{id}/receive/": {"post"},
     "/api/v1/reorder-suggestions/": {"get"},
+    "/api/v1/transfers/": {"get", "post"},
+    "/api/v1/transfers/{id}/arrive/": {"post"},
 }
 
 

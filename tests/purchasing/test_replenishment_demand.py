@@ -217,3 +217,23 @@ def test_the_nightly_chunk_task_refits_and_the_job_is_scheduled(item, warehouse,
     assert policy.explanation == {"problem": "Nobody sells WIDGET: add a supplier offer before computing its policy."}
     assert PeriodicTask.objects.get(name="Nightly demand forecasts").task == "purchasing.forecast_nightly"
     assert Movement.objects.count() == 0  # forecasting only reads the ledger
+
+
+def test_a_transfer_is_suggested_from_a_warehouse_with_surplus(
+    supplier, item, warehouse, other_warehouse, bin_c, actor, forecast_of
+):
+    ReorderPolicy.objects.create(item=item, warehouse=warehouse, reorder_point=D(10), order_up_to=D(40))
+    ReorderPolicy.objects.create(item=item, warehouse=other_warehouse, reorder_point=D(5), order_up_to=D(10))
+    forecast_of(item, other_warehouse, daily="2", sd="1")
+    stock.stock_receive(item=item, location=bin_c, quantity=D(50), actor=actor)
+    client = APIClient()
+    client.force_authenticate(actor)
+    (line,) = client.get("/api/v1/reorder-suggestions/").json()
+    # WH2 keeps its order-up-to 10 + 2 a day x ACME's 5 days = 20: 50 - 20 = 30 spare; WH1 wants 40 -> 30
+    assert (line["warehouse"], line["quantity"], line["transfer_from"], line["transfer_quantity"]) == (
+        "WH1",
+        "40.0000",
+        "WH2",
+        "30.0000",
+    )
+    assert line["explain"]["transfer"].startswith("WH2 holds 30 more than it needs")
