@@ -95,12 +95,12 @@ class SupplierItemInline(admin.TabularInline):
     extra = 1
     autocomplete_fields = ["item"]
     fields = ["item", "supplier_sku", "unit_cost", "lead_time_days", "min_order_quantity", "order_multiple"]
-    fields += ["preferred"]
+    fields += ["preferred", "over_receipt_percent"]
 
 
 @admin.register(Supplier)
 class SupplierAdmin(SimpleHistoryAdmin):
-    list_display = ["code", "name", "email", "lead_time_days", "ordering_cost", "active"]
+    list_display = ["code", "name", "email", "lead_time_days", "ordering_cost", "over_receipt_percent", "active"]
     list_filter = ["active"]
     search_fields = ["code", "name", "email"]
     inlines = [SupplierItemInline]
