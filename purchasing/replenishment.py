@@ -213,10 +213,15 @@ def reorder_policy_compute(
     """Set the policy's safety stock, reorder point, order quantity and order-up-to level from
     its forecast (``purchasing.policies``) and switch it to computed mode; store one sentence
     per figure in ``explanation``. Needs ``purchasing.change_reorderpolicy`` and the right to
-    view stock in its warehouse. Refuses, writing nothing, a pair without a forecast or an item
+    view stock in its warehouse. Locks the policy row (only it), so two computations or a
+    computation and an edit queue. Refuses, writing nothing, a pair without a forecast or an item
     nobody sells (the lead time, price, minimum and multiple come from the best offer)."""
     warehouse_require(actor, policy.warehouse, WarehouseAction.VIEW, model_perm="purchasing.change_reorderpolicy")
-    policy = ReorderPolicy.objects.select_for_update().select_related("item__base_unit", "warehouse").get(pk=policy.pk)
+    policy = (
+        ReorderPolicy.objects.select_for_update(of=("self",))
+        .select_related("item__base_unit", "warehouse")
+        .get(pk=policy.pk)
+    )
     item = policy.item
     forecast = forecast or DemandForecast.objects.filter(item=item, warehouse=policy.warehouse).first()
     if forecast is None:
