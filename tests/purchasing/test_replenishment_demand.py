@@ -237,3 +237,23 @@ def test_a_transfer_is_suggested_from_a_warehouse_with_surplus(
         "30.0000",
     )
     assert line["explain"]["transfer"].startswith("WH2 holds 30 more than it needs")
+
+
+def test_the_nightly_job_rebuilds_history_and_spreads_the_refits_over_chunk_tasks(
+    item, lot_item, warehouse, bin_a, actor, monkeypatch
+):
+    from celery import current_app
+
+    from purchasing import tasks
+
+    monkeypatch.setitem(current_app.conf, "task_always_eager", True)  # the chunks run here, in order
+    monkeypatch.setattr(tasks, "FORECAST_CHUNK", 1)
+    for sku_item in (item, lot_item):
+        ReorderPolicy.objects.create(item=sku_item, warehouse=warehouse, reorder_point=D(1))
+    stock.stock_receive(item=item, location=bin_a, quantity=D(9), actor=actor, occurred_at=noon(3))
+    stock.stock_issue(item=item, location=bin_a, quantity=D(3), actor=actor, occurred_at=noon(2))
+
+    assert tasks.forecast_nightly() == 2  # two pairs, one per task
+    assert DemandDay.objects.get().quantity == 3
+    fitted = {f.item.sku: f.daily_demand for f in DemandForecast.objects.select_related("item")}
+    assert fitted == {"WIDGET": D("1.5"), "MILK": 0}  # 3 sold over the 2 days since the first sale; MILK none
