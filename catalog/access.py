@@ -26,12 +26,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.contrib.auth.models import AbstractBaseUser, Group, Permission
+from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from guardian.shortcuts import assign_perm, get_group_perms, get_user_perms, remove_perm
+
+from common.actors import Actor
 
 from .models import AccessChangeKind, Warehouse, WarehouseAccessChange
 from .permissions import WarehouseAction, WarehousePermissionDenied, warehouse_allows
@@ -64,12 +66,12 @@ def _label(codename: str) -> str:
     return WarehouseAction.LABELS.get(codename, codename.replace("_", " "))
 
 
-def _holds(actor: AbstractBaseUser, warehouse: Warehouse, codename: str) -> bool:
+def _holds(actor: Actor, warehouse: Warehouse, codename: str) -> bool:
     full = f"catalog.{codename}"
     return actor.has_perm(full) or actor.has_perm(full, warehouse)
 
 
-def warehouse_access_grantable(actor: AbstractBaseUser | None, warehouse: Warehouse) -> list[str]:
+def warehouse_access_grantable(actor: Actor | None, warehouse: Warehouse) -> list[str]:
     """The rights ``actor`` may grant and revoke in ``warehouse``: none without
     ``manage_warehouse_access`` there, else every right of the warehouse they hold there."""
     rights = list(warehouse_rights())
@@ -80,21 +82,22 @@ def warehouse_access_grantable(actor: AbstractBaseUser | None, warehouse: Wareho
     return [codename for codename in rights if _holds(actor, warehouse, codename)]
 
 
-def _grantee(user: AbstractBaseUser | None, group: Group | None) -> tuple[AbstractBaseUser | Group, str]:
+def _grantee(user: Actor | None, group: Group | None) -> tuple[Actor | Group, str]:
     if (user is None) == (group is None):
         raise ValidationError("Name exactly one user or one group to give rights to.")
     if user is not None:
         return user, f"user {user.get_username()}"
-    return group, f"group {group.name}"  # type: ignore[union-attr]
+    assert group is not None  # exactly one of the two, checked above
+    return group, f"group {group.name}"
 
 
-def _current(grantee: AbstractBaseUser | Group, warehouse: Warehouse) -> set[str]:
+def _current(grantee: Actor | Group, warehouse: Warehouse) -> set[str]:
     if isinstance(grantee, Group):
         return set(get_group_perms(grantee, warehouse).values_list("codename", flat=True))
     return set(get_user_perms(grantee, warehouse).values_list("codename", flat=True))
 
 
-def _checked(actor: AbstractBaseUser | None, warehouse: Warehouse, perms: Iterable[str], verb: str) -> set[str]:
+def _checked(actor: Actor | None, warehouse: Warehouse, perms: Iterable[str], verb: str) -> set[str]:
     """``perms`` as codenames, after refusing unknown ones and those the actor may not manage."""
     wanted = {perm.removeprefix("catalog.") for perm in perms}
     unknown = sorted(wanted - set(warehouse_rights()))
@@ -124,12 +127,11 @@ def _record(
     kind: str,
     codenames: Iterable[str],
     warehouse: Warehouse,
-    actor: AbstractBaseUser | None,
-    grantee: AbstractBaseUser | Group,
+    actor: Actor | None,
+    grantee: Actor | Group,
     grantee_name: str,
 ) -> None:
     now = timezone.now()
-    is_group = isinstance(grantee, Group)
     WarehouseAccessChange.objects.bulk_create(
         WarehouseAccessChange(
             at=now,
@@ -138,8 +140,8 @@ def _record(
             warehouse=warehouse,
             actor=actor,
             actor_name=actor.get_username() if actor is not None else SYSTEM,
-            user=None if is_group else grantee,
-            group=grantee if is_group else None,
+            user=grantee if isinstance(grantee, Actor) else None,
+            group=grantee if isinstance(grantee, Group) else None,
             grantee_name=grantee_name,
         )
         for codename in sorted(codenames)
@@ -150,8 +152,8 @@ def _change(
     kind: str,
     *,
     warehouse: Warehouse,
-    actor: AbstractBaseUser | None,
-    user: AbstractBaseUser | None,
+    actor: Actor | None,
+    user: Actor | None,
     group: Group | None,
     perms: Iterable[str],
 ) -> list[str]:
@@ -172,8 +174,8 @@ def _change(
 def warehouse_access_grant(
     *,
     warehouse: Warehouse,
-    actor: AbstractBaseUser | None,
-    user: AbstractBaseUser | None = None,
+    actor: Actor | None,
+    user: Actor | None = None,
     group: Group | None = None,
     perms: Iterable[str],
 ) -> list[str]:
@@ -187,8 +189,8 @@ def warehouse_access_grant(
 def warehouse_access_revoke(
     *,
     warehouse: Warehouse,
-    actor: AbstractBaseUser | None,
-    user: AbstractBaseUser | None = None,
+    actor: Actor | None,
+    user: Actor | None = None,
     group: Group | None = None,
     perms: Iterable[str],
 ) -> list[str]:
@@ -202,8 +204,8 @@ def warehouse_access_revoke(
 def warehouse_access_set(
     *,
     warehouse: Warehouse,
-    actor: AbstractBaseUser | None,
-    user: AbstractBaseUser | None = None,
+    actor: Actor | None,
+    user: Actor | None = None,
     group: Group | None = None,
     perms: Iterable[str],
 ) -> tuple[list[str], list[str]]:
@@ -227,7 +229,7 @@ def warehouse_access_set(
 # --- The same rule for /admin/auth/ --------------------------------------------------------------
 
 
-def auth_permissions_held(actor: AbstractBaseUser) -> QuerySet[Permission]:
+def auth_permissions_held(actor: Actor) -> QuerySet[Permission]:
     """The model permissions ``actor`` holds (their own and their groups'; every one for a
     superuser): the only ones they may give a user or a group."""
     if actor.is_superuser:
@@ -237,7 +239,7 @@ def auth_permissions_held(actor: AbstractBaseUser) -> QuerySet[Permission]:
     return Permission.objects.filter(Q(user=actor) | Q(group__user=actor)).distinct()
 
 
-def auth_groups_assignable(actor: AbstractBaseUser) -> QuerySet[Group]:
+def auth_groups_assignable(actor: Actor) -> QuerySet[Group]:
     """Groups ``actor`` may add a user to: those whose permissions ``actor`` all holds."""
     if actor.is_superuser:
         return Group.objects.all()
@@ -245,7 +247,7 @@ def auth_groups_assignable(actor: AbstractBaseUser) -> QuerySet[Group]:
     return Group.objects.exclude(permissions__in=beyond)
 
 
-def auth_user_within_reach(actor: AbstractBaseUser, target: AbstractBaseUser) -> bool:
+def auth_user_within_reach(actor: Actor, target: Actor) -> bool:
     """May ``actor`` change (or delete, or set the password of) ``target``? Not a superuser
     unless the actor is one, and not a user holding a permission the actor lacks."""
     if actor.is_superuser:
@@ -256,7 +258,7 @@ def auth_user_within_reach(actor: AbstractBaseUser, target: AbstractBaseUser) ->
     return not theirs.exclude(pk__in=auth_permissions_held(actor).values("pk")).exists()
 
 
-def auth_group_within_reach(actor: AbstractBaseUser, group: Group) -> bool:
+def auth_group_within_reach(actor: Actor, group: Group) -> bool:
     """May ``actor`` change (or delete) ``group``? Only if they hold all its permissions."""
     if actor.is_superuser:
         return True

@@ -23,11 +23,14 @@ lines through ``apps.get_model`` (they declare no reverse relation).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.apps import apps
 from django.core.exceptions import ValidationError
-from django.db.models import Model, Q
+from django.db.models import Q
+
+if TYPE_CHECKING:  # catalog.models imports this module: the names are for the type checker only
+    from catalog.models import Item, Location, UnitOfMeasure, Warehouse
 
 FROZEN = "frozen"
 TRANSFER_INSTEAD = "has stock or movements: move its contents with a transfer instead."
@@ -76,7 +79,7 @@ def item_frozen_errors(
     }
 
 
-def item_validate_frozen(item: Model) -> None:
+def item_validate_frozen(item: Item) -> None:
     """``Item.clean``'s part: raise ValidationError (code ``frozen``) keyed by form field."""
     if item.pk is None:
         return
@@ -89,7 +92,7 @@ def item_validate_frozen(item: Model) -> None:
         )
 
 
-def unit_in_ledger_use(unit: Model) -> str | None:
+def unit_in_ledger_use(unit: UnitOfMeasure) -> str | None:
     """Why the ledger depends on ``unit`` (an item using it has movements or is on a purchase
     order line), naming one such item; None if it does not."""
     Item = apps.get_model("catalog", "Item")
@@ -107,7 +110,7 @@ def unit_in_ledger_use(unit: Model) -> str | None:
     return None
 
 
-def unit_validate_frozen(unit: Model) -> None:
+def unit_validate_frozen(unit: UnitOfMeasure) -> None:
     """``UnitOfMeasure.clean``'s part: ratio and dimension fixed once the ledger uses the unit."""
     if unit.pk is None:
         return
@@ -127,7 +130,7 @@ def unit_validate_frozen(unit: Model) -> None:
     )
 
 
-def _locations_in_ledger(ids: list[int]) -> Model | None:
+def _locations_in_ledger(ids: list[int]) -> Location | None:
     """The first of the locations ``ids`` that has a stock level or a movement."""
     Location = apps.get_model("catalog", "Location")
     in_ledger = (
@@ -136,7 +139,7 @@ def _locations_in_ledger(ids: list[int]) -> Model | None:
     return Location.objects.filter(pk__in=ids).filter(in_ledger).select_related("warehouse").order_by("pk").first()
 
 
-def location_validate_frozen(location: Model) -> None:
+def location_validate_frozen(location: Location) -> None:
     """``Location.clean``'s part: warehouse, kind and a cross-warehouse parent are fixed once the
     location, or (for its warehouse) anything under it, has stock or movements."""
     if location.pk is None:
@@ -166,14 +169,14 @@ def location_validate_frozen(location: Model) -> None:
     elif moves_warehouse and Location.objects.filter(parent_id=before.pk).exists():
         errors["warehouse"] = ValidationError(
             f"The warehouse cannot change: {before} has sub-locations, which would stay in "
-            f"{before.warehouse.code if before.warehouse_id else 'no warehouse'}. Move or remove them first.",
+            f"{before.warehouse.code if before.warehouse else 'no warehouse'}. Move or remove them first.",
             code=FROZEN,
         )
     if errors:
         raise ValidationError(errors)
 
 
-def warehouse_validate_frozen(warehouse: Model) -> None:
+def warehouse_validate_frozen(warehouse: Warehouse) -> None:
     """``Warehouse.clean``'s part: negative stock stays allowed while any level is negative
     (switching it off would leave levels the ledger's own rule forbids)."""
     if warehouse.pk is None or warehouse.allow_negative_stock:

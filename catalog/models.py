@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import zoneinfo
 from decimal import Decimal
+from typing import TypedDict
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -23,8 +24,16 @@ from stdnum import ean
 
 from .freezing import item_validate_frozen, location_validate_frozen, unit_validate_frozen, warehouse_validate_frozen
 
-QTY = {"max_digits": 18, "decimal_places": 4}
-MONEY = {"max_digits": 20, "decimal_places": 4}
+
+class DecimalSpec(TypedDict):
+    """The precision of a decimal column, spread into ``DecimalField(**QTY)``."""
+
+    max_digits: int
+    decimal_places: int
+
+
+QTY: DecimalSpec = {"max_digits": 18, "decimal_places": 4}
+MONEY: DecimalSpec = {"max_digits": 20, "decimal_places": 4}
 PATH_SEPARATOR = " > "
 
 
@@ -468,6 +477,14 @@ class Location(models.Model):
     @property
     def is_internal(self) -> bool:
         return self.kind == LocationKind.INTERNAL
+
+    @property
+    def home_warehouse(self) -> Warehouse:
+        """The warehouse of an internal location. Only virtual locations have none, and asking
+        for theirs is a programming error (callers check ``is_internal`` first)."""
+        if self.warehouse is None:
+            raise ValueError(f"{self.code} is a virtual location: it belongs to no warehouse.")
+        return self.warehouse
 
     def clean(self) -> None:
         self.code = normalize_code(self.code).upper()

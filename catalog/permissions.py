@@ -17,12 +17,13 @@ from collections.abc import Iterable
 
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest
 from guardian.core import ObjectPermissionChecker
 from guardian.shortcuts import get_objects_for_user
+
+from common.actors import Actor
 
 from .models import Warehouse
 
@@ -58,7 +59,7 @@ def _full(action: str) -> str:
     return f"catalog.{action}"
 
 
-def warehouse_allows(user: AbstractBaseUser | None, warehouse: Warehouse | int | None, action: str) -> bool:
+def warehouse_allows(user: Actor | None, warehouse: Warehouse | int | None, action: str) -> bool:
     """May ``user`` do ``action`` in ``warehouse``? Global grants count for every warehouse."""
     if user is None:
         return True
@@ -73,7 +74,7 @@ def warehouse_allows(user: AbstractBaseUser | None, warehouse: Warehouse | int |
     return _checker(user).has_perm(action, warehouse)
 
 
-def _has_perm(user: AbstractBaseUser, perm: str) -> bool:
+def _has_perm(user: Actor, perm: str) -> bool:
     """``user.has_perm(perm)`` (model-wide), remembered on the user object like ``_checker``'s
     answers: asking every authentication backend again cost more than a posting's own Python."""
     cache = getattr(user, "_model_permission_cache", None)
@@ -84,7 +85,7 @@ def _has_perm(user: AbstractBaseUser, perm: str) -> bool:
     return cache[perm]
 
 
-def _checker(user: AbstractBaseUser) -> ObjectPermissionChecker:
+def _checker(user: Actor) -> ObjectPermissionChecker:
     """django-guardian's checker, kept on the user object: it reads a warehouse's grants (the
     user's and their groups') once and answers from memory after that. A user object lives for
     one request or one task, so a changed grant counts from the next one."""
@@ -95,7 +96,7 @@ def _checker(user: AbstractBaseUser) -> ObjectPermissionChecker:
     return checker
 
 
-def warehouses_for(user: AbstractBaseUser | None, action: str = WarehouseAction.VIEW) -> QuerySet[Warehouse]:
+def warehouses_for(user: Actor | None, action: str = WarehouseAction.VIEW) -> QuerySet[Warehouse]:
     """The warehouses where ``user`` may do ``action`` (all of them for a global grant)."""
     if user is None or (user.is_active and user.has_perm(_full(action))):
         return Warehouse.objects.all()
@@ -105,7 +106,7 @@ def warehouses_for(user: AbstractBaseUser | None, action: str = WarehouseAction.
 
 
 def warehouse_require(
-    user: AbstractBaseUser | None,
+    user: Actor | None,
     warehouses: Iterable[Warehouse | None] | Warehouse | None,
     action: str,
     *,
@@ -128,7 +129,7 @@ def warehouse_require(
 
 def scope_to_warehouses(
     queryset: QuerySet,
-    user: AbstractBaseUser | None,
+    user: Actor | None,
     *lookups: str,
     action: str = WarehouseAction.VIEW,
     include_unassigned: bool = False,

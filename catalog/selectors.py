@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.apps import apps
 from django.db import models
 from django.db.models import Count, Exists, F, OuterRef, Q, Sum
 from django.db.models.functions import Lower, Trim
@@ -185,11 +186,11 @@ def _finer_than_unit_problems() -> list[DataProblem]:
     number of items. Correct them by reversing the movement, or by an adjustment."""
     places = "item__base_unit__decimal_places"
     counts: dict[int, dict[str, int]] = {}
-    for relation, field, extra in (
-        ("stock_levels", "on_hand", Q(location__kind=LocationKind.INTERNAL)),
-        ("movements", "quantity", Q()),
+    for relation, model_name, field, extra in (
+        ("stock_levels", "StockLevel", "on_hand", Q(location__kind=LocationKind.INTERNAL)),
+        ("movements", "Movement", "quantity", Q()),
     ):
-        model = Item._meta.get_field(relation).related_model
+        model = apps.get_model("stock", model_name)  # by name: stock imports catalog
         rows = model.objects.filter(extra).filter(finer_than_unit(field, places)).values("item_id")
         for row in rows.annotate(n=Count("pk")).order_by():
             counts.setdefault(row["item_id"], {})[relation] = row["n"]

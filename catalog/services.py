@@ -8,13 +8,21 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 
-from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
+
+from common.actors import Actor
 
 from .access import warehouse_access_grant
 from .models import Category, Item, ItemStatus, Location, ValuationMethod, Warehouse
 from .permissions import WarehouseAction, WarehousePermissionDenied, warehouse_allows, warehouse_require
+
+
+def _history_user_set(instance: models.Model, actor: Actor | None) -> None:
+    """Name ``actor`` as the author of the history row the next save writes (django-simple-history
+    reads ``_history_user``); without one, the row has no user (a system change)."""
+    if actor is not None:
+        instance._history_user = actor  # type: ignore[attr-defined]  # simple-history's hook
 
 
 @transaction.atomic
@@ -29,7 +37,7 @@ def category_save(*, category: Category) -> Category:
         children = list(Category.objects.filter(parent__in=frontier).select_related("parent"))
         parents = {c.pk: c for c in frontier}
         for child in children:
-            child.parent = parents[child.parent_id]
+            child.parent = parents[child.parent_id]  # type: ignore[index]  # children of the frontier have a parent
             new_path = child.compute_path()
             if child.path != new_path:
                 child.path = new_path
@@ -61,7 +69,7 @@ def item_save(*, item: Item) -> Item:
             item.valuation_method = ValuationMethod.MOVING_AVERAGE
         else:
             item.valuation_method = (
-                item.category.effective_valuation_method() if item.category_id else ValuationMethod.MOVING_AVERAGE
+                item.category.effective_valuation_method() if item.category else ValuationMethod.MOVING_AVERAGE
             )
     item.full_clean()
     item.save()
@@ -69,7 +77,7 @@ def item_save(*, item: Item) -> Item:
 
 
 @transaction.atomic
-def items_discontinue(*, items: Iterable[Item], on: date | None = None, actor: AbstractBaseUser | None = None) -> int:
+def items_discontinue(*, items: Iterable[Item], on: date | None = None, actor: Actor | None = None) -> int:
     """Mark items discontinued as of ``on`` (default today). Already discontinued items keep
     their date. Returns how many changed; each change is a history record by ``actor``."""
     on = on or timezone.localdate()
@@ -79,15 +87,14 @@ def items_discontinue(*, items: Iterable[Item], on: date | None = None, actor: A
             continue
         item.status = ItemStatus.DISCONTINUED
         item.discontinued_on = on
-        if actor is not None:
-            item._history_user = actor
+        _history_user_set(item, actor)
         item.save(update_fields=["status", "discontinued_on", "updated_at"])
         changed += 1
     return changed
 
 
 @transaction.atomic
-def location_save(*, location: Location, actor: AbstractBaseUser | None) -> Location:
+def location_save(*, location: Location, actor: Actor | None) -> Location:
     """Validate and save a location. ``actor`` needs the warehouse action MANAGE ("edit the
     warehouse and its locations") in the warehouse it is in now and in the one it goes to
     (``WarehousePermissionDenied`` otherwise); a virtual location (no warehouse) needs it
@@ -97,9 +104,10 @@ def location_save(*, location: Location, actor: AbstractBaseUser | None) -> Loca
     warehouse_ids = {before, location.warehouse_id} if location.pk else {location.warehouse_id}
     if None in warehouse_ids and not warehouse_allows(actor, None, WarehouseAction.MANAGE):
         raise WarehousePermissionDenied(f"{actor} may not edit the virtual locations (they belong to every warehouse).")
-    warehouse_require(actor, Warehouse.objects.filter(pk__in=warehouse_ids - {None}), WarehouseAction.MANAGE)
-    if actor is not None:
-        location._history_user = actor
+    warehouse_require(
+        actor, Warehouse.objects.filter(pk__in={pk for pk in warehouse_ids if pk is not None}), WarehouseAction.MANAGE
+    )
+    _history_user_set(location, actor)
     location.full_clean()
     location.save()
     return location
@@ -107,7 +115,7 @@ def location_save(*, location: Location, actor: AbstractBaseUser | None) -> Loca
 
 @transaction.atomic
 @transaction.atomic
-def warehouse_save(*, warehouse: Warehouse, actor: AbstractBaseUser | None) -> Warehouse:
+def warehouse_save(*, warehouse: Warehouse, actor: Actor | None) -> Warehouse:
     """Validate and save a warehouse. A new one needs ``catalog.add_warehouse``; changing one
     needs the warehouse action MANAGE in it (``WarehousePermissionDenied`` otherwise).
     ``Warehouse.clean`` keeps negative stock allowed while any of its levels is negative. The
@@ -117,8 +125,7 @@ def warehouse_save(*, warehouse: Warehouse, actor: AbstractBaseUser | None) -> W
         warehouse_require(actor, None, WarehouseAction.MANAGE, model_perm="catalog.add_warehouse")
     else:
         warehouse_require(actor, Warehouse.objects.get(pk=warehouse.pk), WarehouseAction.MANAGE)
-    if actor is not None:
-        warehouse._history_user = actor
+    _history_user_set(warehouse, actor)
     warehouse.full_clean()
     created = warehouse.pk is None
     warehouse.save()

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
+from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.db.models import F, Q
 from django.db.models.functions import Round
@@ -166,7 +167,7 @@ def quantity_column(field: str, description: str | None = None, unit: str = "ite
         value = obj
         for name in field.split("."):
             value = getattr(value, name, None) if value is not None else None
-        return format_quantity(value, target)
+        return format_quantity(cast("Decimal | None", value), cast("UnitOfMeasure | None", target))
 
     column.short_description = description or field.split(".")[-1].replace("_", " ")  # type: ignore[attr-defined]
     if "." not in field:
@@ -197,16 +198,16 @@ def decimal_places_problem(unit: UnitOfMeasure) -> str | None:
     """Why ``unit.decimal_places`` (the new value, not yet saved) cannot be saved: items in
     this unit already hold stock levels or movements finer than it, and the ledger would break
     its own rule. None when nothing is finer."""
-    from .models import Item, LocationKind  # at call time: models calls this from clean()
+    from .models import LocationKind  # at call time: models calls this from clean()
 
     if unit.pk is None or unit.decimal_places is None or unit.decimal_places >= MAX_DECIMAL_PLACES:
         return None
     counts = []
-    for relation, field, where in (
-        ("stock_levels", "on_hand", Q(location__kind=LocationKind.INTERNAL)),  # stock, not virtual sums
-        ("movements", "quantity", Q()),
+    for model_name, field, where in (
+        ("StockLevel", "on_hand", Q(location__kind=LocationKind.INTERNAL)),  # stock, not virtual sums
+        ("Movement", "quantity", Q()),
     ):
-        model = Item._meta.get_field(relation).related_model
+        model = apps.get_model("stock", model_name)  # by name: stock imports catalog
         rows = model.objects.filter(where, item__base_unit=unit)
         counts.append(rows.filter(_differs_from_rounding(field, unit.decimal_places)).count())
     levels, movements = counts

@@ -106,7 +106,7 @@ class DecimalNumberField(forms.DecimalField):
             return plain(value)
         return value
 
-    def to_python(self, value: object) -> Decimal | None:
+    def to_python(self, value: object) -> Decimal | None:  # type: ignore[override]  # the stubs give DecimalField IntegerField's int
         if value in self.empty_values:
             return None
         if isinstance(value, Decimal):

@@ -12,13 +12,13 @@ import logging
 import smtplib
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.mail import EmailMultiAlternatives
 from django.db.models import Prefetch
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from catalog.permissions import WarehouseAction, warehouse_require
+from common.actors import Actor
 
 from .models import PurchaseOrder, PurchaseOrderLine, PurchaseOrderSending, PurchaseOrderStatus
 from .services import PurchasingError
@@ -48,12 +48,12 @@ def purchase_order_html(order: PurchaseOrder) -> str:
 
 def purchase_order_pdf(order: PurchaseOrder) -> bytes:
     """``purchase_order_html`` rendered to PDF by WeasyPrint (needs Debian's pango)."""
-    from weasyprint import HTML  # heavy: loaded when the first document is made
+    from weasyprint import HTML  # type: ignore[import-untyped]  # heavy: loaded when the first document is made
 
     return HTML(string=purchase_order_html(order)).write_pdf()
 
 
-def purchase_order_send(*, order: PurchaseOrder, actor: AbstractBaseUser | None) -> PurchaseOrderSending:
+def purchase_order_send(*, order: PurchaseOrder, actor: Actor | None) -> PurchaseOrderSending:
     """Mail the placed order, its PDF attached, to the supplier's address and record the attempt.
     Needs ``purchasing.change_purchaseorder`` and the right to view stock in the order's
     warehouse. Refuses (recording nothing) a draft or cancelled order and a supplier without an

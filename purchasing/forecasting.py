@@ -102,7 +102,9 @@ def croston(y: np.ndarray, h: int, alpha: float = 0.1) -> tuple[np.ndarray, floa
 
 def holt_winters(trend: str | None, seasonal: str | None) -> Forecaster:
     def fit(y: np.ndarray, h: int) -> tuple[np.ndarray, float]:
-        from statsmodels.tsa.holtwinters import ExponentialSmoothing  # heavy: loaded when first fitted
+        from statsmodels.tsa.holtwinters import (  # type: ignore[import-untyped]  # heavy: loaded when first fitted
+            ExponentialSmoothing,
+        )
 
         model = ExponentialSmoothing(
             y[-RECENT:],  # the last year says all a weekly model can use, and fits much faster

@@ -22,7 +22,6 @@ from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Q, Sum
 from django.db.models.functions import TruncDate
@@ -30,6 +29,7 @@ from django.utils import timezone
 
 from catalog.models import Item, LocationKind, Warehouse
 from catalog.permissions import WarehouseAction, warehouse_require
+from common.actors import Actor
 from common.numbers import plain
 from stock.models import Movement, MovementKind, StockLevel
 
@@ -193,7 +193,8 @@ def lead_time(supplier: Supplier, promised: int) -> tuple[Decimal, Decimal, str]
     (``selectors.supplier_performance``) once there are ``MIN_LEAD_TIMES``, else the promised
     days with no spread."""
     since = timezone.localdate() - timedelta(days=365)
-    (measured,) = supplier_performance(supplier=supplier, start=since) or [None]
+    found = supplier_performance(supplier=supplier, start=since)
+    measured = found[0] if found else None
     if measured is not None and measured.lines >= MIN_LEAD_TIMES and measured.actual_lead_time is not None:
         source = f"measured over {measured.lines} received order lines"
         return measured.actual_lead_time.quantize(PLACES), measured.lead_time_sd.quantize(PLACES), source
@@ -208,7 +209,7 @@ def holding_percent(item: Item) -> Decimal:
 
 @transaction.atomic
 def reorder_policy_compute(
-    *, policy: ReorderPolicy, actor: AbstractBaseUser | None, forecast: DemandForecast | None = None
+    *, policy: ReorderPolicy, actor: Actor | None, forecast: DemandForecast | None = None
 ) -> ReorderPolicy:
     """Set the policy's safety stock, reorder point, order quantity and order-up-to level from
     its forecast (``purchasing.policies``) and switch it to computed mode; store one sentence

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Sum
 
 from catalog.models import Location, LocationKind, Tracking
 from catalog.permissions import WarehouseAction, warehouse_require
+from common.actors import Actor
 from stock.models import Movement, MovementKind
 from stock.services import movements_for_key, stock_supplier_return
 
@@ -44,7 +44,7 @@ def purchase_order_return(
     line: PurchaseOrderLine,
     quantity: Decimal,
     location: Location,
-    actor: AbstractBaseUser | None,
+    actor: Actor | None,
     reason_code: str,
     lot: str = "",
     idempotency_key: str | None = None,
@@ -58,9 +58,10 @@ def purchase_order_return(
     warehouse_require(actor, order.warehouse, WarehouseAction.POST)
     if idempotency_key is not None and (previous := movements_for_key(idempotency_key.strip())):
         return previous
-    line = PurchaseOrderLine.objects.select_related("item", "order").filter(pk=line.pk, order=order).first()
-    if line is None:
+    found = PurchaseOrderLine.objects.select_related("item", "order").filter(pk=line.pk, order=order).first()
+    if found is None:
         raise PurchasingError(f"That line is not on {order.number}.")
+    line = found
     if not reason_code.strip():
         raise PurchasingError(f"Say why {line.item.sku} goes back (a reason code, e.g. damaged or wrong item).")
     quantity = _positive_quantity(quantity, line.item)

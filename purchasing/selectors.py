@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_CEILING, Decimal
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import DecimalField, F, Max, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from catalog.models import QTY, Item, LocationKind, Warehouse
 from catalog.permissions import scope_to_warehouses
+from common.actors import Actor
 from common.numbers import plain
 from stock.models import Movement, MovementKind, StockLevel
 
@@ -76,12 +76,12 @@ class Suggestion:
         return why
 
 
-def _sum(queryset, expression) -> Subquery:  # noqa: ANN001 - a queryset of any model
+def _sum(queryset, expression) -> Coalesce:  # noqa: ANN001 - a queryset of any model
     total = queryset.values("item_id").annotate(total=Sum(expression)).values("total")
     return Coalesce(Subquery(total, output_field=_QTY), Value(ZERO), output_field=_QTY)
 
 
-def policies_with_position(user: AbstractBaseUser | None = None, warehouse: Warehouse | None = None):  # noqa: ANN201
+def policies_with_position(user: Actor | None = None, warehouse: Warehouse | None = None):  # noqa: ANN201
     """Reorder policies the user may see, annotated with ``available`` (on hand minus reserved
     in the warehouse's internal locations) and ``on_order`` (outstanding on placed orders for
     the warehouse): two indexed subqueries per policy, no loop in Python."""
@@ -137,9 +137,7 @@ def best_offers(items: list[int]) -> dict[int, SupplierItem]:
     return offers
 
 
-def reorder_suggestions(
-    *, user: AbstractBaseUser | None = None, warehouse: Warehouse | None = None
-) -> list[Suggestion]:
+def reorder_suggestions(*, user: Actor | None = None, warehouse: Warehouse | None = None) -> list[Suggestion]:
     """Every (item, warehouse) with a reorder policy whose available plus on-order stock is at
     or below its reorder point, most urgent first (then by SKU)."""
     due = list(
@@ -202,25 +200,25 @@ def received_lines(
     supplier_ids: list[int] | None = None,
     start: date | None = None,
     end: date | None = None,
-    user: AbstractBaseUser | None = None,
+    user: Actor | None = None,
 ) -> list[ReceivedLine]:
     """Lines of orders placed on ``start`` <= day < ``end`` (local dates; None: unbounded) that
     received something, with the day of their last receipt movement (reference
     ``purchasing.purchase-order`` / number / line id). Two queries."""
     from .services import REFERENCE_TYPE  # the receipts' reference, kept with their writer
 
-    lines = scope_to_warehouses(
+    scoped = scope_to_warehouses(
         PurchaseOrderLine.objects.filter(received_quantity__gt=0, order__ordered_at__isnull=False),
         user,
         "order__warehouse",
     ).select_related("order")
     if supplier_ids is not None:
-        lines = lines.filter(order__supplier_id__in=supplier_ids)
+        scoped = scoped.filter(order__supplier_id__in=supplier_ids)
     if start is not None:
-        lines = lines.filter(order__ordered_at__date__gte=start)
+        scoped = scoped.filter(order__ordered_at__date__gte=start)
     if end is not None:
-        lines = lines.filter(order__ordered_at__date__lt=end)
-    lines = list(lines)
+        scoped = scoped.filter(order__ordered_at__date__lt=end)
+    lines = list(scoped)
     numbers = {line.order.number for line in lines}
     last = {
         (row["reference_id"], row["reference_line"]): row["last"]
@@ -275,7 +273,7 @@ def _mean_sd(values: list[int]) -> tuple[Decimal | None, Decimal]:
     mean = Decimal(sum(values)) / len(values)
     if len(values) < 2:
         return mean, ZERO
-    variance = sum((Decimal(v) - mean) ** 2 for v in values) / (len(values) - 1)
+    variance = sum(((Decimal(v) - mean) ** 2 for v in values), ZERO) / (len(values) - 1)
     return mean, variance.sqrt()
 
 
@@ -288,7 +286,7 @@ def supplier_performance(
     start: date | None = None,
     end: date | None = None,
     supplier: Supplier | None = None,
-    user: AbstractBaseUser | None = None,
+    user: Actor | None = None,
 ) -> list[SupplierPerformance]:
     """Per supplier with received lines on orders placed in [``start``, ``end``) in the user's
     warehouses: lead times promised and actual, on-time and in-full rates, price variance

@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
 from catalog.models import Item, ItemStatus, Location, LocationKind, Tracking, Warehouse
 from catalog.permissions import WarehouseAction, warehouse_require
 from catalog.units import QuantityProblem, quantity_problem
+from common.actors import Actor
 from common.numbers import plain
 from stock.models import QTY_STEP, Movement
 from stock.services import (
@@ -91,7 +91,7 @@ class Receipt:
 quantity_text = plain  # a quantity as people write it: 30, 2.5 (not 30.0000 or 3E+1)
 
 
-def _history_user(obj: object, actor: AbstractBaseUser | None) -> None:
+def _history_user(obj: object, actor: Actor | None) -> None:
     if actor is not None:
         obj._history_user = actor  # type: ignore[attr-defined]
 
@@ -120,7 +120,7 @@ def purchase_order_create(
     supplier: Supplier,
     warehouse: Warehouse,
     lines: Sequence[OrderLine],
-    actor: AbstractBaseUser | None,
+    actor: Actor | None,
     expected_on: date | None = None,
     notes: str = "",
 ) -> PurchaseOrder:
@@ -153,7 +153,7 @@ def _locked(order: PurchaseOrder) -> PurchaseOrder:
 
 
 @transaction.atomic
-def purchase_order_place(*, order: PurchaseOrder, actor: AbstractBaseUser | None) -> PurchaseOrder:
+def purchase_order_place(*, order: PurchaseOrder, actor: Actor | None) -> PurchaseOrder:
     """Draft -> ordered: the lines are fixed from now on. ``expected_on``, when empty, becomes
     today plus the longest lead time of the lines' supplier items (else the supplier's). When
     the supplier has an e-mail address, mailing it the order (``tasks.send_purchase_order``) is
@@ -183,7 +183,7 @@ def purchase_order_place(*, order: PurchaseOrder, actor: AbstractBaseUser | None
 
 
 @transaction.atomic
-def purchase_order_cancel(*, order: PurchaseOrder, actor: AbstractBaseUser | None) -> PurchaseOrder:
+def purchase_order_cancel(*, order: PurchaseOrder, actor: Actor | None) -> PurchaseOrder:
     """Draft or ordered -> cancelled, as long as nothing was received (received stock stays
     on the order: receive the rest or leave it open)."""
     order = _locked(order)
@@ -206,7 +206,7 @@ def over_receipt_percent(order: PurchaseOrder, item_ids: Sequence[int]) -> dict[
         supplier=order.supplier, item_id__in=item_ids, over_receipt_percent__isnull=False
     )
     percent = dict.fromkeys(item_ids, order.supplier.over_receipt_percent)
-    percent.update({o.item_id: o.over_receipt_percent for o in offers})
+    percent.update({o.item_id: o.over_receipt_percent for o in offers if o.over_receipt_percent is not None})
     return percent
 
 
@@ -291,7 +291,7 @@ def purchase_order_receive(
     *,
     order: PurchaseOrder,
     receipts: Sequence[Receipt],
-    actor: AbstractBaseUser | None,
+    actor: Actor | None,
     idempotency_key: str | None = None,
     occurred_at: datetime | None = None,
 ) -> list[Movement]:
@@ -371,9 +371,7 @@ def _order_rows(supplier: Supplier, lines: Sequence[OrderLine]) -> list[Purchase
 
 
 @transaction.atomic
-def purchase_order_lines_set(
-    *, order: PurchaseOrder, lines: Sequence[OrderLine], actor: AbstractBaseUser | None
-) -> PurchaseOrder:
+def purchase_order_lines_set(*, order: PurchaseOrder, lines: Sequence[OrderLine], actor: Actor | None) -> PurchaseOrder:
     """Set lines of a draft: an item already on it gets the new quantity and cost (not a second
     line, not the sum), a new item a new line; other lines stay. Locks the order; refuses,
     writing nothing, an order that is no longer a draft and any line ``purchase_order_create``
@@ -394,7 +392,7 @@ def purchase_order_lines_set(
 
 
 @transaction.atomic
-def purchase_orders_from_suggestions(*, suggestions: Sequence, actor: AbstractBaseUser | None) -> list[PurchaseOrder]:
+def purchase_orders_from_suggestions(*, suggestions: Sequence, actor: Actor | None) -> list[PurchaseOrder]:
     """Draft orders for ``suggestions`` (``purchasing.selectors.reorder_suggestions``, possibly
     edited: another quantity or supplier item): one per (supplier, warehouse), each line the
     suggested quantity at that offer's price. An existing draft of the same supplier and

@@ -13,14 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Q, Sum
 
 from catalog.models import Item, LocationKind, Warehouse
 from catalog.permissions import warehouses_for
+from common.actors import Actor
 from stock.models import Movement, MovementKind
 
-from .models import DemandForecast
+from .models import DemandForecast, ReorderPolicy
 from .selectors import Suggestion, best_offers, policies_with_position
 
 ZERO = Decimal(0)
@@ -41,17 +41,17 @@ class InTransit:
     value: Decimal
 
 
-def stock_in_transit(*, user: AbstractBaseUser | None = None, warehouse: Warehouse | None = None) -> list[InTransit]:
+def stock_in_transit(*, user: Actor | None = None, warehouse: Warehouse | None = None) -> list[InTransit]:
     """Open shipments from or to the user's warehouses (or to/from ``warehouse``), oldest first:
     two queries (the shipments, their standing arrivals summed)."""
     transit = Q(kind=MovementKind.TRANSFER, destination__kind=LocationKind.TRANSIT, reversed_by__isnull=True)
-    shipments = Movement.objects.filter(transit).select_related("item__base_unit", "source__warehouse")
+    query = Movement.objects.filter(transit).select_related("item__base_unit", "source__warehouse")
     if user is not None:
         mine = warehouses_for(user)
-        shipments = shipments.filter(Q(source__warehouse__in=mine) | Q(reference_line__in=mine.values("code")))
+        query = query.filter(Q(source__warehouse__in=mine) | Q(reference_line__in=mine.values("code")))
     if warehouse is not None:
-        shipments = shipments.filter(Q(source__warehouse=warehouse) | Q(reference_line=warehouse.code))
-    shipments = list(shipments.order_by("occurred_at", "id"))
+        query = query.filter(Q(source__warehouse=warehouse) | Q(reference_line=warehouse.code))
+    shipments = list(query.order_by("occurred_at", "id"))
     arrived = {
         row["reference_id"]: (row["quantity"], row["value"])
         for row in Movement.objects.filter(
@@ -66,12 +66,13 @@ def stock_in_transit(*, user: AbstractBaseUser | None = None, warehouse: Warehou
     found = []
     for shipment in shipments:
         quantity, value = arrived.get(str(shipment.pk), (ZERO, ZERO))
-        if shipment.quantity - quantity > 0:
+        source_warehouse = shipment.source.warehouse
+        if shipment.quantity - quantity > 0 and source_warehouse is not None:  # a shipment leaves a bin
             found.append(
                 InTransit(
                     shipment=shipment,
                     item=shipment.item,
-                    from_warehouse=shipment.source.warehouse,
+                    from_warehouse=source_warehouse,
                     to_warehouse=shipment.reference_line,
                     shipped=shipment.quantity,
                     quantity=shipment.quantity - quantity,
@@ -102,9 +103,7 @@ class TransferSuggestion:
         )
 
 
-def transfer_suggestions(
-    suggestions: list[Suggestion], *, user: AbstractBaseUser | None = None
-) -> list[TransferSuggestion]:
+def transfer_suggestions(suggestions: list[Suggestion], *, user: Actor | None = None) -> list[TransferSuggestion]:
     """For each due suggestion, the other warehouse (with a policy for the item, that the user
     may see) with the largest surplus: available - (order-up-to, else reorder point) - forecast
     per day x lead time days (the best offer's, else 0); the transfer is the smaller of the
@@ -119,7 +118,7 @@ def transfer_suggestions(
     for suggestion in suggestions:
         offer = offers.get(suggestion.item.pk)
         days = offer.effective_lead_time_days if offer is not None else 0
-        best: tuple[Decimal, object] | None = None
+        best: tuple[Decimal, ReorderPolicy] | None = None
         for policy in others:
             if policy.item_id != suggestion.item.pk or policy.warehouse_id == suggestion.warehouse.pk:
                 continue

@@ -39,7 +39,6 @@ from itertools import islice
 from typing import Any, NamedTuple
 
 from django.apps import apps
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
 from django.db.models import F, OuterRef, Q, QuerySet, Subquery
@@ -49,6 +48,7 @@ from catalog.access import warehouse_rights
 from catalog.models import Item, Location, Warehouse, WarehouseAccessChange, normalize_sku
 from catalog.permissions import WarehouseAction, scope_to_warehouses, warehouse_allows, warehouses_for
 from catalog.units import format_quantity
+from common.actors import Actor
 from stock.models import Lot, Movement
 from stock.selectors import lots_visible
 
@@ -69,7 +69,7 @@ class AuditFilters:
     """What to show; empty values do not filter. ``kind`` is ``LEDGER``, ``MASTER_DATA``,
     ``ACCESS`` or ``""`` (all). ``user`` is who did it."""
 
-    user: AbstractBaseUser | None = None
+    user: Actor | None = None
     warehouse: Warehouse | None = None
     sku: str = ""
     date_from: date | None = None
@@ -188,7 +188,7 @@ def _date_range(field_name: str, filters: AuditFilters) -> Q:
     return condition
 
 
-def _movements(user: AbstractBaseUser | None, filters: AuditFilters) -> QuerySet[Movement]:
+def _movements(user: Actor | None, filters: AuditFilters) -> QuerySet[Movement]:
     queryset = scope_to_warehouses(Movement.objects.all(), user, "source__warehouse", "destination__warehouse")
     queryset = queryset.filter(_date_range("posted_at", filters))
     if filters.user is not None:
@@ -202,7 +202,7 @@ def _movements(user: AbstractBaseUser | None, filters: AuditFilters) -> QuerySet
     ).order_by("-posted_at", "-id")
 
 
-def _access_changes(user: AbstractBaseUser | None, filters: AuditFilters) -> QuerySet[WarehouseAccessChange] | None:
+def _access_changes(user: Actor | None, filters: AuditFilters) -> QuerySet[WarehouseAccessChange] | None:
     """Grants and revokes in warehouses the user may view, newest first; None when a SKU is
     asked (rights belong to no item)."""
     if filters.sku:
@@ -223,7 +223,7 @@ def _any_of(lookups: Iterable[str], suffix: str, value: object) -> Q:
     return condition
 
 
-def _history(source: HistorySource, user: AbstractBaseUser | None, filters: AuditFilters) -> QuerySet | None:
+def _history(source: HistorySource, user: Actor | None, filters: AuditFilters) -> QuerySet | None:
     """The source's records the user may see under ``filters``, newest first; None when the
     filters exclude the whole source (a warehouse or SKU asked of a model unrelated to it)."""
     queryset = source.history_model.objects.filter(_date_range("history_date", filters))
@@ -275,7 +275,7 @@ def _history_rows(records: Iterator[Any], source: HistorySource, rank: int) -> I
         yield _Row(record.history_date, rank, record.history_id, source, record)
 
 
-def _merged_rows(user: AbstractBaseUser | None, filters: AuditFilters, limit: int | None) -> Iterator[_Row]:
+def _merged_rows(user: Actor | None, filters: AuditFilters, limit: int | None) -> Iterator[_Row]:
     streams: list[Iterator[_Row]] = []
     if filters.kind in ("", LEDGER):
         movements = _newest_first(_movements(user, filters), "posted_at", "id", limit)
@@ -301,7 +301,7 @@ def _number(value: Decimal) -> str:
     return f"{value:f}"
 
 
-def _who(user: AbstractBaseUser | None) -> str:
+def _who(user: Actor | None) -> str:
     return user.get_username() if user is not None else SYSTEM
 
 
@@ -463,7 +463,7 @@ def describe(rows: list[_Row]) -> list[AuditEntry]:
 
 
 def audit_trail_page(
-    *, user: AbstractBaseUser | None, filters: AuditFilters, page: int = 1, per_page: int = 100
+    *, user: Actor | None, filters: AuditFilters, page: int = 1, per_page: int = 100
 ) -> tuple[list[AuditEntry], bool]:
     """Entries of page ``page`` (1-based), newest first, and whether an older page exists.
     Each source is read up to the end of the page (plus one row to know about the next)."""
@@ -472,7 +472,7 @@ def audit_trail_page(
     return describe(rows[:per_page]), len(rows) > per_page
 
 
-def audit_trail_entries(*, user: AbstractBaseUser | None, filters: AuditFilters) -> Iterator[AuditEntry]:
+def audit_trail_entries(*, user: Actor | None, filters: AuditFilters) -> Iterator[AuditEntry]:
     """Every entry, newest first, read and described ``CHUNK`` rows at a time (for exports)."""
     merged = _merged_rows(user, filters, limit=None)
     while chunk := list(islice(merged, CHUNK)):

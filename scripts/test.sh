@@ -11,6 +11,8 @@ ruff check .
 ruff format --check .
 echo "== lint-imports (layers: inventory_site > reports > purchasing | counting > stock > catalog > common)"
 lint-imports --no-cache
+echo "== mypy (services and selectors, with django-stubs and djangorestframework-stubs)"
+mypy
 echo "== manage.py check"
 "$PY" -W error manage.py check --fail-level WARNING
 echo "== makemigrations --check"

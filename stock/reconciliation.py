@@ -202,7 +202,7 @@ def _decimal(value: object) -> Decimal:
         return Decimal(0)
     if isinstance(value, float):
         return Decimal(repr(round(value, 4))).normalize()
-    return Decimal(value).normalize()
+    return Decimal(str(value)).normalize()
 
 
 def reconcile() -> list[Difference]:

@@ -8,11 +8,14 @@ a scanned or typed code names (item, location, lot), by the one rule the API and
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import Case, DecimalField, Exists, F, OuterRef, Q, QuerySet, Sum, Value, When
+from django.db.models.expressions import Combinable
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -78,7 +81,7 @@ def stock_available(**kwargs) -> Decimal:  # noqa: ANN003 - same filters as stoc
     return stock_on_hand(**kwargs).available
 
 
-def stock_by_warehouse(*, item: Item) -> list[dict]:
+def stock_by_warehouse(*, item: Item) -> list[Mapping[str, Any]]:
     return list(
         _levels(item=item)
         .values(warehouse_code=F("location__warehouse__code"))
@@ -99,7 +102,7 @@ def stock_by_location(
     )
 
 
-def stock_by_lot(*, item: Item, warehouse: Warehouse | None = None) -> list[dict]:
+def stock_by_lot(*, item: Item, warehouse: Warehouse | None = None) -> list[Mapping[str, Any]]:
     return list(
         _levels(item=item, warehouse=warehouse)
         .filter(lot__isnull=False)
@@ -136,7 +139,9 @@ def stock_levels_available_fefo(
     return list(levels)
 
 
-def lots_expiring(*, within_days: int, warehouse: Warehouse | None = None, today: date | None = None) -> list[dict]:
+def lots_expiring(
+    *, within_days: int, warehouse: Warehouse | None = None, today: date | None = None
+) -> list[Mapping[str, Any]]:
     """Lots with stock on hand whose expiry falls within ``within_days`` (expired ones included)."""
     today = today or timezone.localdate()
     return list(
@@ -210,7 +215,7 @@ def stock_as_of(*, item: Item, location: Location, at: datetime, lot: Lot | None
     quantity = stock_quantity_as_of(item=item, location=location, at=at, lot=lot)
     if not location.is_internal:
         return quantity, ZERO
-    wh_quantity, wh_value = stock_value_as_of(item=item, warehouse=location.warehouse, at=at)
+    wh_quantity, wh_value = stock_value_as_of(item=item, warehouse=location.home_warehouse, at=at)
     if wh_quantity == 0:
         return quantity, ZERO
     if quantity == wh_quantity:
@@ -289,7 +294,7 @@ def lots_visible(queryset: QuerySet[Lot], user) -> QuerySet[Lot]:  # noqa: ANN00
     permitted = warehouses_for(user, WarehouseAction.VIEW)
     moved = Movement.objects.filter(lot=OuterRef("pk"))
     seen_in_permitted = moved.filter(Q(source__warehouse__in=permitted) | Q(destination__warehouse__in=permitted))
-    condition = Exists(seen_in_permitted)
+    condition: Combinable | Q = Exists(seen_in_permitted)
     if permitted.exists():
         condition |= ~Exists(moved)
     return queryset.filter(condition)

@@ -8,11 +8,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import QuerySet
 
 from catalog.models import Item, Location, LocationKind, Warehouse
+from common.actors import Actor
 
 from ..models import (
     MONEY_STEP,
@@ -36,7 +36,7 @@ def stock_receive(
     item: Item,
     location: Location,
     quantity: Decimal,
-    actor: AbstractBaseUser | None,
+    actor: Actor | None,
     unit_cost: Decimal | None = None,
     lot: Lot | str | None = None,
     expiry_date: date | None = None,
@@ -69,7 +69,7 @@ def stock_issue(
     *,
     item: Item,
     quantity: Decimal,
-    actor: AbstractBaseUser | None,
+    actor: Actor | None,
     location: Location | None = None,
     warehouse: Warehouse | None = None,
     lot: Lot | str | None = None,
@@ -103,7 +103,7 @@ def stock_scrap(
     quantity: Decimal,
     location: Location,
     reason_code: str,
-    actor: AbstractBaseUser | None,
+    actor: Actor | None,
     lot: Lot | str | None = None,
     idempotency_key: str | None = None,
     occurred_at: datetime | None = None,
@@ -135,7 +135,7 @@ def stock_supplier_return(
     item: Item,
     quantity: Decimal,
     location: Location,
-    actor: AbstractBaseUser | None,
+    actor: Actor | None,
     lot: Lot | str | None = None,
     reason_code: str = "",
     idempotency_key: str | None = None,
@@ -167,7 +167,7 @@ def stock_customer_return(
     item: Item,
     quantity: Decimal,
     location: Location,
-    actor: AbstractBaseUser | None,
+    actor: Actor | None,
     unit_cost: Decimal | None = None,
     lot: Lot | str | None = None,
     expiry_date: date | None = None,
@@ -203,7 +203,7 @@ def stock_adjust(
     location: Location,
     quantity_delta: Decimal,
     reason_code: str,
-    actor: AbstractBaseUser | None,
+    actor: Actor | None,
     lot: Lot | str | None = None,
     expiry_date: date | None = None,
     unit_cost: Decimal | None = None,
@@ -241,7 +241,7 @@ def stock_transfer(
     quantity: Decimal,
     source: Location,
     destination: Location,
-    actor: AbstractBaseUser | None,
+    actor: Actor | None,
     lot: Lot | str | None = None,
     idempotency_key: str | None = None,
     occurred_at: datetime | None = None,
@@ -273,7 +273,7 @@ def transfer_ship(
     quantity: Decimal,
     source: Location,
     to_warehouse: Warehouse,
-    actor: AbstractBaseUser | None,
+    actor: Actor | None,
     lot: Lot | str | None = None,
     idempotency_key: str | None = None,
     occurred_at: datetime | None = None,
@@ -313,7 +313,7 @@ def transfer_arrive(
     *,
     shipment: Movement,
     destination: Location,
-    actor: AbstractBaseUser | None,
+    actor: Actor | None,
     quantity: Decimal | None = None,
     idempotency_key: str | None = None,
     occurred_at: datetime | None = None,
@@ -327,7 +327,7 @@ def transfer_arrive(
     transit = _virtual(LocationKind.TRANSIT)
     if shipment.destination_id != transit.pk or Movement.objects.filter(reverses=shipment).exists():
         raise InvalidMovement(f"Movement #{shipment.pk} is not an open shipment.")
-    if not destination.is_internal or destination.warehouse.code != shipment.reference_line:
+    if not destination.is_internal or destination.home_warehouse.code != shipment.reference_line:
         raise InvalidMovement(
             f"Shipment #{shipment.pk} goes to warehouse {shipment.reference_line}, not to {destination}."
         )
@@ -365,7 +365,7 @@ def transfer_arrive(
 def movement_reverse(
     *,
     movement: Movement,
-    actor: AbstractBaseUser | None,
+    actor: Actor | None,
     reason: str,
     idempotency_key: str | None = None,
     occurred_at: datetime | None = None,

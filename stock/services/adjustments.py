@@ -12,14 +12,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TypedDict
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from catalog.models import Item, Location, Warehouse
 from catalog.permissions import WarehouseAction, WarehousePermissionDenied, warehouse_allows, warehouse_require
+from common.actors import Actor
 
 from ..models import (
     MONEY_STEP,
@@ -73,7 +74,7 @@ def adjustment_approval_reason(
     item: Item,
     location: Location,
     quantity_delta: Decimal,
-    actor: AbstractBaseUser | None,
+    actor: Actor | None,
     unit_cost: Decimal | None = None,
 ) -> str:
     """Why this scrap or adjustment needs a manager's approval, in words for the asker; ``""``
@@ -84,7 +85,7 @@ def adjustment_approval_reason(
     if size > limit_quantity:
         return f"{_fmt(size)} {item.base_unit.code} is more than the approval limit of {_fmt(limit_quantity)}"
     if unit_cost is None:
-        unit_cost = adjustment_unit_cost(item=item, warehouse=location.warehouse)
+        unit_cost = adjustment_unit_cost(item=item, warehouse=location.home_warehouse)
     value = (size * unit_cost).quantize(Decimal("0.01"))
     if value > limit_value:
         currency = getattr(settings, "CURRENCY", "")
@@ -94,7 +95,7 @@ def adjustment_approval_reason(
         and actor is not None
         and not warehouse_allows(actor, location.warehouse, WarehouseAction.ADJUST)
     ):
-        return f"{actor} may not adjust stock in {location.warehouse.code} without a manager's approval"
+        return f"{actor} may not adjust stock in {location.home_warehouse.code} without a manager's approval"
     return ""
 
 
@@ -105,7 +106,7 @@ def adjustment_submit(
     location: Location,
     quantity_delta: Decimal,
     reason_code: str,
-    actor: AbstractBaseUser | None,
+    actor: Actor | None,
     lot: Lot | str | None = None,
     note: str = "",
     idempotency_key: str | None = None,
@@ -131,7 +132,7 @@ def adjustment_submit(
         raise InvalidMovement("A scrap takes stock out: its change is negative.")
     if not location.is_internal:
         raise InvalidMovement(f"{location} is not a location in a warehouse.")
-    warehouse = location.warehouse
+    warehouse = location.home_warehouse
     # Asking needs the right to post there ("post" or "adjust"); approving needs more.
     if not _warehouse_allows_any(actor, warehouse, (WarehouseAction.POST, WarehouseAction.ADJUST)):
         warehouse_require(actor, warehouse, WarehouseAction.POST, model_perm="stock.add_movement")
@@ -166,6 +167,8 @@ def adjustment_submit(
                 )
             ]
         return AdjustmentOutcome(movements=movements)
+    if actor is None:
+        raise InvalidMovement(f"This change needs a manager's approval ({why}), and a system job cannot ask for one.")
     the_lot = _existing_lot(item, lot)
     # The line the approval would post (built by the one request builder; the lot exists, so
     # nothing is written), checked now with the same refusals, before anyone approves.
@@ -207,9 +210,23 @@ def adjustment_submit(
     return AdjustmentOutcome(movements=[], request=request)
 
 
-def _warehouse_allows_any(actor: AbstractBaseUser | None, warehouse: Warehouse, actions: Iterable[str]) -> bool:
+def _warehouse_allows_any(actor: Actor | None, warehouse: Warehouse, actions: Iterable[str]) -> bool:
     """True if ``actor`` may do at least one of ``actions`` in ``warehouse``."""
     return any(warehouse_allows(actor, warehouse, action) for action in actions)
+
+
+class _ApprovedPosting(TypedDict):
+    """What an approved request's scrap or adjustment posts with, besides its quantity."""
+
+    item: Item
+    location: Location
+    lot: Lot | None
+    reason_code: str
+    actor: Actor | None
+    idempotency_key: str
+    reference_type: str
+    reference_id: str
+    note: str
 
 
 def _lock_pending_request(request: AdjustmentRequest) -> AdjustmentRequest:
@@ -224,9 +241,7 @@ def _lock_pending_request(request: AdjustmentRequest) -> AdjustmentRequest:
 
 
 @transaction.atomic
-def adjustment_request_approve(
-    *, request: AdjustmentRequest, actor: AbstractBaseUser | None, note: str = ""
-) -> AdjustmentRequest:
+def adjustment_request_approve(*, request: AdjustmentRequest, actor: Actor | None, note: str = "") -> AdjustmentRequest:
     """Approve a pending request and post it, in one transaction: the request row is locked
     first (so two managers cannot post it twice), then ``stock_scrap``/``stock_adjust`` post with
     the approver as actor, referencing the request. The approver needs the warehouse's
@@ -236,7 +251,7 @@ def adjustment_request_approve(
     warehouse_require(actor, request.warehouse, WarehouseAction.APPROVE, model_perm="stock.add_movement")
     if actor is not None and actor.pk == request.requested_by_id:
         raise WarehousePermissionDenied(f"{actor} asked for request #{request.pk}: another manager must approve it.")
-    common = {
+    common: _ApprovedPosting = {
         "item": request.item,
         "location": request.location,
         "lot": request.lot,
@@ -261,9 +276,7 @@ def adjustment_request_approve(
 
 
 @transaction.atomic
-def adjustment_request_reject(
-    *, request: AdjustmentRequest, actor: AbstractBaseUser | None, note: str = ""
-) -> AdjustmentRequest:
+def adjustment_request_reject(*, request: AdjustmentRequest, actor: Actor | None, note: str = "") -> AdjustmentRequest:
     """Turn a pending request down; nothing is posted. Needs the warehouse's "approve" permission."""
     request = _lock_pending_request(request)
     warehouse_require(actor, request.warehouse, WarehouseAction.APPROVE)

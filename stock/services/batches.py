@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from catalog.models import Item, Location, LocationKind, Tracking, Warehouse
 from catalog.permissions import WarehouseAction, warehouse_require
 from catalog.units import quantity_problem
+from common.actors import Actor
 
 from ..models import Lot, Movement, MovementKind, StockLevel
 from .errors import InvalidMovement, QuantityFinerThanUnit, _fmt
@@ -80,7 +80,7 @@ def _request_warehouses(request: StockRequest) -> list[Warehouse]:
     return [warehouse for warehouse in places if warehouse is not None]
 
 
-def _authorize_requests(actor: AbstractBaseUser | None, requests: Sequence[StockRequest]) -> None:
+def _authorize_requests(actor: Actor | None, requests: Sequence[StockRequest]) -> None:
     """Refuse, before any stock is read, unless ``actor`` may post movements
     (``stock.add_movement``) and do each request's action in every warehouse it names:
     "adjust" for adjustments, "post" for the rest. This covers every line the requests become
@@ -97,7 +97,7 @@ def _authorize_requests(actor: AbstractBaseUser | None, requests: Sequence[Stock
             warehouse_require(actor, warehouses, action, model_perm="stock.add_movement")
 
 
-def _authorized(actor: AbstractBaseUser | None, lines: Sequence[MovementLine]) -> None:
+def _authorized(actor: Actor | None, lines: Sequence[MovementLine]) -> None:
     """The posting's permission check, already done by ``_authorize_requests``."""
 
 
@@ -137,12 +137,33 @@ def _reason(request: StockRequest) -> str:
 def _request_line(request: StockRequest, when: datetime) -> MovementLine:
     """The one ledger line of a request that needs no FEFO pick."""
     kind, item = request.kind, request.item
-    reference = {
-        "reference_type": request.reference_type,
-        "reference_id": request.reference_id,
-        "reference_line": request.reference_line,
-    }
-    common = {"item": item, "kind": kind, "note": request.note, **reference}
+
+    def line(
+        *,
+        quantity: Decimal,
+        source: Location,
+        destination: Location,
+        lot: Lot | None,
+        unit_cost: Decimal | None = None,
+        reason_code: str = "",
+        rounds_off: bool = False,
+    ) -> MovementLine:
+        """A line of this request: its item, kind, note and reference, with the given movement."""
+        return MovementLine(
+            item=item,
+            kind=kind,
+            quantity=quantity,
+            source=source,
+            destination=destination,
+            lot=lot,
+            unit_cost=unit_cost,
+            reason_code=reason_code,
+            rounds_off=rounds_off,
+            note=request.note,
+            reference_type=request.reference_type,
+            reference_id=request.reference_id,
+            reference_line=request.reference_line,
+        )
 
     def need(location: Location | None, side: str) -> Location:
         if location is None:
@@ -159,17 +180,18 @@ def _request_line(request: StockRequest, when: datetime) -> MovementLine:
             expiry_date=request.expiry_date,
             unit_cost=request.unit_cost,
             note=request.note,
-            **reference,
+            reference_type=request.reference_type,
+            reference_id=request.reference_id,
+            reference_line=request.reference_line,
         )
     if kind in OUTGOING:
         reason_code = _reason(request)
-        return MovementLine(
+        return line(
             quantity=request.quantity,
             source=need(request.source, "source"),
             destination=_virtual(OUTGOING[kind]),
             lot=_existing_lot(item, request.lot),
             reason_code=reason_code,
-            **common,
         )
     if kind == MovementKind.TRANSFER and request.destination is None and request.to_warehouse is not None:
         return _shipment_line(request, need(request.source, "source"))
@@ -177,12 +199,11 @@ def _request_line(request: StockRequest, when: datetime) -> MovementLine:
         source, destination = need(request.source, "source"), need(request.destination, "destination")
         if not (source.is_internal and destination.is_internal):
             raise InvalidMovement("A transfer goes between two internal locations; use ship/arrive for transit.")
-        return MovementLine(
+        return line(
             quantity=request.quantity,
             source=source,
             destination=destination,
             lot=_existing_lot(item, request.lot),
-            **common,
         )
     if kind == MovementKind.ADJUSTMENT:
         location = need(request.destination or request.source, "adjusted")
@@ -197,7 +218,7 @@ def _request_line(request: StockRequest, when: datetime) -> MovementLine:
             if gain
             else _existing_lot(item, request.lot)
         )
-        return MovementLine(
+        return line(
             quantity=abs(delta),
             source=adjustment if gain else location,
             destination=location if gain else adjustment,
@@ -205,17 +226,15 @@ def _request_line(request: StockRequest, when: datetime) -> MovementLine:
             unit_cost=request.unit_cost if gain else None,
             reason_code=reason_code,
             rounds_off=request.rounds_off and _rounds_off(item, location, lot, delta),
-            **common,
         )
     if kind == MovementKind.CUSTOMER_RETURN:
-        return MovementLine(
+        return line(
             quantity=request.quantity,
             source=_virtual(LocationKind.CUSTOMER),
             destination=request.destination or _return_location(request),
             lot=_resolve_lot(item, request.lot, request.expiry_date, received_on=receipt_date(when)),
             unit_cost=request.unit_cost,
             reason_code=request.reason_code,
-            **common,
         )
     raise InvalidMovement(f"A {kind!r} cannot be requested in a batch.")
 
@@ -236,7 +255,7 @@ def _shipment_line(request: StockRequest, source: Location) -> MovementLine:
         lot=_existing_lot(request.item, request.lot),
         note=request.note,
         reference_type="stock.shipment",
-        reference_id=request.reference_id or f"{source.warehouse.code}>{to_warehouse.code}",
+        reference_id=request.reference_id or f"{source.home_warehouse.code}>{to_warehouse.code}",
         reference_line=to_warehouse.code,
     )
 
@@ -322,7 +341,7 @@ def _pick_lines(pick: _Pick, taken: dict[LevelKey, Decimal]) -> list[MovementLin
 def requests_post(
     requests: Sequence[StockRequest],
     *,
-    actor: AbstractBaseUser | None,
+    actor: Actor | None,
     idempotency_key: str | None = None,
     occurred_at: datetime | None = None,
 ) -> list[Movement]:
@@ -365,7 +384,7 @@ def requests_post(
 def stock_post_batch(
     *,
     requests: Sequence[StockRequest],
-    actor: AbstractBaseUser | None,
+    actor: Actor | None,
     idempotency_key: str | None = None,
     occurred_at: datetime | None = None,
 ) -> list[Movement]:

@@ -8,13 +8,14 @@ import uuid
 from contextlib import nullcontext
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from catalog.models import ValuationMethod
+from common.actors import Actor
 
 from ..models import Movement
 from .errors import InsufficientStock
@@ -47,7 +48,7 @@ def _posts_in_database(lines: list[MovementLine]) -> bool:
 
 
 def _post_line_in_database(
-    line: MovementLine, *, actor: AbstractBaseUser | None, idempotency_key: str | None, occurred_at: datetime
+    line: MovementLine, *, actor: Actor | None, idempotency_key: str | None, occurred_at: datetime
 ) -> Movement:
     """Post one validated, authorised line with ``stock_post_line``: one statement that
     follows the locking protocol of ``_post`` (levels, then valuations, each in key order; when
@@ -57,7 +58,7 @@ def _post_line_in_database(
     one it runs in a savepoint, so a refusal leaves the caller's transaction usable."""
     source, destination = line.source, line.destination
     batch, posted_at = uuid.uuid4(), timezone.now()
-    params = [
+    params: list[Any] = [
         batch,
         line.item.pk,
         line.lot.pk if line.lot is not None else None,
@@ -100,7 +101,7 @@ def _post_line_in_database(
     except DatabaseError as exc:
         if _sqlstate(exc) != _SQLSTATE_INSUFFICIENT:
             raise
-        available = Decimal(exc.__cause__.diag.message_detail)
+        available = Decimal(exc.__cause__.diag.message_detail)  # type: ignore[union-attr]  # psycopg's error
         raise InsufficientStock(
             item=line.item, location=source, lot=line.lot, asked=line.quantity, available=available
         ) from None

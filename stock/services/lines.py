@@ -10,12 +10,12 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 
 from catalog.models import Item, ItemStatus, Location, LocationKind, Tracking, Warehouse
 from catalog.permissions import WarehouseAction, warehouse_allows
 from catalog.units import quantity_problem
+from common.actors import Actor
 
 from ..models import (
     QTY_STEP,
@@ -102,7 +102,7 @@ def _money(value: object, what: str = "unit cost") -> Decimal:
 def _occurred_at(
     value: datetime | None,
     *,
-    actor: AbstractBaseUser | None = None,
+    actor: Actor | None = None,
     warehouses: Iterable[Warehouse] | None = None,
 ) -> datetime:
     """When a posting happened: now by default; aware, not in the future. Given the
@@ -123,9 +123,7 @@ def _occurred_at(
     return value
 
 
-def _backdating_require(
-    when: datetime, now: datetime, *, actor: AbstractBaseUser | None, warehouses: Iterable[Warehouse]
-) -> None:
+def _backdating_require(when: datetime, now: datetime, *, actor: Actor | None, warehouses: Iterable[Warehouse]) -> None:
     warehouses = list(warehouses)
     for warehouse in warehouses:
         if _period_closed(warehouse, when):
@@ -156,7 +154,7 @@ def _posting_warehouses(lines: Sequence[MovementLine]) -> list[Warehouse]:
     for line in lines:
         for location in (line.source, line.destination):
             if location.warehouse_id is not None:
-                found[location.warehouse_id] = location.warehouse
+                found[location.warehouse_id] = location.home_warehouse
     return list(found.values())
 
 
@@ -186,7 +184,7 @@ def _validate_line(line: MovementLine) -> MovementLine:
         if line.kind == MovementKind.RECEIPT and item.status == ItemStatus.DISCONTINUED:
             raise InvalidMovement(f"{item.sku} is discontinued: it cannot be received.")
     for location in (line.source, line.destination):
-        if location.is_internal and (not location.active or not location.warehouse.active):
+        if location.is_internal and (not location.active or not location.home_warehouse.active):
             raise InvalidMovement(f"Location {location} is inactive.")
     if item.tracking == Tracking.NONE and line.lot is not None:
         raise InvalidMovement(f"{item.sku} is not lot-tracked: post it without a lot.")
@@ -200,7 +198,12 @@ def _validate_line(line: MovementLine) -> MovementLine:
         if item.tracking == Tracking.SERIAL and quantity != quantity.to_integral():
             raise InvalidMovement(f"{item.sku} is serial-tracked: quantities are whole units.")
     expiry = line.lot.expiry_date if line.lot is not None else None
-    if line.kind == MovementKind.ISSUE and expiry is not None and expiry < timezone.localdate():
+    if (
+        line.lot is not None
+        and line.kind == MovementKind.ISSUE
+        and expiry is not None
+        and expiry < timezone.localdate()
+    ):
         raise InvalidMovement(f"Lot {line.lot.code} of {item.sku} expired on {expiry}: it cannot be sold; scrap it.")
     unit_cost = None if line.unit_cost is None else _money(line.unit_cost)
     total_cost = None if line.total_cost is None else _money(line.total_cost, "total cost")
@@ -228,7 +231,7 @@ def _virtual(kind: str) -> Location:
 def _level_policy(location: Location) -> bool:
     """May this location's level go negative? Virtual locations always; internal ones when
     their warehouse allows negative stock."""
-    return not location.is_internal or location.warehouse.allow_negative_stock
+    return not location.is_internal or location.home_warehouse.allow_negative_stock
 
 
 def _warehouse_of(location: Location) -> int | None:

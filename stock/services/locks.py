@@ -11,9 +11,11 @@ import uuid
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
+from typing import TypeVar
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, models
+
+from common.actors import Actor
 
 from ..models import (
     QTY_STEP,
@@ -23,6 +25,8 @@ from ..models import (
     StockLevel,
 )
 from .lines import LevelKey, MovementLine, ValuationKey
+
+Row = TypeVar("Row", bound=models.Model)
 
 
 def _for_update() -> str:
@@ -46,14 +50,14 @@ class _MissingRows(Exception):
 
 
 def _lock_rows(
-    model: type[models.Model],
+    model: type[Row],
     columns: tuple[str, ...],
     keys: list[tuple],
     *,
     order_by: str,
     create_missing: bool,
     initial: dict[str, str],
-) -> list[models.Model]:
+) -> list[Row]:
     """Lock the rows of ``model`` whose key ``columns`` have these values, in ``order_by``
     order, and return them as instances. New rows get the ``initial`` SQL literals.
 
@@ -181,7 +185,7 @@ def _movement(
     number: int,
     unit_cost: Decimal,
     total_cost: Decimal,
-    actor: AbstractBaseUser | None,
+    actor: Actor | None,
     occurred_at: datetime,
     posted_at: datetime,
     idempotency_key: str | None,
@@ -212,7 +216,8 @@ def _movement(
         "idempotency_key": idempotency_key,
         "reverses_id": line.reverses.pk if line.reverses is not None else None,
     }
-    movement = Movement(*[values[name] for name in _MOVEMENT_ATTNAMES])
+    # Positional, in field order: the fast constructor (the dict above names every value).
+    movement = Movement(*[values[name] for name in _MOVEMENT_ATTNAMES])  # type: ignore[misc]
     movement._state.fields_cache.update(
         item=line.item,
         lot=line.lot,
@@ -231,7 +236,7 @@ def _insert_movements(movements: list[Movement]) -> None:
     """One INSERT ... RETURNING id for the batch; the instances get their ids."""
     fields = [f for f in Movement._meta.concrete_fields if not f.primary_key]
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
     params = [f.get_db_prep_save(getattr(m, f.attname), connection) for m in movements for f in fields]
     with connection.cursor() as cursor:
         cursor.execute(

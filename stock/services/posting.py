@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from catalog.models import Item, Location, LocationKind, Warehouse
 from catalog.permissions import WarehouseAction, warehouse_require
+from common.actors import Actor
 
 from ..models import (
     MONEY_STEP,
@@ -43,7 +43,7 @@ from .locks import _insert_movements, _levels_apply, _lock_levels, _lock_rows, _
 def movement_post(
     *,
     lines: MovementLine | Sequence[MovementLine],
-    actor: AbstractBaseUser | None,
+    actor: Actor | None,
     idempotency_key: str | None = None,
     occurred_at: datetime | None = None,
 ) -> list[Movement]:
@@ -62,7 +62,7 @@ def movement_post(
 def purchase_receipts_post(
     *,
     lines: Sequence[MovementLine],
-    actor: AbstractBaseUser | None,
+    actor: Actor | None,
     idempotency_key: str | None = None,
     occurred_at: datetime | None = None,
 ) -> list[Movement]:
@@ -84,7 +84,7 @@ def purchase_receipts_post(
     )
 
 
-def _authorize_purchase_receipts(actor: AbstractBaseUser | None, lines: Sequence[MovementLine]) -> None:
+def _authorize_purchase_receipts(actor: Actor | None, lines: Sequence[MovementLine]) -> None:
     if actor is not None:
         warehouse_require(actor, [line.destination.warehouse for line in lines], WarehouseAction.RECEIVE_PURCHASES)
 
@@ -92,10 +92,10 @@ def _authorize_purchase_receipts(actor: AbstractBaseUser | None, lines: Sequence
 def _post_movements(
     lines: MovementLine | Sequence[MovementLine],
     *,
-    actor: AbstractBaseUser | None,
+    actor: Actor | None,
     idempotency_key: str | None,
     occurred_at: datetime | None,
-    authorize: Callable[[AbstractBaseUser | None, Sequence[MovementLine]], None] | None = None,
+    authorize: Callable[[Actor | None, Sequence[MovementLine]], None] | None = None,
 ) -> list[Movement]:
     """``movement_post``'s body; ``authorize`` (default ``_authorize``) refuses, before
     anything is written, what ``actor`` may not post."""
@@ -142,7 +142,7 @@ def movements_for_key(idempotency_key: str) -> list[Movement]:
     return list(Movement.objects.filter(batch=first.batch).order_by("batch_line"))
 
 
-def _authorize(actor: AbstractBaseUser | None, lines: Sequence[MovementLine]) -> None:
+def _authorize(actor: Actor | None, lines: Sequence[MovementLine]) -> None:
     """Refuse, before anything is written, unless ``actor`` may post movements
     (``stock.add_movement``) and may do each line's action in the warehouses it touches:
     adjustments and reversals need "adjust", everything else "post" (catalog/permissions.py)."""
@@ -157,7 +157,8 @@ def _authorize(actor: AbstractBaseUser | None, lines: Sequence[MovementLine]) ->
         )
         for location in (line.source, line.destination):
             if location.is_internal:
-                needs[action][location.warehouse_id] = location.warehouse
+                warehouse = location.home_warehouse
+                needs[action][warehouse.pk] = warehouse
     if not needs:
         warehouse_require(actor, None, WarehouseAction.POST, model_perm="stock.add_movement")
     for action, warehouses in needs.items():
@@ -203,7 +204,7 @@ class _Deltas:
 def _post(
     lines: list[MovementLine],
     *,
-    actor: AbstractBaseUser | None,
+    actor: Actor | None,
     idempotency_key: str | None,
     occurred_at: datetime,
     create_missing: bool,
@@ -273,4 +274,4 @@ POSTING_FUNCTION_MIRRORS: tuple[type | Callable[..., object], ...] = (
     _fifo_take,
     _save_costings,
 )
-POSTING_FUNCTION_PINS = {"sql": "e2f91cf3ea4f33c0", "python": "53a4b04a015d6deb"}
+POSTING_FUNCTION_PINS = {"sql": "e2f91cf3ea4f33c0", "python": "f09a39dbbdf10739"}

@@ -7,13 +7,13 @@ from collections import defaultdict
 from datetime import datetime
 from decimal import Decimal
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from catalog.models import Item, Location, LocationKind, Warehouse
 from catalog.permissions import WarehouseAction, warehouse_require
 from catalog.units import quantity_problem
+from common.actors import Actor
 
 from ..models import (
     ZERO,
@@ -38,7 +38,7 @@ def reservation_create(
     item: Item,
     warehouse: Warehouse,
     quantity: Decimal,
-    actor: AbstractBaseUser | None,
+    actor: Actor | None,
     location: Location | None = None,
     lot: Lot | str | None = None,
     reference_type: str = "",
@@ -142,7 +142,7 @@ def _reservation_settle(
 
 @transaction.atomic
 def reservation_release(
-    *, reservation: Reservation, actor: AbstractBaseUser | None, quantity: Decimal | None = None
+    *, reservation: Reservation, actor: Actor | None, quantity: Decimal | None = None
 ) -> Reservation:
     """Give back (part of) what is held: the levels' ``reserved`` drops, nothing moves."""
     warehouse_require(actor, reservation.warehouse, WarehouseAction.POST, model_perm="stock.change_reservation")
@@ -159,7 +159,7 @@ def reservation_release(
 def reservation_consume(
     *,
     reservation: Reservation,
-    actor: AbstractBaseUser | None,
+    actor: Actor | None,
     quantity: Decimal | None = None,
     idempotency_key: str | None = None,
     occurred_at: datetime | None = None,

@@ -490,3 +490,17 @@ def test_hidden_fields_are_checked_again(world, clerk_client):
     )
     assert "you are working in AMS" in response.content.decode()
     assert ledger_snapshot() == before
+
+
+@override_settings(STOCK_ADJUSTMENT_APPROVAL_QUANTITY="5")
+def test_a_system_job_above_the_limit_is_refused_in_words_and_files_no_request(world):
+    """A system job (no actor) cannot ask a manager: scrapping 6 candles (limit 5) is refused
+    with the reason, and neither a request nor a movement is written (before: an IntegrityError)."""
+    candle, bin_ = world.candle, world.bins["A-01-02"]
+    before = ledger_snapshot()
+    with pytest.raises(services.InvalidMovement, match=r"more than the approval limit of 5.*system job"):
+        services.adjustment_submit(
+            kind="scrap", item=candle, location=bin_, quantity_delta=Decimal("-6"), reason_code="DAMAGED", actor=None
+        )
+    assert not AdjustmentRequest.objects.exists()
+    assert ledger_snapshot() == before
