@@ -7,6 +7,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import migrations, models
 
+from common.roles import sync_roles
 from common.schedules import daily_task
 
 
@@ -240,4 +241,6 @@ class Migration(migrations.Migration):
             minute=30,
             description="Rebuild the daily demand history, refit the forecasts and recompute computed reorder policies.",
         ),
+        # The role groups' permissions on the new models (holding costs, demand, forecasts, sendings).
+        migrations.RunPython(sync_roles, migrations.RunPython.noop),
     ]
