@@ -15,6 +15,7 @@ from common.api.pages import docs_page, not_found
 from common.api.permissions import DocsAccess
 from counting import api as counting_api
 from purchasing import api as purchasing_api
+from purchasing import transfer_api
 from stock import api as stock_api
 
 
@@ -43,6 +44,8 @@ def api_urls() -> list:
         path("sales/", stock_api.SaleApi.as_view(), name="api-sale"),
         path("returns/", stock_api.CustomerReturnApi.as_view(), name="api-return"),
         path("reorder-suggestions/", purchasing_api.ReorderSuggestionApi.as_view(), name="api-reorder-suggestions"),
+        path("transfers/", transfer_api.TransferApi.as_view(), name="api-transfers"),
+        path("transfers/<int:pk>/arrive/", transfer_api.TransferArriveApi.as_view(), name="api-transfer-arrive"),
         path("", include(router.urls)),
         # Anything else below /api/v1/ (ending in a slash; without one, APPEND_SLASH redirects first)
         # is a JSON 404 like every other error, not Django's HTML page.

@@ -1,5 +1,6 @@
 """REST API of purchasing (docs/api.md, docs/purchasing.md): suppliers (read), purchase orders
-(list, create a draft, place, cancel, receive) and the reorder suggestions.
+(list, create a draft, place, cancel, receive, return to the supplier, send to the supplier) and
+the reorder suggestions.
 
 As in ``stock.api``: a nested ``InputSerializer`` validates, ``catalog.api``'s look-ups name
 items, warehouses and locations, one service of ``purchasing.services`` runs with
@@ -12,9 +13,17 @@ orders" grant (a clerk's), which the service checks; reading orders to receive t
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db.models import Prefetch, QuerySet
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_serializer
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_serializer,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import BasePermission
@@ -27,8 +36,10 @@ from catalog.permissions import scope_to_warehouses
 from common.api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from stock.api import MAX_LINES, POSITIVE, MovementOutputSerializer, quantity_field, unit_cost_field
 
+from .documents import purchase_order_send
 from .models import PurchaseOrder, PurchaseOrderLine, PurchaseOrderStatus, Supplier
-from .selectors import reorder_suggestions
+from .returns import purchase_order_return
+from .selectors import Suggestion, reorder_suggestions
 from .services import (
     OrderLine,
     PurchasingError,
@@ -38,6 +49,7 @@ from .services import (
     purchase_order_place,
     purchase_order_receive,
 )
+from .transfers import TransferSuggestion, transfer_suggestions
 
 
 class UnknownSupplier(PurchasingError):
@@ -92,10 +104,17 @@ class OrderOutputSerializer(serializers.ModelSerializer):
     supplier = serializers.CharField(source="supplier.code")
     warehouse = serializers.CharField(source="warehouse.code")
     lines = LineOutputSerializer(many=True)
+    total = serializers.DecimalField(max_digits=22, decimal_places=4, help_text="Sum of quantity x unit cost.")
+    sent_at = serializers.SerializerMethodField(help_text="When it was last mailed to the supplier (null: never).")
 
     class Meta:
         model = PurchaseOrder
-        fields = ["id", "number", "supplier", "warehouse", "status", "expected_on", "ordered_at", "notes", "lines"]
+        fields = ["id", "number", "supplier", "warehouse", "status", "expected_on", "ordered_at", "notes", "total"]
+        fields += ["sent_at", "lines"]
+
+    def get_sent_at(self, order: PurchaseOrder) -> datetime | None:
+        sent = [s.sent_at for s in order.sendings.all() if not s.error]
+        return max(sent, default=None)
 
 
 class CanReadOrders(BasePermission):
@@ -158,15 +177,19 @@ class PurchaseOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vie
         order = OrderOutputSerializer()
         movements = MovementOutputSerializer(many=True)
 
-    required_permissions = {"place": ["purchasing.change_purchaseorder"], "cancel": ["purchasing.change_purchaseorder"]}
+    required_permissions = {
+        "place": ["purchasing.change_purchaseorder"],
+        "cancel": ["purchasing.change_purchaseorder"],
+        "send": ["purchasing.change_purchaseorder"],
+    }
     serializer_class = OrderOutputSerializer
     filterset_class = Filter
     queryset = PurchaseOrder.objects.select_related("supplier", "warehouse").prefetch_related(
-        Prefetch("lines", queryset=PurchaseOrderLine.objects.select_related("item"))
+        Prefetch("lines", queryset=PurchaseOrderLine.objects.select_related("item")), "sendings"
     )
 
     def get_permissions(self) -> list[BasePermission]:
-        if self.action in ("list", "retrieve", "receive"):
+        if self.action in ("list", "retrieve", "receive", "return_goods"):
             return [CanReadOrders()]
         return super().get_permissions()
 
@@ -228,6 +251,56 @@ class PurchaseOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vie
             request, lambda key: Response(self._output(purchase_order_cancel(order=order, actor=request.user)))
         )
 
+    @extend_schema(request=None, responses={200: OrderOutputSerializer}, parameters=[IDEMPOTENCY_PARAMETER])
+    @action(detail=True, methods=["post"])
+    def send(self, request: Request, pk: str | None = None) -> Response:
+        """Mail the placed order (PDF attached) to the supplier again; recorded on the order."""
+        order = self.get_object()
+        return idempotent(
+            request,
+            lambda key: Response(self._output(purchase_order_send(order=order, actor=request.user).order)),
+        )
+
+    @extend_schema_serializer(component_name="SupplierReturn")
+    class ReturnInputSerializer(serializers.Serializer):
+        sku = serializers.CharField(max_length=64, help_text="SKU or barcode of a received item of the order.")
+        quantity = quantity_field(min_value=POSITIVE)
+        location = serializers.CharField(max_length=64, help_text="Bin (code or barcode) it leaves from.")
+        reason_code = serializers.CharField(max_length=40, help_text="Why it goes back: damaged, wrong item, ...")
+        lot = serializers.CharField(max_length=64, required=False, allow_blank=True)
+
+    @extend_schema(
+        request=ReturnInputSerializer,
+        responses={201: MovementOutputSerializer(many=True)},
+        parameters=[IDEMPOTENCY_PARAMETER],
+    )
+    @action(detail=True, methods=["post"], url_path="return")
+    def return_goods(self, request: Request, pk: str | None = None) -> Response:
+        """Send received goods back to the supplier (a supplier-return movement referencing the line)."""
+        order = self.get_object()
+        serializer = self.ReturnInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+
+        def write(key: str | None) -> Response:
+            item = item_from_reference(data["sku"])
+            line = order.lines.filter(item=item).first()
+            if line is None:
+                raise PurchasingError(f"{item.sku} is not on {order.number}.")
+            movements = purchase_order_return(
+                order=order,
+                line=line,
+                quantity=data["quantity"],
+                location=location_from_reference(data["location"], order.warehouse),
+                actor=request.user,
+                reason_code=data["reason_code"],
+                lot=data.get("lot", ""),
+                idempotency_key=key,
+            )
+            return Response(MovementOutputSerializer(movements, many=True).data, status=status.HTTP_201_CREATED)
+
+        return idempotent(request, write)
+
     @extend_schema(
         request=ReceiveInputSerializer,
         responses={201: ReceivedOutputSerializer},
@@ -279,11 +352,46 @@ class ReorderSuggestionApi(APIView):
         reorder_point = serializers.DecimalField(source="policy.reorder_point", max_digits=18, decimal_places=4)
         safety_stock = serializers.DecimalField(source="policy.safety_stock", max_digits=18, decimal_places=4)
         quantity = serializers.DecimalField(max_digits=18, decimal_places=4, help_text="Suggested, base units.")
+        forecast_daily_demand = serializers.DecimalField(
+            max_digits=18, decimal_places=4, allow_null=True, help_text="Forecast demand a day (null: no forecast yet)."
+        )
+        order_quantity = serializers.DecimalField(
+            source="policy.order_quantity",
+            max_digits=18,
+            decimal_places=4,
+            allow_null=True,
+            help_text="Computed policies: the EOQ rounded to the offer (null for manual policies).",
+        )
+        service_level = serializers.DecimalField(source="policy.service_level", max_digits=5, decimal_places=4)
+        mode = serializers.CharField(source="policy.mode", help_text="manual or computed.")
+        explain = serializers.DictField(
+            child=serializers.CharField(), help_text="Figure -> how it was reached (docs/replenishment.md)."
+        )
         urgent = serializers.BooleanField()
+        transfer_from = serializers.SerializerMethodField(help_text="A warehouse with surplus to transfer from first.")
+        transfer_quantity = serializers.SerializerMethodField(help_text="How much to transfer from it (base units).")
         supplier = serializers.CharField(source="supplier_item.supplier.code", allow_null=True, default=None)
         unit_cost = serializers.DecimalField(
             source="supplier_item.unit_cost", max_digits=20, decimal_places=4, allow_null=True, default=None
         )
+
+        def _transfer(self, suggestion: Suggestion) -> TransferSuggestion | None:
+            return self.context["transfers"].get(suggestion.policy.pk)
+
+        def get_transfer_from(self, suggestion: Suggestion) -> str | None:
+            transfer = self._transfer(suggestion)
+            return transfer.from_warehouse.code if transfer else None
+
+        @extend_schema_field(serializers.DecimalField(max_digits=18, decimal_places=4, allow_null=True))
+        def get_transfer_quantity(self, suggestion: Suggestion) -> str | None:
+            transfer = self._transfer(suggestion)
+            return f"{transfer.quantity:.4f}" if transfer else None
+
+        def to_representation(self, suggestion: Suggestion) -> dict:
+            data = super().to_representation(suggestion)
+            if transfer := self._transfer(suggestion):
+                data["explain"]["transfer"] = transfer.explain
+            return data
 
     @extend_schema(
         responses={200: OutputSerializer(many=True)},
@@ -293,4 +401,5 @@ class ReorderSuggestionApi(APIView):
         code = request.query_params.get("warehouse")
         warehouse = warehouse_from_code(code) if code else None
         suggestions = reorder_suggestions(user=request.user, warehouse=warehouse)
-        return Response(self.OutputSerializer(suggestions, many=True).data)
+        transfers = {t.suggestion.policy.pk: t for t in transfer_suggestions(suggestions, user=request.user)}
+        return Response(self.OutputSerializer(suggestions, many=True, context={"transfers": transfers}).data)

@@ -131,20 +131,7 @@ def purchase_order_create(
         raise PurchasingError(f"Supplier {supplier.code} is inactive: activate it or order elsewhere.")
     if not lines:
         raise PurchasingError("An order needs at least one line.")
-    seen: set[int] = set()
-    rows = []
-    for line in lines:
-        item = line.item
-        if item.pk in seen:
-            raise PurchasingError(f"{item.sku} is on two lines: put the whole quantity on one.")
-        seen.add(item.pk)
-        if item.status != ItemStatus.ACTIVE:
-            raise PurchasingError(f"{item.sku} is discontinued: it cannot be ordered.")
-        quantity = _positive_quantity(line.quantity, item)
-        cost = supplier_price(supplier=supplier, item=item) if line.unit_cost is None else line.unit_cost
-        if cost < 0:
-            raise PurchasingError(f"The unit cost of {item.sku} cannot be negative ({cost}).")
-        rows.append(PurchaseOrderLine(item=item, quantity=quantity, unit_cost=cost))
+    rows = _order_rows(supplier, lines)
     order = PurchaseOrder(
         supplier=supplier, warehouse=warehouse, expected_on=expected_on, notes=notes, created_by=actor
     )
@@ -168,7 +155,9 @@ def _locked(order: PurchaseOrder) -> PurchaseOrder:
 @transaction.atomic
 def purchase_order_place(*, order: PurchaseOrder, actor: Actor | None) -> PurchaseOrder:
     """Draft -> ordered: the lines are fixed from now on. ``expected_on``, when empty, becomes
-    today plus the longest lead time of the lines' supplier items (else the supplier's)."""
+    today plus the longest lead time of the lines' supplier items (else the supplier's). When
+    the supplier has an e-mail address, mailing it the order (``tasks.send_purchase_order``) is
+    enqueued once the placing commits."""
     order = _locked(order)
     warehouse_require(actor, order.warehouse, WarehouseAction.VIEW, model_perm="purchasing.change_purchaseorder")
     if order.status != PurchaseOrderStatus.DRAFT:
@@ -186,6 +175,10 @@ def purchase_order_place(*, order: PurchaseOrder, actor: Actor | None) -> Purcha
     order.ordered_at = timezone.now()
     _history_user(order, actor)
     order.save(update_fields=["status", "ordered_at", "expected_on"])
+    if order.supplier.email:
+        from .tasks import send_purchase_order  # tasks import the services: imported here, when used
+
+        send_purchase_order.delay_on_commit(order.pk)
     return order
 
 
@@ -206,16 +199,70 @@ def purchase_order_cancel(*, order: PurchaseOrder, actor: Actor | None) -> Purch
     return order
 
 
+def over_receipt_percent(order: PurchaseOrder, item_ids: Sequence[int]) -> dict[int, Decimal]:
+    """Per item id, how much more than ordered may arrive, in %: the supplier item's tolerance,
+    else the supplier's (default 0)."""
+    offers = SupplierItem.objects.filter(
+        supplier=order.supplier, item_id__in=item_ids, over_receipt_percent__isnull=False
+    )
+    percent = dict.fromkeys(item_ids, order.supplier.over_receipt_percent)
+    percent.update({o.item_id: o.over_receipt_percent for o in offers if o.over_receipt_percent is not None})
+    return percent
+
+
+def _receipt_problems(
+    order: PurchaseOrder, lines: dict[int, PurchaseOrderLine], receipts: Sequence[Receipt]
+) -> tuple[dict[int, Decimal], list[PurchasingError]]:
+    """What arrives per line id, and every refusal among ``receipts`` (not only the first): a
+    line of another order, a bad quantity, more than ordered plus the tolerance, a location
+    outside the order's warehouse, a lot on an untracked item."""
+    arriving: dict[int, Decimal] = {}
+    problems: list[PurchasingError] = []
+    for receipt in receipts:
+        line = lines.get(receipt.line.pk)
+        if line is None:
+            problems.append(PurchasingError(f"Line {receipt.line} is not on {order.number}."))
+            continue
+        try:
+            quantity = _positive_quantity(receipt.quantity, line.item)
+        except PurchasingError as refused:
+            problems.append(refused)
+            continue
+        arriving[line.pk] = arriving.get(line.pk, Decimal(0)) + quantity
+        location = receipt.location
+        if location.kind != LocationKind.INTERNAL or location.warehouse_id != order.warehouse_id:
+            problems.append(
+                PurchasingError(
+                    f"{location} is not a location of warehouse {order.warehouse.code}, where {order} goes."
+                )
+            )
+        if line.item.tracking == Tracking.NONE and receipt.lot:
+            problems.append(PurchasingError(f"{line.item.sku} is not lot-tracked: receive it without a lot."))
+    tolerance = over_receipt_percent(order, [lines[pk].item_id for pk in arriving])
+    for pk, quantity in arriving.items():
+        line = lines[pk]
+        percent = tolerance[line.item_id]
+        most = line.quantity * (100 + percent) / 100 - line.received_quantity
+        if quantity > most:
+            allowed = (
+                f" ({order.supplier.code} accepts {plain(percent)} % over: at most {plain(most)})" if percent else ""
+            )
+            problems.append(
+                PurchasingError(
+                    f"{line.item.sku}: {quantity_text(line.quantity)} ordered, "
+                    f"{quantity_text(line.received_quantity)} received, {quantity_text(line.outstanding)} "
+                    f"outstanding; cannot receive {quantity_text(quantity)}{allowed}."
+                )
+            )
+    return arriving, problems
+
+
 def _receipt_line(
     order: PurchaseOrder, receipt: Receipt, occurred_at: datetime | None, supplier: Location
 ) -> MovementLine:
-    """The receipt of ``receipt`` at the line's cost, built by ``stock.services.receipt_line``
-    (a new lot is received on ``occurred_at``'s date)."""
+    """The receipt of ``receipt`` (checked by ``_receipt_problems``) at the line's cost, built by
+    ``stock.services.receipt_line`` (a new lot is received on ``occurred_at``'s date)."""
     line, item, location = receipt.line, receipt.line.item, receipt.location
-    if location.kind != LocationKind.INTERNAL or location.warehouse_id != order.warehouse_id:
-        raise PurchasingError(f"{location} is not a location of warehouse {order.warehouse.code}, where {order} goes.")
-    if item.tracking == Tracking.NONE and receipt.lot:
-        raise PurchasingError(f"{item.sku} is not lot-tracked: receive it without a lot.")
     return receipt_line(
         item=item,
         quantity=receipt.quantity,
@@ -230,6 +277,13 @@ def _receipt_line(
         reference_line=str(line.pk),
         supplier=supplier,
     )
+
+
+def purchase_order_receipt_problems(*, order: PurchaseOrder, receipts: Sequence[Receipt]) -> list[PurchasingError]:
+    """Every refusal ``purchase_order_receive`` would give ``receipts`` before posting (read
+    only, no lock): for a page that must show them with its own."""
+    lines = {line.pk: line for line in order.lines.select_related("item")}
+    return _receipt_problems(order, lines, receipts)[1]
 
 
 @transaction.atomic
@@ -248,8 +302,10 @@ def purchase_order_receive(
 
     Locks the order first, so two clerks receiving the same order queue and cannot receive a
     line twice over. Refuses (writing nothing) a line of another order, a quantity beyond what
-    is outstanding (naming ordered, received and outstanding), a location outside the order's
-    warehouse and a lot where none belongs or none where one must be. The same
+    is outstanding plus the over-receipt tolerance (``over_receipt_percent``; naming ordered,
+    received and outstanding), a location outside the order's warehouse and a lot where none
+    belongs or none where one must be; every such problem of the request at once (one: its own
+    error; more: one ``PurchasingError`` listing them in ``problems``). The same
     ``idempotency_key`` returns the first receipt's movements and changes nothing."""
     order = _locked(order)
     warehouse_require(actor, order.warehouse, WarehouseAction.RECEIVE_PURCHASES)
@@ -262,19 +318,14 @@ def purchase_order_receive(
     if not receipts:
         raise PurchasingError(f"Nothing to receive on {order.number}: give at least one quantity.")
     lines = {line.pk: line for line in order.lines.select_related("item")}  # the order's lock covers them
-    arriving: dict[int, Decimal] = {}
-    for receipt in receipts:
-        line = lines.get(receipt.line.pk)
-        if line is None:
-            raise PurchasingError(f"Line {receipt.line} is not on {order.number}.")
-        quantity = _positive_quantity(receipt.quantity, line.item)
-        arriving[line.pk] = arriving.get(line.pk, Decimal(0)) + quantity
-        if arriving[line.pk] > line.outstanding:
-            raise PurchasingError(
-                f"{line.item.sku}: {quantity_text(line.quantity)} ordered, "
-                f"{quantity_text(line.received_quantity)} received, {quantity_text(line.outstanding)} outstanding; "
-                f"cannot receive {quantity_text(arriving[line.pk])}."
-            )
+    arriving, problems = _receipt_problems(order, lines, receipts)
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        raise PurchasingError(
+            f"{len(problems)} problems, nothing received: " + " ".join(str(p) for p in problems),
+            problems=[str(p) for p in problems],
+        )
     supplier = Location.objects.virtual(LocationKind.SUPPLIER)
     movement_lines = [
         _receipt_line(
@@ -299,24 +350,79 @@ def purchase_order_receive(
     return movements
 
 
+def _order_rows(supplier: Supplier, lines: Sequence[OrderLine]) -> list[PurchaseOrderLine]:
+    """Unsaved lines of ``lines`` (each item once, active, quantity > 0 and fit for its unit,
+    cost >= 0; unit cost None: the supplier's price), or the first refusal."""
+    seen: set[int] = set()
+    rows = []
+    for line in lines:
+        item = line.item
+        if item.pk in seen:
+            raise PurchasingError(f"{item.sku} is on two lines: put the whole quantity on one.")
+        seen.add(item.pk)
+        if item.status != ItemStatus.ACTIVE:
+            raise PurchasingError(f"{item.sku} is discontinued: it cannot be ordered.")
+        quantity = _positive_quantity(line.quantity, item)
+        cost = supplier_price(supplier=supplier, item=item) if line.unit_cost is None else line.unit_cost
+        if cost < 0:
+            raise PurchasingError(f"The unit cost of {item.sku} cannot be negative ({cost}).")
+        rows.append(PurchaseOrderLine(item=item, quantity=quantity, unit_cost=cost))
+    return rows
+
+
+@transaction.atomic
+def purchase_order_lines_set(*, order: PurchaseOrder, lines: Sequence[OrderLine], actor: Actor | None) -> PurchaseOrder:
+    """Set lines of a draft: an item already on it gets the new quantity and cost (not a second
+    line, not the sum), a new item a new line; other lines stay. Locks the order; refuses,
+    writing nothing, an order that is no longer a draft and any line ``purchase_order_create``
+    would refuse."""
+    order = _locked(order)
+    warehouse_require(actor, order.warehouse, WarehouseAction.VIEW, model_perm="purchasing.change_purchaseorder")
+    if order.status != PurchaseOrderStatus.DRAFT:
+        raise PurchasingError(f"{order.number} is {order.get_status_display().lower()}: only a draft's lines change.")
+    if not order.supplier.active:
+        raise PurchasingError(f"Supplier {order.supplier.code} is inactive: activate it or order elsewhere.")
+    existing = {line.item_id: line for line in order.lines.all()}
+    for row in _order_rows(order.supplier, lines):
+        line = existing.get(row.item.pk, row)
+        line.order, line.quantity, line.unit_cost = order, row.quantity, row.unit_cost
+        _history_user(line, actor)
+        line.save()
+    return order
+
+
 @transaction.atomic
 def purchase_orders_from_suggestions(*, suggestions: Sequence, actor: Actor | None) -> list[PurchaseOrder]:
-    """Draft orders for ``suggestions`` (``purchasing.selectors.reorder_suggestions``): one per
-    (supplier, warehouse), each line the suggested quantity at the supplier's price.
-    Suggestions without a supplier are skipped (give the item a supplier first)."""
+    """Draft orders for ``suggestions`` (``purchasing.selectors.reorder_suggestions``, possibly
+    edited: another quantity or supplier item): one per (supplier, warehouse), each line the
+    suggested quantity at that offer's price. An existing draft of the same supplier and
+    warehouse takes the lines (``purchase_order_lines_set``), so running it again changes the
+    drafts' quantities instead of making more drafts. Suggestions without a supplier are
+    skipped (give the item a supplier first). All or nothing."""
     groups: dict[tuple[int, int], list] = {}
     for suggestion in suggestions:
         if suggestion.supplier_item is not None:
             key = (suggestion.supplier_item.supplier_id, suggestion.warehouse.pk)
             groups.setdefault(key, []).append(suggestion)
     orders = []
-    for group in groups.values():
+    for (supplier_id, warehouse_id), group in groups.items():
         first = group[0]
+        lines = [OrderLine(s.item, s.quantity, s.supplier_item.unit_cost) for s in group]
+        draft = (
+            PurchaseOrder.objects.filter(
+                supplier_id=supplier_id, warehouse_id=warehouse_id, status=PurchaseOrderStatus.DRAFT
+            )
+            .order_by("id")
+            .first()
+        )
+        if draft is not None:
+            orders.append(purchase_order_lines_set(order=draft, lines=lines, actor=actor))
+            continue
         orders.append(
             purchase_order_create(
                 supplier=first.supplier_item.supplier,
                 warehouse=first.warehouse,
-                lines=[OrderLine(s.item, s.quantity, s.supplier_item.unit_cost) for s in group],
+                lines=lines,
                 actor=actor,
                 notes="Created from the reorder suggestions.",
             )

@@ -100,6 +100,11 @@ def demo(world) -> dict:
         actor=None,
     )
     count = count_start(warehouse=warehouse, locations=[location], actor=None)
+    rotterdam = Warehouse.objects.create(code="RTM", name="Rotterdam")
+    Location.objects.create(warehouse=rotterdam, code="A-01-01", barcode="LOC-RTM-A-01-01")
+    shipment = services.transfer_ship(
+        item=other, quantity=Decimal(5), source=location, to_warehouse=rotterdam, actor=None
+    )
     user = User.objects.create_superuser("fuzzer", password=None)
     return {
         "token": Token.objects.create(user=user).key,
@@ -114,6 +119,7 @@ def demo(world) -> dict:
             "suppliers": supplier.pk,
             "purchase-orders": order.pk,
             "counts": count.pk,
+            "transfers": shipment.pk,
         },
         "line_id": count.lines.first().pk,
     }

@@ -43,6 +43,8 @@ ENDPOINTS = {
     "/api/v1/purchase-orders/{id}/": {"get"},
     "/api/v1/purchase-orders/{id}/place/": {"post"},
     "/api/v1/purchase-orders/{id}/cancel/": {"post"},
+    "/api/v1/purchase-orders/{id}/send/": {"post"},
+    "/api/v1/purchase-orders/{id}/return/": {"post"},
     "/api/v1/purchase-orders/{id}/receive/": {"post"},
     "/api/v1/counts/": {"get", "post"},
     "/api/v1/counts/{id}/": {"get"},
@@ -51,6 +53,8 @@ ENDPOINTS = {
     "/api/v1/counts/{id}/lines/{line_id}/approve/": {"post"},
     "/api/v1/counts/{id}/lines/{line_id}/reject/": {"post"},
     "/api/v1/reorder-suggestions/": {"get"},
+    "/api/v1/transfers/": {"get", "post"},
+    "/api/v1/transfers/{id}/arrive/": {"post"},
 }
 
 

@@ -49,7 +49,7 @@ def test_a_nul_in_a_hidden_step_is_refused_naming_the_step(world, manager_client
     before = ledger_snapshot()
     page = Scanner(manager_client, slug)
     first = page.fields.get("s_item") or ""
-    page.scan("", s_item=first + "item:1\x00", s_source="loc:\x00", s_order="po:1\x00")
+    page.scan("", s_item=first + "item:1\x00", s_source="loc:\x00", s_order="po:1\x00", s_shipment="shipment:1\x00")
     assert page.response.status_code == 200
     assert any("contains a NUL character" in e for e in page.errors), page.errors
     assert ledger_snapshot() == before

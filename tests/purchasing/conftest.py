@@ -4,7 +4,9 @@
 
 - ``supplier``: ``ACME``, lead time 5 days, selling WIDGET at 2.50 (preferred) and MILK at 1.20;
 - ``other_supplier``: ``BETA``, lead time 10 days, selling WIDGET at 2.00 (minimum 10, in 6s);
-- ``person(role, *actions)``: a user of that role group with the warehouse ``actions`` on WH1.
+- ``person(role, *actions)``: a user of that role group with the warehouse ``actions`` on WH1;
+- ``boss``: a test client signed in to the admin as ``actor``;
+- ``forecast_of(item, warehouse, daily=20, sd=5)``: a stored forecast of a flat daily demand.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Group
+from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
-from purchasing.models import Supplier, SupplierItem
+from purchasing.models import DemandForecast, Supplier, SupplierItem
 from tests.stock import conftest as stock_fixtures
 from tests.stock.factories import UserFactory
 
@@ -52,5 +55,31 @@ def person(warehouse) -> Callable[..., object]:
         for action in actions:
             assign_perm(f"catalog.{action}", user, warehouse)
         return user
+
+    return make
+
+
+@pytest.fixture
+def boss(client, actor):
+    actor.is_staff = True
+    actor.save()
+    client.force_login(actor)
+    return client
+
+
+@pytest.fixture
+def forecast_of(db) -> Callable[..., DemandForecast]:
+    def make(item, warehouse, daily: str = "20", sd: str = "5") -> DemandForecast:  # noqa: ANN001
+        return DemandForecast.objects.create(
+            item=item,
+            warehouse=warehouse,
+            method="Holt-Winters (weekly season)",
+            daily_demand=Decimal(daily),
+            daily_sd=Decimal(sd),
+            mase=Decimal("0.5"),
+            history_days=140,
+            daily=[daily] * 91,
+            fitted_at=timezone.now(),
+        )
 
     return make

@@ -18,14 +18,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def boss(client, actor):
-    actor.is_staff = True
-    actor.save()
-    client.force_login(actor)
-    return client
-
-
-@pytest.fixture
 def placed(supplier, warehouse, item, lot_item, actor) -> PurchaseOrder:
     draft = purchase_order_create(
         supplier=supplier,
@@ -61,7 +53,14 @@ def test_suggestions_page_lists_what_to_reorder_and_makes_draft_orders(boss, sup
         and "Make draft purchase orders" in page.content.decode()
     )
 
-    response = boss.post(url)
+    policy = ReorderPolicy.objects.get()
+    offer = SupplierItem.objects.get(supplier=supplier, item=item)
+    chosen = {
+        f"policy-{policy.pk}-pick": "on",
+        f"policy-{policy.pk}-quantity": "20",
+        f"policy-{policy.pk}-offer": offer.pk,
+    }
+    response = boss.post(url, chosen)
     assert response.status_code == 302
     order = PurchaseOrder.objects.get()
     assert (order.status, order.supplier, [(line.item.sku, line.quantity) for line in order.lines.all()]) == (
