@@ -84,6 +84,7 @@ def server_environment(database_url: str) -> dict[str, str]:
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "CONN_MAX_AGE": "600",
         "API_THROTTLE_USER": "",
+        "GUNICORN_ACCESS_LOG": "",  # one JSON line per sale would cost the server and flood the terminal
         "DJANGO_SETTINGS_MODULE": "inventory_site.settings",
     }
 
@@ -214,6 +215,8 @@ def start_gunicorn(database_url: str, port: int) -> subprocess.Popen:
         sys.executable,
         "-m",
         "gunicorn",
+        "--config",
+        str(ROOT / "gunicorn.conf.py"),  # the production settings; the flags below override them
         "inventory_site.wsgi",
         "--bind",
         f"127.0.0.1:{port}",
