@@ -45,7 +45,8 @@ def job_run(job: str) -> Iterator[RunReport]:
     except BaseException as error:
         logger.exception("Job %s failed", job)
         run.status = JobRun.Status.FAILED
-        run.summary = f"Failed: {type(error).__name__} (details in the worker's log)."
+        # The summary the work wrote before failing is its own words; the exception's text is not shown.
+        run.summary = f"Failed: {type(error).__name__} (details in the worker's log). {report.summary}".strip()
         run.sent = report.sent
         run.finished_at = timezone.now()
         run.save(update_fields=["status", "summary", "sent", "finished_at"])

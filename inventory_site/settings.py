@@ -289,6 +289,9 @@ READYZ_BROKER_TIMEOUT_SECONDS = env.int("READYZ_BROKER_TIMEOUT_SECONDS", default
 # Backups (manage.py backup, the nightly job): where they go and how many are kept.
 BACKUP_DIR = Path(env.str("BACKUP_DIR", default=str(VAR_DIR / "backups")))
 BACKUP_KEEP = env.int("BACKUP_KEEP", default=14)
+# What `backup --verify` runs on the restored copy (manage.py arguments), and for how long at most.
+BACKUP_VERIFY_COMMANDS = [["reconcile"]]
+BACKUP_VERIFY_TIMEOUT_SECONDS = env.int("BACKUP_VERIFY_TIMEOUT_SECONDS", default=3600)
 
 # Logs: one JSON object per line with the request's id (inventory_site/logs.py); LOG_FORMAT=text
 # for people reading a terminal (the default with DEBUG on).

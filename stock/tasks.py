@@ -13,6 +13,7 @@ from django.utils import timezone
 from catalog.models import UnitOfMeasure
 from catalog.permissions import warehouses_for
 from catalog.units import format_quantity
+from common.jobs import RECONCILIATION_JOB, job_run
 from common.roles import ADMINISTRATOR, INVENTORY_MANAGER, mail_recipients
 from common.services import idempotent_requests_purge
 
@@ -22,12 +23,15 @@ from .selectors import lots_expiring
 logger = logging.getLogger(__name__)
 
 
-@shared_task(name="stock.reconcile_nightly")
+@shared_task(name=RECONCILIATION_JOB)
 def reconcile_nightly() -> int:
     """Run the reconciliation; when the books do not balance, mail every active Administrator
     and Inventory manager the list of differences. Idempotent (it only reads and mails).
-    Returns the number of differences."""
-    differences = reconcile()
+    Each run is recorded (``common.jobs``: /readyz shows the age of the last one). Returns the
+    number of differences."""
+    with job_run(RECONCILIATION_JOB) as report:
+        differences = reconcile()
+        report.summary = f"{len(differences)} difference(s)." if differences else "The books balance."
     if not differences:
         logger.info("Nightly reconciliation: the books balance.")
         return 0

@@ -4,11 +4,14 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+from common.schedules import daily_task, weekly_task
+
 
 class Migration(migrations.Migration):
 
     dependencies = [
         ('common', '0001_idempotent_request_from_stock'),
+        ('django_celery_beat', '0019_alter_periodictasks_options'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
@@ -58,5 +61,20 @@ class Migration(migrations.Migration):
                 'verbose_name': 'alert opt-out',
                 'constraints': [models.UniqueConstraint(fields=('user', 'kind'), name='alertoptout_one_per_user_kind')],
             },
+        ),
+        daily_task(
+            "Nightly backup",
+            "common.backup_nightly",
+            hour=1,
+            minute=30,
+            description="pg_dump (or SQLite's backup) into BACKUP_DIR with a manifest; keeps BACKUP_KEEP (docs/operations.md).",
+        ),
+        weekly_task(
+            "Weekly verified restore",
+            "common.backup_verify_weekly",
+            day_of_week=0,
+            hour=4,
+            minute=0,
+            description="Restores the newest backup into a scratch database, compares row counts, reconciles it.",
         ),
     ]

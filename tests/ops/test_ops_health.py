@@ -148,3 +148,14 @@ def test_job_run_records_success_and_failure_without_the_exception_text():
     assert failed.status == "failed"
     assert "ValueError" in failed.summary and "hunter2" not in failed.summary
     assert json.dumps(failed.sent) == "[]"
+
+
+def test_the_nightly_reconciliation_records_its_run_for_readyz():
+    from stock.tasks import reconcile_nightly
+
+    assert reconcile_nightly.apply().get() == 0  # an empty ledger balances
+    body = Client().get("/readyz").json()
+    assert body["last_reconciliation"]["status"] == "ok"
+    assert 0 <= body["last_reconciliation"]["age_seconds"] < 60
+    run = JobRun.objects.get(job=RECONCILIATION_JOB)
+    assert (run.status, run.summary) == ("ok", "The books balance.")
