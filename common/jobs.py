@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.db import DatabaseError
 from django.utils import timezone
 
 from common.models import JobRun
@@ -24,6 +25,16 @@ logger = logging.getLogger(__name__)
 RECONCILIATION_JOB = "stock.reconcile_nightly"
 BACKUP_JOB = "common.backup_nightly"
 BACKUP_VERIFY_JOB = "common.backup_verify_weekly"
+
+
+# Celery options of every recorded job: a failure (a database or mail server away, an alert
+# digest that could not be sent) is retried after 1, 2, 4 ... minutes, up to 30, four times.
+TASK_RETRY = {
+    "autoretry_for": (OSError, DatabaseError),
+    "retry_backoff": 60,
+    "retry_backoff_max": 1800,
+    "max_retries": 4,
+}
 
 
 @dataclass

@@ -10,22 +10,19 @@ import logging
 
 from celery import shared_task
 from django.conf import settings
-from django.db import DatabaseError
 
 from common import backups
 from common.backups import backup_create, backup_verify, backups_in
-from common.jobs import BACKUP_JOB, BACKUP_VERIFY_JOB, job_run
+from common.jobs import BACKUP_JOB, BACKUP_VERIFY_JOB, TASK_RETRY, job_run
 
 logger = logging.getLogger(__name__)
-
-RETRY = {"autoretry_for": (OSError, DatabaseError), "retry_backoff": 60, "retry_backoff_max": 1800, "max_retries": 3}
 
 
 class BackupVerificationFailed(Exception):
     """The newest backup did not pass ``backup --verify`` (the run's record and the log say why)."""
 
 
-@shared_task(name=BACKUP_JOB, **RETRY)
+@shared_task(name=BACKUP_JOB, **TASK_RETRY)
 def backup_nightly() -> str:
     """Take a backup into ``BACKUP_DIR`` and keep the newest ``BACKUP_KEEP``. Running it twice
     takes two backups (retention bounds them). Returns the backup's folder."""
@@ -40,7 +37,7 @@ def backup_nightly() -> str:
     return str(path)
 
 
-@shared_task(name=BACKUP_VERIFY_JOB, **RETRY)
+@shared_task(name=BACKUP_VERIFY_JOB, **TASK_RETRY)
 def backup_verify_weekly() -> int:
     """Restore the newest backup in ``BACKUP_DIR`` into a scratch database and check it; the run
     fails (``BackupVerificationFailed``) on any problem, or when there is no backup at all.

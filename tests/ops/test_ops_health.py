@@ -158,4 +158,4 @@ def test_the_nightly_reconciliation_records_its_run_for_readyz():
     assert body["last_reconciliation"]["status"] == "ok"
     assert 0 <= body["last_reconciliation"]["age_seconds"] < 60
     run = JobRun.objects.get(job=RECONCILIATION_JOB)
-    assert (run.status, run.summary) == ("ok", "The books balance.")
+    assert (run.status, run.summary) == ("ok", "The books balance; 0 digest(s) sent.")
