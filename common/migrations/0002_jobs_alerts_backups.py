@@ -4,6 +4,7 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+from common.roles import sync_roles
 from common.schedules import daily_task, weekly_task
 
 
@@ -62,6 +63,8 @@ class Migration(migrations.Migration):
                 'constraints': [models.UniqueConstraint(fields=('user', 'kind'), name='alertoptout_one_per_user_kind')],
             },
         ),
+        # Inventory managers and auditors see the job runs and alert conditions (common.roles).
+        migrations.RunPython(sync_roles, migrations.RunPython.noop),
         daily_task(
             "Nightly backup",
             "common.backup_nightly",
