@@ -190,3 +190,14 @@ def test_staff_manage_only_their_own_opt_outs(now):
     assert AlertOptOut.objects.filter(pk=mine.pk).exists()  # dave cannot remove carol's
     assert carol.post(f"/admin/common/alertoptout/{mine.pk}/delete/", {"post": "yes"}).status_code == 302
     assert not AlertOptOut.objects.exists()
+
+
+def test_every_recorded_job_retries_with_backoff_and_a_failed_digest_counts_as_retryable():
+    from common.tasks import backup_nightly, backup_verify_weekly
+    from purchasing.tasks import reorder_alerts
+    from stock.tasks import expiry_alerts, reconcile_nightly
+
+    for task in (backup_nightly, backup_verify_weekly, reorder_alerts, expiry_alerts, reconcile_nightly):
+        assert OSError in task.autoretry_for, task.name
+        assert (task.retry_backoff, task.retry_backoff_max, task.max_retries) == (60, 1800, 4), task.name
+    assert issubclass(AlertMailFailed, OSError)
