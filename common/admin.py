@@ -12,8 +12,8 @@ from common.alerts import alert_kinds
 from common.models import AlertCondition, AlertOptOut, JobRun
 
 
-class _ReadOnly(admin.ModelAdmin):
-    """Written by the jobs only (``common.jobs``, ``common.alerts``)."""
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written by code only (jobs, services): no add, change or delete in the admin."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -26,7 +26,7 @@ class _ReadOnly(admin.ModelAdmin):
 
 
 @admin.register(JobRun)
-class JobRunAdmin(_ReadOnly):
+class JobRunAdmin(ReadOnlyAdmin):
     list_display = ("job", "started_at", "finished_at", "status", "mails", "summary")
     list_filter = ("job", "status")
     date_hierarchy = "started_at"
@@ -48,7 +48,7 @@ class JobRunAdmin(_ReadOnly):
 
 
 @admin.register(AlertCondition)
-class AlertConditionAdmin(_ReadOnly):
+class AlertConditionAdmin(ReadOnlyAdmin):
     list_display = ("kind", "key", "recipient", "opened_at", "notified_at", "last_seen_at", "cleared_at")
     list_filter = ("kind", ("cleared_at", admin.EmptyFieldListFilter))
     search_fields = ("key", "text", "recipient__username")

@@ -60,7 +60,9 @@ class AlertKind:
     kind: str  # stored in the rows and the opt-outs: never rename one
     title: str  # the digest's heading, and the opt-out's choice
     intro: str  # what to do about them, under the heading
-    subject: Callable[[Sequence[Alert]], str]  # the mail's subject from a person's new alerts
+    # The mail's subject, formatted with ``count`` (a person's new alerts), ``urgent`` (how many
+    # of them are urgent) and ``settings``: "Reorder: {count} item(s) ({urgent} urgent)".
+    subject: str
     collect: Callable[[], Found] | None = None  # None: the job hands its findings to alerts_run
 
 
@@ -110,7 +112,8 @@ def _track(kind: str, found: Found, now: object, opted_out: set[int]) -> dict[ob
 
 def _digest(user: object, sections: list[tuple[AlertKind, list[Alert]]]) -> EmailMultiAlternatives:
     if len(sections) == 1:
-        subject = sections[0][0].subject(sections[0][1])
+        kind, alerts = sections[0]
+        subject = kind.subject.format(count=len(alerts), urgent=sum(a.urgent for a in alerts), settings=settings)
     else:
         parts = ", ".join(f"{kind.title} {len(alerts)}" for kind, alerts in sections)
         subject = f"Inventory alerts: {sum(len(a) for _, a in sections)} new ({parts})"

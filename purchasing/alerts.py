@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from decimal import Decimal
 
 from catalog.units import format_quantity
@@ -40,11 +39,6 @@ def reorder_found() -> Found:
     }
 
 
-def _subject(alerts: Sequence[Alert]) -> str:
-    urgent = sum(1 for alert in alerts if alert.urgent)
-    return f"Reorder: {len(alerts)} item(s) at or below the reorder point ({urgent} urgent)"
-
-
 REORDER = AlertKind(
     kind="reorder",
     title="Reorder",
@@ -52,6 +46,6 @@ REORDER = AlertKind(
         "These items have fallen to their reorder point or below (available plus on order). Make draft "
         "orders of them on the reorder suggestions page (admin: Reorder policies > Reorder suggestions)."
     ),
-    subject=_subject,
+    subject="Reorder: {count} item(s) at or below the reorder point ({urgent} urgent)",
     collect=reorder_found,
 )

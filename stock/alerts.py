@@ -49,11 +49,6 @@ def expiry_found() -> Found:
     return found
 
 
-def _expiry_subject(alerts: Sequence[Alert]) -> str:
-    expired = sum(1 for alert in alerts if alert.urgent)
-    return f"Expiring stock: {len(alerts)} lot(s) within {settings.STOCK_EXPIRY_ALERT_DAYS} days ({expired} expired)"
-
-
 EXPIRY = AlertKind(
     kind="expiry",
     title="Expiring stock",
@@ -61,7 +56,7 @@ EXPIRY = AlertKind(
         "Lots with stock that expire soon. Pick them first (the floor's Pick job proposes them by first "
         "expiry), or scrap what has expired."
     ),
-    subject=_expiry_subject,
+    subject="Expiring stock: {count} lot(s) within {settings.STOCK_EXPIRY_ALERT_DAYS} days ({urgent} expired)",
     collect=expiry_found,
 )
 
@@ -79,5 +74,5 @@ RECONCILIATION = AlertKind(
         "The nightly reconciliation found differences between the ledger and the stock levels or "
         "valuation. Nothing was changed. Run `python manage.py reconcile` to see them again."
     ),
-    subject=lambda alerts: f"Stock reconciliation: {len(alerts)} difference(s)",
+    subject="Stock reconciliation: {count} difference(s)",
 )

@@ -36,7 +36,7 @@ def now(monkeypatch) -> Iterator[dict[str, dict]]:
             kind=name,
             title=title,
             intro=f"Do something about the {name}.",
-            subject=lambda found, title=title: f"{title}: {len(found)} new ({sum(a.urgent for a in found)} urgent)",
+            subject=title + ": {count} new ({urgent} urgent)",
             collect=lambda name=name: state[name],
         )
         monkeypatch.setitem(alerts._KINDS, name, kind)
