@@ -1,18 +1,21 @@
-"""The ledger's kinds of alert (``common.alerts``): lots expiring, and reconciliation differences."""
+"""The ledger's kinds of alert (``common.alerts``): lots expiring, items out of stock, and
+reconciliation differences."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from django.conf import settings
+from django.db.models import F, Sum
 from django.utils import timezone
 
-from catalog.models import UnitOfMeasure
+from catalog.models import LocationKind, UnitOfMeasure
 from catalog.permissions import warehouses_for
 from catalog.units import format_quantity
 from common.alerts import Alert, AlertKind, Found
 from common.roles import ADMINISTRATOR, INVENTORY_MANAGER, mail_recipients
 
+from .models import StockLevel
 from .reconciliation import Difference
 from .selectors import lots_expiring
 
@@ -58,6 +61,57 @@ EXPIRY = AlertKind(
     ),
     subject="Expiring stock: {count} lot(s) within {settings.STOCK_EXPIRY_ALERT_DAYS} days ({urgent} expired)",
     collect=expiry_found,
+)
+
+
+def out_of_stock(warehouse) -> list[dict]:  # noqa: ANN001 - a catalog.Warehouse
+    """Items once stocked in ``warehouse`` (a level exists in one of its internal locations)
+    whose available quantity there (on hand minus reserved, over all its locations and lots) is
+    zero or less, by SKU."""
+    return list(
+        StockLevel.objects.filter(location__kind=LocationKind.INTERNAL, location__warehouse=warehouse)
+        .values("item__sku", "item__name", "item__base_unit__code", "item__base_unit__decimal_places")
+        .annotate(available=Sum(F("on_hand") - F("reserved")))
+        .filter(available__lte=0)
+        .order_by("item__sku")
+    )
+
+
+def low_stock_found() -> Found:
+    """Per active Administrator and Inventory manager with an address: the items out of stock
+    (``out_of_stock``) in the warehouses they may view; the condition clears when stock arrives."""
+    found = {}
+    for user in mail_recipients(ADMINISTRATOR, INVENTORY_MANAGER):
+        alerts = []
+        for warehouse in warehouses_for(user).order_by("code"):
+            for row in out_of_stock(warehouse):
+                unit = UnitOfMeasure(
+                    code=row["item__base_unit__code"], decimal_places=row["item__base_unit__decimal_places"]
+                )
+                alerts.append(
+                    Alert(
+                        key=f"{warehouse.code}:{row['item__sku']}",
+                        text=(
+                            f"{warehouse.code}: {row['item__sku']} {row['item__name']}, "
+                            f"{format_quantity(row['available'], unit)} available"
+                        ),
+                        urgent=row["available"] < 0,
+                    )
+                )
+        found[user] = alerts
+    return found
+
+
+LOW_STOCK = AlertKind(
+    kind="low_stock",
+    title="Out of stock",
+    intro=(
+        "Items with nothing available in a warehouse that stocked them (on hand minus reserved, zero "
+        "or below; below zero only where the warehouse allows negative stock). Receive or move stock in, "
+        "or set a reorder policy so purchasing is told before this happens."
+    ),
+    subject="Out of stock: {count} item(s) ({urgent} below zero)",
+    collect=low_stock_found,
 )
 
 
