@@ -95,6 +95,7 @@ def server_environment(database_url: str) -> dict[str, str]:
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "CONN_MAX_AGE": "600",
         "API_THROTTLE_USER": "",
+        "GUNICORN_ACCESS_LOG": "",  # one JSON line per sale would cost the server and flood the terminal
         # the product's settings and URLs, plus the baseline view (bench/api_baseline.py)
         "DJANGO_SETTINGS_MODULE": "bench.api_baseline_settings",
     }
@@ -226,6 +227,8 @@ def start_gunicorn(database_url: str, port: int) -> subprocess.Popen:
         sys.executable,
         "-m",
         "gunicorn",
+        "--config",
+        str(ROOT / "gunicorn.conf.py"),  # the production settings; the flags below override them
         "inventory_site.wsgi",
         "--bind",
         f"127.0.0.1:{port}",

@@ -43,6 +43,8 @@ ROLE_SPECS: dict[str, dict[str, tuple[str, ...]]] = {
         "purchasing": (VIEW,),
         "reports": (VIEW,),
         "django_celery_beat": (VIEW, CHANGE),
+        "common.jobrun": (VIEW,),  # what the jobs did and mailed (docs/operations.md)
+        "common.alertcondition": (VIEW,),
     },
     PURCHASING_MANAGER: {
         "catalog": (VIEW,),
@@ -60,7 +62,7 @@ ROLE_SPECS: dict[str, dict[str, tuple[str, ...]]] = {
         "stock.reservation": (VIEW, ADD, CHANGE),
         "counting": (VIEW, CHANGE),
     },
-    AUDITOR: {"*": (VIEW,)},
+    AUDITOR: {"*": (VIEW,), "common.jobrun": (VIEW,), "common.alertcondition": (VIEW,)},
 }
 
 # Warehouse actions (custom permissions of catalog.Warehouse) granted for *every* warehouse by a

@@ -10,18 +10,18 @@ def daily_task(name: str, task: str, *, hour: int, minute: int, description: str
     """A migration operation that schedules ``task`` every day at ``hour:minute`` UTC under the
     name ``name`` (left as it is when it exists: a manager may have changed it), and removes it
     when the migration is reversed."""
-    return _crontab_task(name, task, day_of_week="*", hour=hour, minute=minute, description=description)
+    return scheduled_task(name, task, hour=hour, minute=minute, day_of_week="*", description=description)
 
 
 def weekly_task(
     name: str, task: str, *, day_of_week: int, hour: int, minute: int, description: str
 ) -> migrations.RunPython:
-    """``daily_task`` once a week, on ``day_of_week`` (cron's numbering: 0 = Sunday, 1 = Monday)."""
-    return _crontab_task(name, task, day_of_week=str(day_of_week), hour=hour, minute=minute, description=description)
+    """As ``daily_task``, once a week on ``day_of_week`` (0 = Sunday, as cron counts)."""
+    return scheduled_task(name, task, hour=hour, minute=minute, day_of_week=str(day_of_week), description=description)
 
 
-def _crontab_task(
-    name: str, task: str, *, day_of_week: str, hour: int, minute: int, description: str
+def scheduled_task(
+    name: str, task: str, *, hour: int, minute: int, day_of_week: str, description: str
 ) -> migrations.RunPython:
     def schedule(apps, schema_editor) -> None:  # noqa: ANN001 - RunPython's signature
         crontab, _ = apps.get_model("django_celery_beat", "CrontabSchedule").objects.get_or_create(

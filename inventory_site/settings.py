@@ -62,6 +62,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every response (health checks too) carries X-Request-ID, and every log line its id.
+    "inventory_site.logs.RequestIdMiddleware",
+    # /healthz and /readyz answer before the host check and the HTTPS redirect (a probe comes over
+    # plain HTTP with the pod's address as Host) and open no session (inventory_site/health.py).
+    "inventory_site.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Serves STATIC_ROOT (after collectstatic) from the app server itself: gunicorn alone gives a
     # styled admin, the floor's scripts and the API docs' assets, with no web server in front.
@@ -307,9 +312,36 @@ SPECTACULAR_SETTINGS = {
 # --- Simple history ---------------------------------------------------------------------------
 SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
 
+# --- Operations (docs/operations.md) --------------------------------------------------------------
+# /readyz marks the last successful reconciliation or backup "stale" past these ages.
+READYZ_MAX_RECONCILIATION_AGE_HOURS = env.int("READYZ_MAX_RECONCILIATION_AGE_HOURS", default=36)
+READYZ_MAX_BACKUP_AGE_HOURS = env.int("READYZ_MAX_BACKUP_AGE_HOURS", default=36)
+READYZ_BROKER_TIMEOUT_SECONDS = env.int("READYZ_BROKER_TIMEOUT_SECONDS", default=2)
+
+# Backups (manage.py backup, the nightly job): where they go and how many are kept.
+BACKUP_DIR = Path(env.str("BACKUP_DIR", default=str(VAR_DIR / "backups")))
+BACKUP_KEEP = env.int("BACKUP_KEEP", default=14)
+# What `backup --verify` runs on the restored copy (manage.py arguments), and for how long at most.
+BACKUP_VERIFY_COMMANDS = [["reconcile"]]
+BACKUP_VERIFY_TIMEOUT_SECONDS = env.int("BACKUP_VERIFY_TIMEOUT_SECONDS", default=3600)
+
+# Logs: one JSON object per line with the request's id (inventory_site/logs.py); LOG_FORMAT=text
+# for people reading a terminal (the default with DEBUG on).
+LOG_FORMAT = env.str("LOG_FORMAT", default="text" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "inventory_site.logs.RequestIdFilter"}},
+    "formatters": {
+        "json": {"()": "inventory_site.logs.JsonFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["request_id"],
+            "formatter": "json" if LOG_FORMAT == "json" else "text",
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="WARNING")},
 }

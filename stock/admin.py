@@ -30,6 +30,7 @@ from catalog.permissions import (
     warehouses_for,
 )
 from catalog.units import quantity_column
+from common import admin as common_admin
 
 from .models import (
     AdjustmentRequest,
@@ -46,7 +47,7 @@ from .selectors import lots_visible, stock_card
 from .services import StockError, adjustment_request_approve, adjustment_request_reject, movement_reverse
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(common_admin.ReadOnlyAdmin):
     """Ledger rows are written by the services only: no add, change or delete here.
 
     ``quantity_fields`` are shown on the change page by their ``<field>_display`` columns
@@ -56,15 +57,6 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def get_fields(self, request: HttpRequest, obj: object = None) -> list[str]:
         return [f"{f}_display" if f in self.quantity_fields else f for f in super().get_fields(request, obj)]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
 
 class ReverseForm(forms.Form):

@@ -9,3 +9,10 @@ class StockConfig(AppConfig):
         from stock.floor.jobs import register_builtin_jobs  # the floor imports models: not before ready
 
         register_builtin_jobs()
+
+        from common.alerts import register_alert_kind
+        from stock.alerts import EXPIRY, LOW_STOCK, RECONCILIATION
+
+        register_alert_kind(EXPIRY)
+        register_alert_kind(LOW_STOCK)
+        register_alert_kind(RECONCILIATION)

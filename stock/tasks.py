@@ -7,45 +7,34 @@ from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
-from django.core.mail import send_mail
 from django.utils import timezone
 
-from catalog.models import UnitOfMeasure
-from catalog.permissions import warehouses_for
-from catalog.units import format_quantity
-from common.roles import ADMINISTRATOR, INVENTORY_MANAGER, mail_recipients
+from common.alerts import alerts_run
+from common.jobs import RECONCILIATION_JOB, TASK_RETRY, job_run
 from common.services import idempotent_requests_purge
 
+from .alerts import EXPIRY, LOW_STOCK, RECONCILIATION, reconciliation_found
 from .reconciliation import reconcile
-from .selectors import lots_expiring
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task(name="stock.reconcile_nightly")
+@shared_task(name=RECONCILIATION_JOB, **TASK_RETRY)
 def reconcile_nightly() -> int:
-    """Run the reconciliation; when the books do not balance, mail every active Administrator
-    and Inventory manager the list of differences. Idempotent (it only reads and mails).
-    Returns the number of differences."""
-    differences = reconcile()
-    if not differences:
+    """Run the reconciliation; mail every active Administrator and Inventory manager each new
+    difference once (``common.alerts``: a difference already mailed is not mailed again while it
+    lasts). Idempotent: it only reads and mails. Each run is recorded (``common.jobs``: /readyz
+    shows the age of the last one). Returns the number of differences."""
+    with job_run(RECONCILIATION_JOB) as report:
+        differences = reconcile()
+        found = {RECONCILIATION.kind: reconciliation_found(differences)}
+        alerts_run(RECONCILIATION_JOB, [RECONCILIATION.kind], found=found, report=report)
+        balance = f"{len(differences)} difference(s)" if differences else "The books balance"
+        report.summary = f"{balance}; {report.summary}"
+    if differences:
+        logger.error("Nightly reconciliation found %d differences", len(differences))
+    else:
         logger.info("Nightly reconciliation: the books balance.")
-        return 0
-    recipients = sorted(set(mail_recipients(ADMINISTRATOR, INVENTORY_MANAGER).values_list("email", flat=True)))
-    lines = "\n".join(str(d) for d in differences[:500])
-    more = f"\n... and {len(differences) - 500} more" if len(differences) > 500 else ""
-    logger.error("Nightly reconciliation found %d differences", len(differences))
-    if recipients:
-        send_mail(
-            subject=f"Stock reconciliation: {len(differences)} difference(s)",
-            message=(
-                "The nightly reconciliation found differences between the ledger and the stock "
-                "levels or valuation. Nothing was changed. Run `python manage.py reconcile` to see "
-                f"them again.\n\n{lines}{more}\n"
-            ),
-            from_email=None,
-            recipient_list=recipients,
-        )
     return len(differences)
 
 
@@ -59,42 +48,10 @@ def purge_idempotency_keys() -> int:
     return deleted
 
 
-def on_hand(lot: dict) -> str:
-    """A lot's stock with its unit's places and code ("4 each", "1.250 kg")."""
-    return format_quantity(lot["on_hand"], UnitOfMeasure(code=lot["unit_code"], decimal_places=lot["unit_places"]))
-
-
-@shared_task(name="stock.expiry_alerts")
+@shared_task(name="stock.expiry_alerts", **TASK_RETRY)
 def expiry_alerts() -> int:
-    """Mail every active Administrator and Inventory manager with an address the lots with stock
-    that expire within ``STOCK_EXPIRY_ALERT_DAYS`` days (expired ones first), in the warehouses
-    they may view; nobody gets an empty mail. Reads and mails only. Returns the mails sent."""
-    days = settings.STOCK_EXPIRY_ALERT_DAYS
-    today = timezone.localdate()
-    sent = 0
-    for user in mail_recipients(ADMINISTRATOR, INVENTORY_MANAGER):
-        lines = []
-        expired = 0  # counted from the lots' dates: an item's name or lot code may say "EXPIRED" too
-        for warehouse in warehouses_for(user).order_by("code"):
-            for lot in lots_expiring(within_days=days, warehouse=warehouse, today=today):
-                left = (lot["expiry_date"] - today).days
-                expired += left < 0
-                when = "EXPIRED" if left < 0 else ("expires today" if left == 0 else f"expires in {left} day(s)")
-                lines.append(
-                    f"{warehouse.code}: {lot['sku']} {lot['name']}, lot {lot['lot_code']}, "
-                    f"{on_hand(lot)} on hand, {when} ({lot['expiry_date'].isoformat()})"
-                )
-        if not lines:
-            continue
-        send_mail(
-            subject=f"Expiring stock: {len(lines)} lot(s) within {days} days ({expired} expired)",
-            message=(
-                f"Lots with stock that expire within {days} days. Pick them first (the floor's Pick job "
-                "proposes them by first expiry), or scrap what has expired.\n\n" + "\n".join(lines) + "\n"
-            ),
-            from_email=None,
-            recipient_list=[user.email],
-        )
-        sent += 1
-    logger.info("Expiry alerts: %d mail(s) sent.", sent)
-    return sent
+    """Mail every active Administrator and Inventory manager with an address, in one digest, the
+    lots newly expiring within ``STOCK_EXPIRY_ALERT_DAYS`` days (or newly expired) and the items
+    newly out of stock in the warehouses they may view, once per condition (``common.alerts``);
+    nobody gets an empty mail. Reads and mails only. Returns the mails sent."""
+    return alerts_run("stock.expiry_alerts", [EXPIRY.kind, LOW_STOCK.kind])
