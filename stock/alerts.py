@@ -1,5 +1,5 @@
-"""The ledger's kinds of alert (``common.alerts``): lots expiring, items out of stock, and
-reconciliation differences."""
+"""The ledger's kinds of alert (``common.alerts``): lots expiring, items out of stock,
+adjustment requests waiting for approval, and reconciliation differences."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from django.db.models import F, Sum
 from django.utils import timezone
 
 from catalog.models import LocationKind, UnitOfMeasure
-from catalog.permissions import warehouses_for
+from catalog.permissions import WarehouseAction, warehouses_for
 from catalog.units import format_quantity
 from common.alerts import Alert, AlertKind, Found
 from common.roles import ADMINISTRATOR, INVENTORY_MANAGER, mail_recipients
 
-from .models import StockLevel
+from .models import AdjustmentRequest, AdjustmentRequestStatus, StockLevel
 from .reconciliation import Difference
 from .selectors import lots_expiring
 
@@ -112,6 +112,47 @@ LOW_STOCK = AlertKind(
     ),
     subject="Out of stock: {count} item(s) ({urgent} below zero)",
     collect=low_stock_found,
+)
+
+
+def approvals_found() -> Found:
+    """Per active Administrator and Inventory manager with an address: the scrap and adjustment
+    requests waiting for approval in the warehouses where they may approve, except their own
+    (nobody approves what they asked). The condition clears when the request is decided."""
+    found = {}
+    for user in mail_recipients(ADMINISTRATOR, INVENTORY_MANAGER):
+        waiting = (
+            AdjustmentRequest.objects.filter(
+                status=AdjustmentRequestStatus.PENDING, warehouse__in=warehouses_for(user, WarehouseAction.APPROVE)
+            )
+            .exclude(requested_by=user)
+            .select_related("warehouse", "item__base_unit", "location", "lot", "requested_by")
+            .order_by("requested_at", "pk")
+        )
+        found[user] = [
+            Alert(
+                key=f"adjustment-request:{request.pk}",
+                text=(
+                    f"{request.warehouse.code} {request.location.code} {request.item.sku}"
+                    f"{f' lot {request.lot.code}' if request.lot else ''}: {request.get_kind_display().lower()} "
+                    f"of {format_quantity(request.quantity, request.item.base_unit)} ({request.reason_code}), "
+                    f"request #{request.pk} by {request.requested_by}: {request.approval_reason}"
+                ),
+            )
+            for request in waiting
+        ]
+    return found
+
+
+APPROVALS = AlertKind(
+    kind="approvals",
+    title="Adjustments waiting for approval",
+    intro=(
+        "Scrap and adjustment requests above the approval limits wait for a manager. Approve or reject "
+        "each in the admin (Stock > Adjustment requests); nothing moves until then."
+    ),
+    subject="Approvals: {count} adjustment request(s) waiting",
+    collect=approvals_found,
 )
 
 

@@ -11,8 +11,9 @@ class StockConfig(AppConfig):
         register_builtin_jobs()
 
         from common.alerts import register_alert_kind
-        from stock.alerts import EXPIRY, LOW_STOCK, RECONCILIATION
+        from stock.alerts import APPROVALS, EXPIRY, LOW_STOCK, RECONCILIATION
 
         register_alert_kind(EXPIRY)
         register_alert_kind(LOW_STOCK)
         register_alert_kind(RECONCILIATION)
+        register_alert_kind(APPROVALS)

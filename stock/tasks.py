@@ -13,7 +13,7 @@ from common.alerts import alerts_run
 from common.jobs import RECONCILIATION_JOB, TASK_RETRY, job_run
 from common.services import idempotent_requests_purge
 
-from .alerts import EXPIRY, LOW_STOCK, RECONCILIATION, reconciliation_found
+from .alerts import APPROVALS, EXPIRY, LOW_STOCK, RECONCILIATION, reconciliation_found
 from .reconciliation import reconcile
 
 logger = logging.getLogger(__name__)
@@ -52,6 +52,7 @@ def purge_idempotency_keys() -> int:
 def expiry_alerts() -> int:
     """Mail every active Administrator and Inventory manager with an address, in one digest, the
     lots newly expiring within ``STOCK_EXPIRY_ALERT_DAYS`` days (or newly expired) and the items
-    newly out of stock in the warehouses they may view, once per condition (``common.alerts``);
+    newly out of stock in the warehouses they may view, and the scrap and adjustment requests
+    newly waiting for their approval, once per condition (``common.alerts``);
     nobody gets an empty mail. Reads and mails only. Returns the mails sent."""
-    return alerts_run("stock.expiry_alerts", [EXPIRY.kind, LOW_STOCK.kind])
+    return alerts_run("stock.expiry_alerts", [EXPIRY.kind, LOW_STOCK.kind, APPROVALS.kind])

@@ -175,6 +175,10 @@ def test_managers_get_one_digest_listing_the_variances_waiting_for_them(
     assert variances_digest() == 1
     (message,) = mail.outbox
     assert message.to == ["boss@example.com"] and "2 variance(s) waiting" in message.subject
+    # 90 counted against a book of 100: -10 each (and 95: -5 each)
     assert "WH1 A-01 WIDGET: counted 90, book 100, variance -10 each" in message.body
+    assert "WH1 A-01 WIDGET: counted 95, book 100, variance -5 each" in message.body
     html, kind = message.alternatives[0]
-    assert kind == "text/html" and "<td>WIDGET Widget</td>" in html
+    assert kind == "text/html" and "WH1 A-01 WIDGET: counted 90, book 100" in html
+    # Once per line (common.alerts): the next run sends nothing until a new line waits.
+    assert variances_digest() == 0 and len(mail.outbox) == 1

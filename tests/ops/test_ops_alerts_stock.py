@@ -13,8 +13,9 @@ from django.core import mail
 from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
+from catalog.permissions import WarehouseAction
 from common.models import AlertCondition
-from common.roles import INVENTORY_MANAGER
+from common.roles import INVENTORY_MANAGER, WAREHOUSE_CLERK
 from stock import services
 from stock.tasks import expiry_alerts
 from tests.stock.factories import ItemFactory, LocationFactory, UserFactory, WarehouseFactory, ensure_virtual_locations
@@ -76,3 +77,33 @@ def test_expiring_lots_and_items_out_of_stock_come_in_one_digest(world):
     assert message.subject == "Inventory alerts: 2 new (Expiring stock 1, Out of stock 1)"
     assert "lot SOON, 4 each on hand, expires in 5 day(s)" in message.body
     assert "WH1: WIDGET Widget, 0 each available" in message.body
+
+
+def test_adjustment_requests_waiting_reach_the_approvers_once_and_clear_when_decided(world, settings):
+    """A clerk's scrap of 6 widgets (limit 5) waits for approval: the manager who may approve in
+    WH1 hears of it once; it clears when approved; the clerk who asked hears nothing."""
+    settings.STOCK_ADJUSTMENT_APPROVAL_QUANTITY = "5"
+    widget, bin_a = world["widget"], world["bin"]
+    manager = Group.objects.get(name=INVENTORY_MANAGER).user_set.get(email="manager@example.com")
+    for action in (WarehouseAction.POST, WarehouseAction.APPROVE):  # approving posts the scrap
+        assign_perm(f"catalog.{action}", manager, bin_a.warehouse)
+    clerk = UserFactory(email="clerk@example.com")
+    clerk.groups.add(Group.objects.get(name=WAREHOUSE_CLERK))
+    for action in (WarehouseAction.VIEW, WarehouseAction.POST):
+        assign_perm(f"catalog.{action}", clerk, bin_a.warehouse)
+    services.stock_receive(item=widget, location=bin_a, quantity=D(10), actor=None)  # 10 on hand
+    outcome = services.adjustment_submit(
+        kind="scrap", item=widget, location=bin_a, quantity_delta=D(-6), reason_code="DAMAGED", actor=clerk
+    )
+    assert outcome.request is not None and outcome.movements == []  # 6 > 5: waits
+
+    assert expiry_alerts() == 1
+    (message,) = mail.outbox
+    assert message.to == ["manager@example.com"]
+    assert message.subject == "Approvals: 1 adjustment request(s) waiting"
+    assert f"WH1 A-01 WIDGET: scrap of -6 each (DAMAGED), request #{outcome.request.pk}" in message.body
+    assert expiry_alerts() == 0  # still waiting: not again
+
+    services.adjustment_request_approve(request=outcome.request, actor=manager)
+    assert expiry_alerts() == 0  # decided: the condition clears quietly
+    assert AlertCondition.objects.get(kind="approvals").cleared_at is not None
