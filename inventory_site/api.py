@@ -14,6 +14,7 @@ from catalog import api as catalog_api
 from common.api.pages import docs_page, not_found
 from common.api.permissions import DocsAccess
 from purchasing import api as purchasing_api
+from reports import api as reports_api
 from stock import api as stock_api
 
 
@@ -41,6 +42,8 @@ def api_urls() -> list:
         path("sales/", stock_api.SaleApi.as_view(), name="api-sale"),
         path("returns/", stock_api.CustomerReturnApi.as_view(), name="api-return"),
         path("reorder-suggestions/", purchasing_api.ReorderSuggestionApi.as_view(), name="api-reorder-suggestions"),
+        path("reports/", reports_api.ReportListApi.as_view(), name="api-reports"),
+        path("reports/<slug:name>/", reports_api.ReportApi.as_view(), name="api-report"),
         path("", include(router.urls)),
         # Anything else below /api/v1/ (ending in a slash; without one, APPEND_SLASH redirects first)
         # is a JSON 404 like every other error, not Django's HTML page.

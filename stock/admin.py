@@ -11,7 +11,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Sum
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -30,6 +30,7 @@ from catalog.permissions import (
     warehouses_for,
 )
 from catalog.units import quantity_column
+from common.numbers import money_text
 
 from .models import (
     AdjustmentRequest,
@@ -351,6 +352,15 @@ class ItemValuationAdmin(WarehouseScopedAdminMixin, ReadOnlyAdmin):
     quantity_fields = ("quantity",)
     quantity_display = quantity_column("quantity")
 
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        """The list with the total value of the rows it lists (all pages, after the filters)."""
+        response = super().changelist_view(request, extra_context)
+        changelist = getattr(response, "context_data", {}).get("cl")
+        if changelist is not None:
+            total = changelist.queryset.aggregate(total=Sum("value"))["total"]
+            response.context_data["valuation_total"] = money_text(total or 0)
+        return response
+
 
 @admin.register(CostLayer)
 class CostLayerAdmin(WarehouseScopedAdminMixin, ReadOnlyAdmin):
@@ -477,3 +487,5 @@ def _add_admin_action(model: type, action) -> None:  # noqa: ANN001
 
 _add_admin_action(Location, print_location_labels)
 _add_admin_action(Item, print_item_labels)
+
+from . import admin_panels  # noqa: E402, F401 - the item page's stock, reconciliation runs

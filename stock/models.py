@@ -434,3 +434,28 @@ class AdjustmentRequest(models.Model):
     def size(self) -> Decimal:
         """The quantity without its sign (how many are scrapped, missing or found)."""
         return abs(self.quantity)
+
+
+class ReconciliationRun(models.Model):
+    """One run of ``stock.reconciliation.reconcile`` (nightly by beat, or ``manage.py
+    reconcile``): when it started, how long it took, which checks ran and every difference found
+    (check, item, location, lot, expected, found), so the result is not only in a worker's log.
+    Written once by ``stock.reconciliation.reconcile_and_record``; never edited."""
+
+    started_at = models.DateTimeField(db_index=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    checks = models.JSONField(default=list, help_text="Names of the checks that ran.")
+    difference_count = models.PositiveIntegerField(default=0)
+    differences = models.JSONField(default=list, help_text="Every difference (at most 5,000 kept).")
+    trigger = models.CharField(max_length=20, default="nightly", help_text="nightly or command")
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        when = self.started_at.strftime("%Y-%m-%d %H:%M") if self.started_at else "?"
+        return f"Reconciliation {when}: {self.difference_count} difference(s)"
+
+    @property
+    def balanced(self) -> bool:
+        return self.difference_count == 0

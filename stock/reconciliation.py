@@ -27,15 +27,26 @@ The checks:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import asdict, dataclass
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.db import connection
+from django.utils import timezone
 
 from catalog.models import Item, Location, UnitOfMeasure, ValuationMethod, Warehouse
 
-from .models import CostLayer, ItemValuation, Lot, Movement, Reservation, ReservationLine, StockLevel
+from .models import (
+    CostLayer,
+    ItemValuation,
+    Lot,
+    Movement,
+    ReconciliationRun,
+    Reservation,
+    ReservationLine,
+    StockLevel,
+)
 
 # Values have 4 decimal places; SQLite sums them as floats, so compare with half a unit of the
 # last place. On PostgreSQL the sums are exact numerics and the tolerance changes nothing.
@@ -203,6 +214,32 @@ def _decimal(value: object) -> Decimal:
     if isinstance(value, float):
         return Decimal(repr(round(value, 4))).normalize()
     return Decimal(value).normalize()
+
+
+def check_names() -> list[str]:
+    return [check for check, _sql, _params in _queries()]
+
+
+MAX_KEPT = 5000
+
+
+def reconcile_and_record(trigger: str = "nightly") -> tuple[ReconciliationRun, list[Difference]]:
+    """Run every check and store the run (``ReconciliationRun``): when, how long, the checks and
+    the differences (the first ``MAX_KEPT``; ``difference_count`` counts them all)."""
+    started = timezone.now()
+    clock = time.monotonic()
+    differences = reconcile()
+    run = ReconciliationRun.objects.create(
+        started_at=started,
+        duration_ms=int((time.monotonic() - clock) * 1000),
+        checks=check_names(),
+        difference_count=len(differences),
+        differences=[
+            {**asdict(d), "expected": f"{d.expected:f}", "found": f"{d.found:f}"} for d in differences[:MAX_KEPT]
+        ],
+        trigger=trigger,
+    )
+    return run, differences
 
 
 def reconcile() -> list[Difference]:

@@ -16,7 +16,7 @@ from catalog.units import format_quantity
 from common.roles import ADMINISTRATOR, INVENTORY_MANAGER, mail_recipients
 from common.services import idempotent_requests_purge
 
-from .reconciliation import reconcile
+from .reconciliation import reconcile_and_record
 from .selectors import lots_expiring
 
 logger = logging.getLogger(__name__)
@@ -25,9 +25,10 @@ logger = logging.getLogger(__name__)
 @shared_task(name="stock.reconcile_nightly")
 def reconcile_nightly() -> int:
     """Run the reconciliation; when the books do not balance, mail every active Administrator
-    and Inventory manager the list of differences. Idempotent (it only reads and mails).
-    Returns the number of differences."""
-    differences = reconcile()
+    and Inventory manager the list of differences. It repairs nothing; each run is stored
+    (``ReconciliationRun``, shown in the admin and on the managers' dashboard). Returns the
+    number of differences."""
+    _run, differences = reconcile_and_record("nightly")
     if not differences:
         logger.info("Nightly reconciliation: the books balance.")
         return 0

@@ -1,0 +1,97 @@
+"""``GET /api/v1/reports/`` (the list) and ``GET /api/v1/reports/<name>/`` (docs/reports.md).
+
+Filters are query parameters (``warehouse``, ``category``, ``sku``, ``date_from``/``date_to`` or
+``as_of``, and the report's own such as ``days``). JSON is ``{"count", "next", "previous",
+"results": [rows], "totals": {...}}`` paginated like every list (``page``, ``page_size``);
+``?format=csv`` or ``?format=xlsx`` answers the whole report as a file with the same rows.
+Needs ``reports.view_report``; the rows are those of the warehouses where the user may view
+stock. Errors follow the API's contract (a bad date: 400 ``validation_error`` naming it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpResponse
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from common.api.errors import ApiError
+from common.api.pagination import Pagination
+
+from .exports import CONTENT_TYPES, file_name, json_rows, json_value, report_file
+from .framework import REPORT_PERMISSION, all_reports, get_report, require_report_access, run_report
+
+NOT_FILTERS = ("format", "page", "page_size")
+
+
+class _FileRenderer(BaseRenderer):
+    """Lets ``?format=csv|xlsx`` through DRF's content negotiation; the view builds the file."""
+
+    charset = None
+
+    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: dict | None = None) -> Any:
+        return data if isinstance(data, bytes) else JSONRenderer().render(data)
+
+
+class CsvRenderer(_FileRenderer):
+    media_type = "text/csv"
+    format = "csv"
+
+
+class XlsxRenderer(_FileRenderer):
+    media_type = CONTENT_TYPES["xlsx"]
+    format = "xlsx"
+
+
+class ReportListApi(APIView):
+    """The reports there are, with their filters."""
+
+    permission_classes = [IsAuthenticated]
+    required_permissions = {"GET": [REPORT_PERMISSION]}
+
+    def get(self, request: Request) -> Response:
+        require_report_access(request.user)
+        return Response(
+            {
+                "results": [
+                    {
+                        "name": r.name,
+                        "title": r.title,
+                        "description": r.description,
+                        "period": r.period,
+                        "as_of": r.as_of,
+                        "params": sorted(r.params),
+                        "columns": [c.key for c in r.columns],
+                    }
+                    for r in all_reports()
+                ]
+            }
+        )
+
+
+class ReportApi(APIView):
+    permission_classes = [IsAuthenticated]
+    renderer_classes = [JSONRenderer, CsvRenderer, XlsxRenderer]
+
+    def get(self, request: Request, name: str) -> Response | HttpResponse:
+        report = get_report(name)
+        if report is None:
+            raise ApiError(f"No report named {name!r}.", code="not_found", status=404)
+        params = {
+            key: value for key, value in request.query_params.items() if key not in ("format", "page", "page_size")
+        }
+        result = run_report(report, request.user, params)
+        fmt = request.query_params.get("format")
+        if fmt in CONTENT_TYPES:
+            response = HttpResponse(report_file(result, fmt), content_type=CONTENT_TYPES[fmt])
+            response["Content-Disposition"] = f'attachment; filename="{file_name(result, fmt)}"'
+            return response
+        paginator = Pagination()
+        page = paginator.paginate_queryset(result.rows, request, view=self)
+        response = paginator.get_paginated_response(json_rows(result, page))
+        response.data["totals"] = json_value(result.totals)
+        return response
