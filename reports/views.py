@@ -60,9 +60,18 @@ def report_view(request: HttpRequest, name: str) -> HttpResponse:
         "row_count": len(result.rows) if result else 0,
         "shown_rows": SHOWN_ROWS,
         "totals": text_value(result.totals) if result else {},
-        "query": result.query if result else None,
+        "period_values": _period_values(params, result),
     }
     return TemplateResponse(request, "admin/reports/report.html", context)
+
+
+def _period_values(params: dict, result) -> dict[str, str]:  # noqa: ANN001 - a ReportResult or None
+    """What the date fields show: what was typed, else the period the report used."""
+    used = result.query if result else None
+    return {
+        key: params.get(key) or (str(getattr(used, key)) if used and getattr(used, key) else "")
+        for key in ("date_from", "date_to")
+    }
 
 
 def dashboard_index(request: HttpRequest) -> HttpResponse:
