@@ -137,7 +137,7 @@ def waiting(user: Any) -> list[Waiting]:
 
 def trends(user: Any) -> dict[str, list]:
     """Per week (Monday first) of the last ``WEEKS``: inventory value at the week's end, cost of
-    goods sold in the week, and stock-outs that began in the week. One grouped read of the
+    goods sold in the week, and the stock-outs (item and warehouse) that lasted into the week. One grouped read of the
     weeks' movements: the value at each week's end is today's value minus what crossed after."""
     today = timezone.localdate()
     first = today - timedelta(days=today.weekday() + 7 * (WEEKS - 1))
@@ -176,10 +176,11 @@ def trends(user: Any) -> dict[str, list]:
     values.reverse()
     outs = dict.fromkeys(weeks, 0)
     for row in run_report(get_report("stock-outs"), user, params).rows:
-        start = timezone.localtime(row["out_from"]).date()
-        week = start - timedelta(days=start.weekday())
-        if week in outs:
-            outs[week] += 1
+        since = timezone.localtime(row["out_from"]).date()
+        until = timezone.localtime(row["out_until"]).date() if row["out_until"] else today
+        for week in weeks:  # every week the stock-out overlaps
+            if since < week + timedelta(days=7) and until >= week:
+                outs[week] += 1
     return {
         "labels": [week.isoformat() for week in weeks],
         "value": [float(v) for v in values],

@@ -17,7 +17,7 @@
     }),
     new Chart(document.getElementById("chart-stockouts"), {
       type: "bar",
-      data: { labels: data.labels, datasets: [{ label: "Stock-outs begun", data: data.stock_outs }] },
+      data: { labels: data.labels, datasets: [{ label: "Items out of stock during the week", data: data.stock_outs }] },
       options: { maintainAspectRatio: false, animation: false, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } }
     })
   ];
