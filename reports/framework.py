@@ -92,11 +92,13 @@ class ReportQuery:
         return (self.date_to - self.date_from).days + 1
 
     def items(self, queryset: QuerySet, prefix: str = "item") -> QuerySet:
-        """``queryset`` narrowed to the filtered item and category (with its sub-categories)."""
+        """``queryset`` narrowed to the filtered item and category (with its sub-categories);
+        ``prefix`` names the item field (a foreign key, or a plain ``<prefix>_id`` column)."""
         if self.item is not None:
             queryset = queryset.filter(**{f"{prefix}_id": self.item.pk})
         if self.category is not None:
-            queryset = queryset.filter(**{f"{prefix}__category__path__startswith": self.category.path})
+            in_category = Item.objects.filter(category__path__startswith=self.category.path).values("pk")
+            queryset = queryset.filter(**{f"{prefix}_id__in": in_category})
         return queryset
 
 

@@ -42,6 +42,8 @@ from .models import (
     ItemValuation,
     Lot,
     Movement,
+    PeriodBalance,
+    PeriodClose,
     ReconciliationRun,
     Reservation,
     ReservationLine,
@@ -84,20 +86,21 @@ def _tables() -> dict[str, str]:
     }
 
 
-def _crossing_values(t: dict[str, str]) -> str:
-    """Signed costs of movements crossing a warehouse boundary, per (item, warehouse)."""
+def _crossing_values(t: dict[str, str], extra: str = "") -> str:
+    """Signed costs of movements crossing a warehouse boundary, per (item, warehouse);
+    ``extra`` narrows the movements ``m`` of both halves (its parameters are then needed twice)."""
     return f"""
         SELECT m.item_id AS item_id, d.warehouse_id AS warehouse_id, m.total_cost AS amount
           FROM {t["movement"]} m
           JOIN {t["location"]} d ON d.id = m.destination_id
           JOIN {t["location"]} s ON s.id = m.source_id
-         WHERE d.kind = 'internal' AND (s.kind <> 'internal' OR s.warehouse_id <> d.warehouse_id)
+         WHERE d.kind = 'internal' AND (s.kind <> 'internal' OR s.warehouse_id <> d.warehouse_id) {extra}
         UNION ALL
         SELECT m.item_id, s.warehouse_id, -m.total_cost
           FROM {t["movement"]} m
           JOIN {t["location"]} d ON d.id = m.destination_id
           JOIN {t["location"]} s ON s.id = m.source_id
-         WHERE s.kind = 'internal' AND (d.kind <> 'internal' OR s.warehouse_id <> d.warehouse_id)
+         WHERE s.kind = 'internal' AND (d.kind <> 'internal' OR s.warehouse_id <> d.warehouse_id) {extra}
     """
 
 
@@ -204,6 +207,44 @@ def _queries() -> list[tuple[str, str, list]]:
                  WHERE m.actor_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {t["user"]} u WHERE u.id = m.actor_id)
                  GROUP BY m.item_id""",
             [],
+        ),
+        *_period_queries(t),
+    ]
+
+
+def _period_queries(t: dict[str, str]) -> list[tuple[str, str, list]]:
+    """The latest period close (``PeriodClose``): each stored balance equals the movements with
+    ``occurred_at < period_end`` and ``id <= last_movement_id`` (per bin, and per warehouse in
+    quantity and value). Movements back-dated into it later are not in it by design."""
+    close = PeriodClose.objects.order_by("-period_end").first()
+    if close is None:
+        return []
+    tol, b = TOLERANCE, PeriodBalance._meta.db_table
+    before = "AND m.occurred_at < %s AND m.id <= %s"
+    params = [close.period_end, close.last_movement_id]
+    return [
+        (
+            "period_balance_quantity",
+            f"""SELECT item_id, location_id, lot_id, NULL, SUM(ledger), SUM(stored) FROM (
+                    SELECT item_id, location_id, lot_id, quantity AS stored, 0 AS ledger FROM {b}
+                     WHERE close_id = %s AND location_id IS NOT NULL
+                    UNION ALL SELECT m.item_id, m.destination_id, m.lot_id, 0, m.quantity
+                      FROM {t["movement"]} m JOIN {t["location"]} d ON d.id = m.destination_id
+                     WHERE d.kind = 'internal' {before}
+                    UNION ALL SELECT m.item_id, m.source_id, m.lot_id, 0, -m.quantity
+                      FROM {t["movement"]} m JOIN {t["location"]} s ON s.id = m.source_id
+                     WHERE s.kind = 'internal' {before}
+                ) x GROUP BY item_id, location_id, lot_id HAVING ABS(SUM(stored) - SUM(ledger)) > {tol}""",
+            [close.pk, *params, *params],
+        ),
+        (
+            "period_balance_value",
+            f"""SELECT item_id, NULL, NULL, warehouse_id, SUM(ledger), SUM(stored) FROM (
+                    SELECT item_id, warehouse_id, value AS stored, 0 AS ledger FROM {b}
+                     WHERE close_id = %s AND location_id IS NULL
+                    UNION ALL SELECT item_id, warehouse_id, 0, amount FROM ({_crossing_values(t, before)}) c
+                ) x GROUP BY item_id, warehouse_id HAVING ABS(SUM(stored) - SUM(ledger)) > {tol}""",
+            [close.pk, *params, *params],
         ),
     ]
 

@@ -18,6 +18,7 @@ from common.services import idempotent_requests_purge
 
 from .reconciliation import reconcile_and_record
 from .selectors import lots_expiring
+from .services import period_balances_close
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +49,15 @@ def reconcile_nightly() -> int:
             recipient_list=recipients,
         )
     return len(differences)
+
+
+@shared_task(name="stock.period_balances_close")
+def period_balances_close_nightly() -> int:
+    """Close every month that has ended and is not closed yet (``stock.services.period_balances_close``).
+    Idempotent: a closed month is left as it is. Returns how many months were closed."""
+    closed = period_balances_close()
+    logger.info("Closed %d period(s) of stock balances.", len(closed))
+    return len(closed)
 
 
 @shared_task(name="stock.purge_idempotency_keys")

@@ -13,7 +13,6 @@ signed ``total_cost``) are their own section. Account codes come from the settin
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -23,7 +22,7 @@ from catalog.models import Warehouse
 from stock import models as stock_models
 
 from ..framework import ZERO, Column, Report, ReportQuery, register
-from ..ledger import value_flows, warehouse_values
+from ..ledger import value_flows, values_before
 from .common import money
 
 SECTIONS = {
@@ -35,7 +34,6 @@ SECTIONS = {
     "scrap": "adjustments_and_scrap",
     "transfer": "transfers",
 }
-_MICRO = timedelta(microseconds=1)
 ORDER = ("receipts", "cost_of_goods_sold", "adjustments_and_scrap", "transfers", "value_only", "other")
 
 
@@ -92,8 +90,8 @@ class InventoryJournal(Report):
 
     def totals(self, rows: list[dict[str, Any]], query: ReportQuery) -> dict[str, Any]:
         totals = super().totals(rows, query)
-        opening = _total(warehouse_values(query, query.start - _MICRO)) if query.warehouses else ZERO
-        closing = _total(warehouse_values(query, query.end - _MICRO)) if query.warehouses else ZERO
+        opening = _total(values_before(query, query.start)) if query.warehouses else ZERO
+        closing = _total(values_before(query, query.end)) if query.warehouses else ZERO
         sections = dict.fromkeys(ORDER, ZERO)
         for row in rows:
             sections[row["section"]] += row["value"]

@@ -12,7 +12,7 @@ Reserved stock is not history: "nothing available" is read as nothing on hand.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -23,10 +23,9 @@ from catalog.models import LocationKind, Warehouse
 from stock.models import ItemValuation, Movement
 
 from ..framework import ZERO, Column, Report, ReportQuery, register
-from ..ledger import issued, item_info, warehouse_values
+from ..ledger import issued, item_info, values_before
 from .common import ratio
 
-_MICRO = timedelta(microseconds=1)
 DAY = Decimal(86400)
 
 
@@ -76,7 +75,7 @@ class StockOuts(Report):
                 "item_id", "warehouse_id"
             )
         )
-        opening = warehouse_values(query, query.start - _MICRO)
+        opening = values_before(query, query.start)
         changes = _changes(query, end)
         demand = issued(query, query.start, end)
         items = item_info(k[0] for k in pairs)

@@ -4,17 +4,14 @@ goods sold per day), by item and warehouse with the item's category; totals over
 
 from __future__ import annotations
 
-from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from catalog.models import Warehouse
 
 from ..framework import ZERO, Column, Report, ReportQuery, register
-from ..ledger import issued, item_info, warehouse_values
+from ..ledger import issued, item_info, values_before
 from .common import money, ratio
-
-_MICRO = timedelta(microseconds=1)
 
 
 def turnover_figures(cogs: Decimal, opening: Decimal, closing: Decimal, days: int) -> dict[str, Any]:
@@ -49,8 +46,8 @@ class Turnover(Report):
     total_keys = ("opening_value", "closing_value", "cost_of_goods_sold")
 
     def rows(self, query: ReportQuery) -> list[dict[str, Any]]:
-        opening = warehouse_values(query, query.start - _MICRO)
-        closing = warehouse_values(query, query.end - _MICRO)
+        opening = values_before(query, query.start)
+        closing = values_before(query, query.end)
         cogs = issued(query, query.start, query.end)
         keys = set(opening) | set(closing) | {k for k, (q, v) in cogs.items() if q or v}
         items = item_info(k[0] for k in keys)
