@@ -13,6 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
@@ -47,12 +49,27 @@ class XlsxRenderer(_FileRenderer):
     format = "xlsx"
 
 
+FILTERS = [
+    OpenApiParameter("warehouse", str, description="Warehouse code (or id); default: every one you may view."),
+    OpenApiParameter("category", str, description="Category id or full path (with its sub-categories)."),
+    OpenApiParameter("sku", str, description="One item."),
+    OpenApiParameter("date_from", OpenApiTypes.DATE, description="Period reports: first day (default: month start)."),
+    OpenApiParameter("date_to", OpenApiTypes.DATE, description="Period reports: last day (default: today)."),
+    OpenApiParameter("as_of", str, description="Balance reports: YYYY-MM-DD (its end) or an ISO date-time."),
+    OpenApiParameter("days", int, description="expiring: within N days (14); slow-moving: no issue for N days (30)."),
+    OpenApiParameter(
+        "format", str, enum=["json", "csv", "xlsx"], description="csv or xlsx: the whole report as a file."
+    ),
+]
+
+
 class ReportListApi(APIView):
     """The reports there are, with their filters."""
 
     permission_classes = [IsAuthenticated]
     required_permissions = {"GET": [REPORT_PERMISSION]}
 
+    @extend_schema(responses=OpenApiTypes.OBJECT, summary="The reports there are", operation_id="reports_list")
     def get(self, request: Request) -> Response:
         require_report_access(request.user)
         return Response(
@@ -77,6 +94,12 @@ class ReportApi(APIView):
     permission_classes = [IsAuthenticated]
     renderer_classes = [JSONRenderer, CsvRenderer, XlsxRenderer]
 
+    @extend_schema(
+        parameters=FILTERS,
+        responses=OpenApiTypes.OBJECT,
+        summary="One report: {count, next, previous, results, totals}, or a CSV/XLSX file",
+        operation_id="reports_read",
+    )
     def get(self, request: Request, name: str) -> Response | HttpResponse:
         report = get_report(name)
         if report is None:

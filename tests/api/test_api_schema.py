@@ -45,6 +45,8 @@ ENDPOINTS = {
     "/api/v1/purchase-orders/{id}/cancel/": {"post"},
     "/api/v1/purchase-orders/{id}/receive/": {"post"},
     "/api/v1/reorder-suggestions/": {"get"},
+    "/api/v1/reports/": {"get"},
+    "/api/v1/reports/{name}/": {"get"},
 }
 
 
