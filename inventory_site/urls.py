@@ -3,7 +3,10 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from inventory_site import beat_admin  # noqa: F401 - replaces the Periodic tasks admin before admin.site.urls
+from inventory_site import (
+    beat_admin,  # noqa: F401 - replaces the Periodic tasks admin before admin.site.urls
+    history_admin,  # noqa: F401 - history pages answer 404 to an id that is no id
+)
 from inventory_site.admin_login import StaffLoginForm
 from inventory_site.api import api_urls
 from inventory_site.sessions import home

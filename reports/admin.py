@@ -133,7 +133,7 @@ def _csv_rows(entries: Iterator[AuditEntry]) -> Iterator[str]:
     for entry in entries:
         changes = "; ".join(f"{c.field}: {c.old} → {c.new}" for c in entry.changes)
         cells = [
-            timezone.localtime(entry.when).isoformat(),
+            timezone.localtime(entry.when).strftime("%Y-%m-%d %H:%M:%S"),  # local, as on the page
             entry.who,
             entry.kind_label,
             entry.action,

@@ -74,6 +74,20 @@ class ReverseForm(forms.Form):
     )
 
 
+class RejectForm(forms.Form):
+    reason = forms.CharField(
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Why the requests are turned down: the clerk who asked sees it.",
+    )
+
+    def clean_reason(self) -> str:
+        reason = self.cleaned_data["reason"].strip()
+        if not reason:
+            raise forms.ValidationError("Give the reason for rejecting.")
+        return reason
+
+
 class StockCardForm(forms.Form):
     """Item and period of a stock card. Users who may view stock only in some warehouses pick
     one of them; users with a global grant may leave it empty for all warehouses."""
@@ -450,15 +464,29 @@ class AdjustmentRequestAdmin(WarehouseScopedAdminMixin, ReadOnlyAdmin):
             else:
                 self.message_user(request, f"Request #{pending.pk} approved and posted.", messages.SUCCESS)
 
-    @admin.action(description="Reject selected requests (nothing is posted)", permissions=["approve"])
-    def reject_requests(self, request: HttpRequest, queryset: QuerySet) -> None:
-        for pending in queryset.order_by("pk"):
-            try:
-                adjustment_request_reject(request=pending, actor=request.user, note=f"Rejected by {request.user}.")
-            except (StockError, PermissionDenied) as exc:
-                self.message_user(request, f"Request #{pending.pk} was not rejected: {exc}", messages.ERROR)
-            else:
-                self.message_user(request, f"Request #{pending.pk} rejected.", messages.SUCCESS)
+    @admin.action(description="Reject selected requests… (asks why; nothing is posted)", permissions=["approve"])
+    def reject_requests(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        """Confirmation page asking for the reason (told to the asker), then rejects each
+        pending request through the service; a refusal is reported, not hidden."""
+        pending = list(queryset.order_by("pk").select_related("item", "location__warehouse", "lot")[:50])
+        form = RejectForm(request.POST if request.POST.get("confirm") else None)
+        if form.is_bound and form.is_valid():
+            for each in pending:
+                try:
+                    adjustment_request_reject(request=each, actor=request.user, note=form.cleaned_data["reason"])
+                except (StockError, PermissionDenied) as exc:
+                    self.message_user(request, f"Request #{each.pk} was not rejected: {exc}", messages.ERROR)
+                else:
+                    self.message_user(request, f"Request #{each.pk} rejected.", messages.SUCCESS)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Reject adjustment requests",
+            "opts": self.model._meta,
+            "pending": pending,
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/stock/adjustmentrequest/reject_confirmation.html", context)
 
 
 def _labels_redirect(param: str, queryset: QuerySet, request: HttpRequest) -> HttpResponseRedirect:
