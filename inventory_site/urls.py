@@ -22,8 +22,8 @@ urlpatterns = [
     # Before admin/: the admin's catch-all would otherwise answer it.
     path("admin/audit-trail/", admin.site.admin_view(audit_trail_view), name="audit_trail"),
     path("admin/", admin.site.admin_view(dashboard_index), name="dashboard"),  # the managers' home
-    path("admin/reports/", admin.site.admin_view(reports_index_view), name="reports"),
-    path("admin/reports/<slug:name>/", admin.site.admin_view(report_view), name="report"),
+    path("admin/report/", admin.site.admin_view(reports_index_view), name="reports"),
+    path("admin/report/<slug:name>/", admin.site.admin_view(report_view), name="report"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_urls())),  # REST API, schema and docs (docs/api.md)
     path("floor/", include("stock.urls")),

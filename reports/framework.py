@@ -1,7 +1,7 @@
 """The report framework: one report is one small module of ``reports/catalogue/`` (docs/reports.md).
 
 A report is a subclass of ``Report`` registered with ``@register``: its ``name`` (the URL slug
-of ``/admin/reports/<name>/`` and ``GET /api/v1/reports/<name>/``), ``columns``, which filters
+of ``/admin/report/<name>/`` and ``GET /api/v1/reports/<name>/``), ``columns``, which filters
 it uses (``period`` for ``date_from``/``date_to``, ``as_of`` for balances, ``params`` for its own
 integers such as ``days``) and ``rows(query)``, a set-based read (a few grouped queries, never
 one per item) returning plain dicts keyed by the column keys. ``totals(rows, query)`` sums the

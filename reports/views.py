@@ -1,4 +1,4 @@
-"""The reports in the admin: ``/admin/reports/`` lists them, ``/admin/reports/<name>/`` shows
+"""The reports in the admin: ``/admin/report/`` lists them, ``/admin/report/<name>/`` shows
 one with its filters (the query string, read by the same ``run_report`` as the API), its totals
 and its rows, and exports them (``?format=csv`` or ``?format=xlsx``). Read-only pages; a bad
 filter is shown beside its field, never a 500."""

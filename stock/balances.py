@@ -113,21 +113,27 @@ def _add(into: dict, more: dict, sign: int = 1) -> None:
             into[key] = into.get(key, ZERO) + sign * amount
 
 
-def _current(warehouse_ids: list[int], narrow: Narrow) -> tuple[dict, dict]:
+def _current(warehouse_ids: list[int], narrow: Narrow, quantities: bool, values: bool) -> tuple[dict, dict]:
+    """The projection's quantities and values (only those asked for)."""
+    found_q: dict[Key, Decimal] = {}
+    found_v: dict[Key, list[Decimal]] = {}
+    if quantities:
+        found_q = _current_levels(warehouse_ids, narrow)
+    if values:
+        rows = narrow(ItemValuation.objects.filter(warehouse_id__in=warehouse_ids), "item").values_list(
+            "item_id", "warehouse_id", "quantity", "value"
+        )
+        found_v = {(item_id, warehouse_id): [quantity, value] for item_id, warehouse_id, quantity, value in rows}
+    return found_q, found_v
+
+
+def _current_levels(warehouse_ids: list[int], narrow: Narrow) -> dict[Key, Decimal]:
     levels = narrow(
         StockLevel.objects.filter(location__kind=LocationKind.INTERNAL, location__warehouse_id__in=warehouse_ids),
         "item",
     )
-    quantities: dict[Key, Decimal] = {}
-    for item_id, location_id, lot_id, on_hand in levels.values_list("item_id", "location_id", "lot_id", "on_hand"):
-        quantities[(item_id, location_id, lot_id)] = on_hand
-    values = {
-        (item_id, warehouse_id): [quantity, value]
-        for item_id, warehouse_id, quantity, value in narrow(
-            ItemValuation.objects.filter(warehouse_id__in=warehouse_ids), "item"
-        ).values_list("item_id", "warehouse_id", "quantity", "value")
-    }
-    return quantities, values
+    rows = levels.exclude(on_hand=0).values_list("item_id", "location_id", "lot_id", "on_hand")
+    return {(item_id, location_id, lot_id): on_hand for item_id, location_id, lot_id, on_hand in rows}
 
 
 def _stored(close: PeriodClose, warehouse_ids: list[int], narrow: Narrow) -> tuple[dict, dict]:
@@ -166,7 +172,7 @@ def balances_as_of(
         if base == "projection" or (base == "nearer" and nearer_now):
             close = None
     if at is None or close is None:
-        found_q, found_v = _current(ids, narrow)
+        found_q, found_v = _current(ids, narrow, quantities, values)
         if at is not None:
             after = movements.filter(occurred_at__gt=at)
             if quantities:

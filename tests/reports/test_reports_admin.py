@@ -20,7 +20,7 @@ D = Decimal
 
 
 def test_report_page_shows_rows_totals_and_export_links(ledger, manager, client_for):
-    response = client_for(manager).get("/admin/reports/valuation/", {"as_of": "2025-02-15"})
+    response = client_for(manager).get("/admin/report/valuation/", {"as_of": "2025-02-15"})
     assert response.status_code == 200
     page = response.content.decode()
     assert 'id="report-rows"' in page and 'id="report-csv"' in page and 'id="report-xlsx"' in page
@@ -29,12 +29,12 @@ def test_report_page_shows_rows_totals_and_export_links(ledger, manager, client_
 
 
 def test_report_page_shows_a_bad_filter_beside_its_field(ledger, manager, client_for):
-    response = client_for(manager).get("/admin/reports/turnover/", {"date_from": "2025-02-31"})
+    response = client_for(manager).get("/admin/report/turnover/", {"date_from": "2025-02-31"})
     assert response.status_code == 200
     assert list(response.context["errors"]) == ["date_from"]
     assert "is not a date" in response.content.decode()
     assert response.context["rows"] == []
-    csv_response = client_for(manager).get("/admin/reports/turnover/", {"date_from": "2025-02-31", "format": "csv"})
+    csv_response = client_for(manager).get("/admin/report/turnover/", {"date_from": "2025-02-31", "format": "csv"})
     assert csv_response["Content-Type"].startswith("text/html")  # no file of a refused filter
 
 
@@ -44,13 +44,13 @@ def test_admin_exports_are_the_api_rows(ledger, manager, client_for):
     lines = list(
         csv.reader(
             io.StringIO(
-                client.get("/admin/reports/inventory-journal/", {**params, "format": "csv"}).content.decode("utf-8-sig")
+                client.get("/admin/report/inventory-journal/", {**params, "format": "csv"}).content.decode("utf-8-sig")
             )
         )
     )
     assert [line[4] for line in lines[1:6]] == ["issue", "adjustment", "scrap", "receipt", "issue"]
     book = load_workbook(
-        io.BytesIO(client.get("/admin/reports/inventory-journal/", {**params, "format": "xlsx"}).content)
+        io.BytesIO(client.get("/admin/report/inventory-journal/", {**params, "format": "xlsx"}).content)
     )
     rows = list(book.active.iter_rows(values_only=True))
     assert [r[4] for r in rows[1:6]] == ["issue", "adjustment", "scrap", "receipt", "issue"]
@@ -59,9 +59,9 @@ def test_admin_exports_are_the_api_rows(ledger, manager, client_for):
 
 def test_report_pages_refuse_clerks_and_unknown_names(ledger, user, manager, client_for):
     clerk = user(roles.WAREHOUSE_CLERK, username="a_clerk")
-    assert client_for(clerk).get("/admin/reports/valuation/").status_code == 403
-    assert client_for(manager).get("/admin/reports/no-such-report/").status_code == 404
-    assert client_for(manager).get("/admin/reports/").status_code == 200
+    assert client_for(clerk).get("/admin/report/valuation/").status_code == 403
+    assert client_for(manager).get("/admin/report/no-such-report/").status_code == 404
+    assert client_for(manager).get("/admin/report/").status_code == 200
 
 
 def test_dashboard_tiles_and_waiting_for_you(ledger, manager, user, client_for):

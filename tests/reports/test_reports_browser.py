@@ -76,7 +76,7 @@ def test_dashboard_in_chromium(roles_synced, ledger, manager, browser_page, live
     assert page.evaluate("document.getElementById('chart-value').width") > 0
     page.screenshot(path=str(SHOTS / "dashboard.png"), full_page=True)
     page.click("#tile-value")
-    page.wait_for_url("**/admin/reports/valuation/")
+    page.wait_for_url("**/admin/report/valuation/")
     assert "Valuation" in page.title()
     assert page.locator("#report-rows tbody tr").count() == 1  # WIDGET in A; B holds nothing now
     page.screenshot(path=str(SHOTS / "valuation.png"), full_page=True)
