@@ -22,11 +22,12 @@ from catalog.permissions import warehouses_for
 from catalog.units import format_quantity
 from common.numbers import money_text
 
+from .admin import ReadOnlyAdmin
 from .models import ItemValuation, ReconciliationRun, StockLevel
 
 
 @admin.register(ReconciliationRun)
-class ReconciliationRunAdmin(admin.ModelAdmin):
+class ReconciliationRunAdmin(ReadOnlyAdmin):
     list_display = ["started_at", "trigger", "duration_ms", "difference_count", "balanced"]
     list_filter = ["trigger"]
     date_hierarchy = "started_at"
@@ -52,15 +53,6 @@ class ReconciliationRunAdmin(admin.ModelAdmin):
         )
         head = "<tr><th>check</th><th>item</th><th>location</th><th>lot</th><th>expected</th><th>found</th></tr>"
         return format_html("<table>{}{}</table>", mark_safe(head), rows)  # noqa: S308 - a constant
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
 
 def item_stock_panel(user, item: Item) -> dict:  # noqa: ANN001 - a user

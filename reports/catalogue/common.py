@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
+from ..framework import Column
+
 CENT = Decimal("0.01")
 STEP = Decimal("0.0001")
 
@@ -27,3 +29,18 @@ def ratio(numerator: Decimal, denominator: Decimal, places: str = "0.01") -> Dec
     if not denominator:
         return None
     return (Decimal(numerator) / Decimal(denominator)).quantize(Decimal(places), rounding=ROUND_HALF_UP)
+
+
+# The leading columns most reports share, and their cells for one (item, warehouse).
+ITEM_COLUMNS = (Column("sku", "SKU"), Column("name", "Item"))
+ITEM_WAREHOUSE_COLUMNS = (*ITEM_COLUMNS, Column("category", "Category"), Column("warehouse", "Warehouse"))
+QUANTITY_VALUE_COLUMNS = (
+    Column("quantity", "Quantity", "quantity"),
+    Column("unit", "Unit"),
+    Column("value", "Value", "money"),
+)
+
+
+def item_warehouse_cells(item: dict, warehouse_code: str) -> dict[str, str]:
+    """The cells of ``ITEM_WAREHOUSE_COLUMNS`` from ``reports.ledger.item_info``'s entry."""
+    return {"sku": item["sku"], "name": item["name"], "category": item["category_path"], "warehouse": warehouse_code}

@@ -15,7 +15,7 @@ from stock.models import StockLevel
 
 from ..framework import Column, Param, Report, ReportQuery, register
 from ..ledger import warehouse_values
-from .common import money, share
+from .common import ITEM_COLUMNS, money, share
 
 
 @register
@@ -25,8 +25,7 @@ class Expiring(Report):
     description = "Lots expiring within N days, and expired lots with stock."
     params = {"days": Param(default=14, minimum=0, maximum=3650, label="Expiring within (days)")}
     columns = (
-        Column("sku", "SKU"),
-        Column("name", "Item"),
+        *ITEM_COLUMNS,
         Column("warehouse", "Warehouse"),
         Column("location", "Location"),
         Column("lot", "Lot"),

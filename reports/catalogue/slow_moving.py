@@ -16,7 +16,7 @@ from stock.models import Movement, MovementKind
 
 from ..framework import Column, Param, Report, ReportQuery, register
 from ..ledger import item_info, warehouse_values
-from .common import money
+from .common import ITEM_WAREHOUSE_COLUMNS, QUANTITY_VALUE_COLUMNS, item_warehouse_cells, money
 
 BUCKETS = (180, 90, 30)
 
@@ -35,13 +35,8 @@ class SlowMoving(Report):
     description = "Stock with no issue in 30 / 90 / 180 days, with the value tied up."
     params = {"days": Param(default=30, minimum=1, maximum=3650, label="No issue for at least (days)")}
     columns = (
-        Column("sku", "SKU"),
-        Column("name", "Item"),
-        Column("category", "Category"),
-        Column("warehouse", "Warehouse"),
-        Column("quantity", "Quantity", "quantity"),
-        Column("unit", "Unit"),
-        Column("value", "Value", "money"),
+        *ITEM_WAREHOUSE_COLUMNS,
+        *QUANTITY_VALUE_COLUMNS,
         Column("last_issue", "Last issue", "datetime"),
         Column("days_idle", "Days without issue", "number"),
         Column("bucket", "Bucket"),
@@ -73,10 +68,7 @@ class SlowMoving(Report):
             item = items[key[0]]
             rows.append(
                 {
-                    "sku": item["sku"],
-                    "name": item["name"],
-                    "category": item["category_path"],
-                    "warehouse": codes[key[1]],
+                    **item_warehouse_cells(item, codes[key[1]]),
                     "quantity": quantity,
                     "unit": item["unit"],
                     "value": money(value),

@@ -11,7 +11,7 @@ from catalog.models import Warehouse
 
 from ..framework import Column, Report, ReportQuery, register
 from ..ledger import item_info, location_info, location_quantities, lot_info, warehouse_values
-from .common import money, share
+from .common import ITEM_WAREHOUSE_COLUMNS, item_warehouse_cells, money, share
 
 
 @register
@@ -21,10 +21,7 @@ class StockOnHand(Report):
     description = "Quantity and value by item, warehouse, location and lot, now or as of any date and time."
     as_of = True
     columns = (
-        Column("sku", "SKU"),
-        Column("name", "Item"),
-        Column("category", "Category"),
-        Column("warehouse", "Warehouse"),
+        *ITEM_WAREHOUSE_COLUMNS,
         Column("location", "Location"),
         Column("lot", "Lot"),
         Column("expiry_date", "Expiry", "date"),
@@ -51,10 +48,7 @@ class StockOnHand(Report):
             item, lot = items[item_id], lots.get(lot_id) or {}
             rows.append(
                 {
-                    "sku": item["sku"],
-                    "name": item["name"],
-                    "category": item["category_path"],
-                    "warehouse": warehouse_of[warehouse_id],
+                    **item_warehouse_cells(item, warehouse_of[warehouse_id]),
                     "location": location_code,
                     "lot": lot.get("code", ""),
                     "expiry_date": lot.get("expiry_date"),

@@ -24,7 +24,7 @@ from stock.models import ItemValuation, Movement
 
 from ..framework import ZERO, Column, Report, ReportQuery, register
 from ..ledger import issued, item_info, values_before
-from .common import ratio
+from .common import ITEM_COLUMNS, ratio
 
 DAY = Decimal(86400)
 
@@ -53,8 +53,7 @@ class StockOuts(Report):
     description = "When each item had nothing in a warehouse, for how long, and the demand lost."
     period = True
     columns = (
-        Column("sku", "SKU"),
-        Column("name", "Item"),
+        *ITEM_COLUMNS,
         Column("warehouse", "Warehouse"),
         Column("out_from", "Out from", "datetime"),
         Column("out_until", "Back in stock", "datetime"),

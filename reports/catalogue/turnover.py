@@ -11,7 +11,7 @@ from catalog.models import Warehouse
 
 from ..framework import ZERO, Column, Report, ReportQuery, register
 from ..ledger import issued, item_info, values_before
-from .common import money, ratio
+from .common import ITEM_WAREHOUSE_COLUMNS, item_warehouse_cells, money, ratio
 
 
 def turnover_figures(cogs: Decimal, opening: Decimal, closing: Decimal, days: int) -> dict[str, Any]:
@@ -32,10 +32,7 @@ class Turnover(Report):
     description = "Cost of goods sold / average inventory value, and days of inventory, by item and warehouse."
     period = True
     columns = (
-        Column("sku", "SKU"),
-        Column("name", "Item"),
-        Column("category", "Category"),
-        Column("warehouse", "Warehouse"),
+        *ITEM_WAREHOUSE_COLUMNS,
         Column("opening_value", "Opening value", "money"),
         Column("closing_value", "Closing value", "money"),
         Column("average_value", "Average value", "money"),
@@ -58,10 +55,7 @@ class Turnover(Report):
             item = items[key[0]]
             rows.append(
                 {
-                    "sku": item["sku"],
-                    "name": item["name"],
-                    "category": item["category_path"],
-                    "warehouse": codes[key[1]],
+                    **item_warehouse_cells(item, codes[key[1]]),
                     "opening_value": money(first),
                     "closing_value": money(last),
                     **turnover_figures(cogs.get(key, (ZERO, ZERO))[1], first, last, query.days),

@@ -11,7 +11,7 @@ from catalog.models import Warehouse
 
 from ..framework import Column, Report, ReportQuery, register
 from ..ledger import item_info, warehouse_values
-from .common import money, ratio
+from .common import ITEM_WAREHOUSE_COLUMNS, item_warehouse_cells, money, ratio
 
 
 @register
@@ -21,10 +21,7 @@ class Valuation(Report):
     description = "Value by item, category and warehouse as of any date."
     as_of = True
     columns = (
-        Column("sku", "SKU"),
-        Column("name", "Item"),
-        Column("category", "Category"),
-        Column("warehouse", "Warehouse"),
+        *ITEM_WAREHOUSE_COLUMNS,
         Column("quantity", "Quantity", "quantity"),
         Column("unit", "Unit"),
         Column("unit_cost", "Unit cost", "money"),
@@ -38,10 +35,7 @@ class Valuation(Report):
         codes = dict(Warehouse.objects.filter(pk__in=query.warehouse_ids).values_list("pk", "code"))
         rows = [
             {
-                "sku": items[item_id]["sku"],
-                "name": items[item_id]["name"],
-                "category": items[item_id]["category_path"],
-                "warehouse": codes[warehouse_id],
+                **item_warehouse_cells(items[item_id], codes[warehouse_id]),
                 "quantity": quantity,
                 "unit": items[item_id]["unit"],
                 "unit_cost": ratio(value, quantity, "0.0001") if quantity > 0 else None,

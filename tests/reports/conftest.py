@@ -127,3 +127,22 @@ def api_for() -> Callable[[User], APIClient]:
         return client
 
     return make
+
+
+@pytest.fixture
+def ask_adjustment(ledger, user) -> Callable[[], object]:
+    """``ask_adjustment()``: a clerk of A (who may not adjust) asks to take 1 WIDGET out of A1:
+    a pending ``AdjustmentRequest`` (returned), nothing posted."""
+    clerk = user(roles.WAREHOUSE_CLERK, ("A",), username="floor_clerk")
+
+    def ask() -> object:
+        return services.adjustment_submit(
+            kind="adjustment",
+            item=ledger["widget"],
+            location=ledger["A1"],
+            quantity_delta=Decimal(-1),
+            reason_code="lost",
+            actor=clerk,
+        ).request
+
+    return ask

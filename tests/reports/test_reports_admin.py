@@ -13,7 +13,6 @@ from openpyxl import load_workbook
 from common import roles
 from purchasing.models import PurchaseOrder, Supplier
 from stock.models import ReconciliationRun, StockLevel
-from stock.services import adjustment_submit
 from stock.tasks import reconcile_nightly
 
 D = Decimal
@@ -64,17 +63,9 @@ def test_report_pages_refuse_clerks_and_unknown_names(ledger, user, manager, cli
     assert client_for(manager).get("/admin/report/").status_code == 200
 
 
-def test_dashboard_tiles_and_waiting_for_you(ledger, manager, user, client_for):
-    clerk = user(roles.WAREHOUSE_CLERK, ("A",), username="floor_clerk")
+def test_dashboard_tiles_and_waiting_for_you(ledger, manager, ask_adjustment, client_for):
     for _ in range(3):  # a clerk may not adjust: each becomes a request waiting for approval
-        adjustment_submit(
-            kind="adjustment",
-            item=ledger["widget"],
-            location=ledger["A1"],
-            quantity_delta=D(-1),
-            reason_code="lost",
-            actor=clerk,
-        )
+        ask_adjustment()
     supplier = Supplier.objects.create(code="ACME", name="Acme")
     PurchaseOrder.objects.create(supplier=supplier, warehouse=ledger["A"])
     ReconciliationRun.objects.create(started_at=ledger["widget"].created_at, difference_count=2, differences=[])
@@ -93,16 +84,8 @@ def test_dashboard_tiles_and_waiting_for_you(ledger, manager, user, client_for):
     assert len(dashboard["trends"]["labels"]) == 12
 
 
-def test_dashboard_waiting_is_scoped(ledger, user, client_for):
-    clerk = user(roles.WAREHOUSE_CLERK, ("A",), username="floor_clerk")
-    adjustment_submit(
-        kind="adjustment",
-        item=ledger["widget"],
-        location=ledger["A1"],
-        quantity_delta=D(-1),
-        reason_code="lost",
-        actor=clerk,
-    )
+def test_dashboard_waiting_is_scoped(ledger, user, ask_adjustment, client_for):
+    ask_adjustment()
     only_b = user(roles.INVENTORY_MANAGER, ("B",), username="b_manager")
     dashboard = client_for(only_b).get("/admin/").context["dashboard"]
     assert {i.key: i.count for i in dashboard["waiting"]}["adjustments"] == 0  # A's request is not theirs

@@ -11,9 +11,8 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from catalog.models import Item
-from common import roles
 from stock.models import AdjustmentRequest, AdjustmentRequestStatus, Movement
-from stock.services import InvalidMovement, adjustment_request_reject, adjustment_submit
+from stock.services import InvalidMovement, adjustment_request_reject
 
 D = Decimal
 
@@ -24,17 +23,8 @@ def root(ledger) -> User:
 
 
 @pytest.fixture
-def pending(ledger, user) -> AdjustmentRequest:
-    clerk = user(roles.WAREHOUSE_CLERK, ("A",), username="floor_clerk")
-    outcome = adjustment_submit(
-        kind="adjustment",
-        item=ledger["widget"],
-        location=ledger["A1"],
-        quantity_delta=D(-1),
-        reason_code="lost",
-        actor=clerk,
-    )
-    return outcome.request
+def pending(ask_adjustment) -> AdjustmentRequest:
+    return ask_adjustment()
 
 
 def _text(response) -> str:  # noqa: ANN001
