@@ -94,6 +94,16 @@ class ReportApi(APIView):
     permission_classes = [IsAuthenticated]
     renderer_classes = [JSONRenderer, CsvRenderer, XlsxRenderer]
 
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> tuple:
+        fmt = request.query_params.get("format")
+        if not force and fmt not in (None, "json", *CONTENT_TYPES):  # force: answering an error in JSON
+            raise ApiError(
+                f"No format {fmt!r}: json, csv or xlsx.",
+                code="validation_error",
+                fields={"format": ["json, csv or xlsx."]},
+            )
+        return super().perform_content_negotiation(request, force)
+
     @extend_schema(
         parameters=FILTERS,
         responses=OpenApiTypes.OBJECT,

@@ -132,3 +132,9 @@ def test_an_auditor_sees_every_warehouse(ledger, user, api_for):
     auditor = user(roles.AUDITOR, (), username="auditor")
     body = api_for(auditor).get(URL.format("valuation"), {"as_of": "2025-02-15"}).json()
     assert D(body["totals"]["value"]) == D(85)  # 45 in A + 40 in B, by the global grant
+
+
+def test_an_unknown_format_is_a_400_naming_it(ledger, manager, api_for):
+    response = api_for(manager).get(URL.format("valuation"), {"format": "pdf"})
+    assert response.status_code == 400
+    assert response.json()["code"] == "validation_error" and list(response.json()["fields"]) == ["format"]
