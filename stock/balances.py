@@ -34,6 +34,7 @@ from catalog.models import LocationKind
 from .models import ZERO, ItemValuation, Movement, PeriodBalance, PeriodClose, StockLevel
 
 Narrow = Callable[[QuerySet, str], QuerySet]
+MICROSECOND = timedelta(microseconds=1)
 Key = tuple
 
 
@@ -167,7 +168,9 @@ def balances_as_of(
     movements = narrow(Movement.objects.all(), "item")
     close = None
     if at is not None:
-        close = PeriodClose.objects.filter(period_end__lte=at).order_by("-period_end").first()
+        # A close at P holds the movements before P: as of P - 1 microsecond exactly (a period's
+        # opening or the previous period's closing), so it serves up to P - 1 microsecond.
+        close = PeriodClose.objects.filter(period_end__lte=at + MICROSECOND).order_by("-period_end").first()
         nearer_now = close is not None and (at - close.period_end) > (timezone.now() - at)
         if base == "projection" or (base == "nearer" and nearer_now):
             close = None

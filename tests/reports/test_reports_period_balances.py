@@ -127,8 +127,8 @@ def test_as_of_through_period_balances_equals_the_full_sum(world, history, late,
         assert all(c.period_end.day == 1 and c.period_end.hour == 0 for c in closes)  # month starts
         for op in late:  # back-dated into the closed months, after they closed
             post(world, op)
-        for hour in probes:
-            at = START + timedelta(hours=hour)
+        ends = [c.period_end - timedelta(microseconds=1) for c in closes]  # as of just before a close
+        for at in [START + timedelta(hours=hour) for hour in probes] + ends:
             expected = full_sum(at)
             for base in ("balances", "projection"):
                 quantities, values = balances_as_of(at, world["warehouses"], base=base)
