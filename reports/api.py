@@ -104,9 +104,19 @@ class ReportApi(APIView):
             )
         return super().perform_content_negotiation(request, force)
 
+    def handle_exception(self, exc: Exception) -> Response:
+        """Errors are JSON (the error contract), also when a file was asked for."""
+        response = super().handle_exception(exc)
+        self.request.accepted_renderer, self.request.accepted_media_type = JSONRenderer(), "application/json"
+        return response
+
     @extend_schema(
         parameters=FILTERS,
-        responses=OpenApiTypes.OBJECT,
+        responses={
+            (200, "application/json"): OpenApiTypes.OBJECT,
+            (200, "text/csv"): OpenApiTypes.STR,
+            (200, CONTENT_TYPES["xlsx"]): OpenApiTypes.BINARY,
+        },
         summary="One report: {count, next, previous, results, totals}, or a CSV/XLSX file",
         operation_id="reports_read",
     )
