@@ -223,6 +223,38 @@ class ItemAdmin(InventoryImportExportMixin, SimpleHistoryAdmin):
             initial["create_categories"] = import_form.cleaned_data.get("create_categories", False)
         return initial
 
+    # Rows of the ledger name items and are never deleted (stock: movements, levels, valuations).
+    LEDGER_RELATIONS = ("movements", "stock_levels", "valuations")
+
+    def _has_stock_history(self, item: Item) -> bool:
+        return any(getattr(item, name).exists() for name in self.LEDGER_RELATIONS if hasattr(item, name))
+
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> tuple:
+        """An item with stock history cannot be deleted by anyone (the ledger keeps it): say so,
+        instead of Django's "your account doesn't have permission to delete movement", which
+        even a superuser saw."""
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        kept = [obj for obj in objs if self._has_stock_history(obj)]
+        if kept:
+            perms_needed = set()
+            protected = [
+                f"{obj}: has stock history, which the ledger keeps for ever; discontinue the item instead"
+                for obj in kept
+            ] + list(protected)
+        return deleted, counts, perms_needed, protected
+
+    def delete_view(self, request: HttpRequest, object_id: str, extra_context: dict | None = None) -> HttpResponse:
+        item = self.get_object(request, object_id)
+        if item is not None and request.method == "GET" and self._has_stock_history(item):
+            self.message_user(
+                request,
+                f"{item} has stock history (movements in the ledger, which are never deleted), so it cannot be "
+                'deleted. Discontinue it instead (the list\'s action "Discontinue selected items").',
+                messages.WARNING,
+            )
+            return HttpResponseRedirect(reverse("admin:catalog_item_change", args=[item.pk]))
+        return super().delete_view(request, object_id, extra_context)
+
     @admin.action(description="Discontinue selected items", permissions=["change"])
     def discontinue_selected(self, request: HttpRequest, queryset: QuerySet[Item]) -> None:
         changed = items_discontinue(items=queryset.order_by("pk"), actor=request.user)

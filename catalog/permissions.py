@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest
 from guardian.core import ObjectPermissionChecker
@@ -166,7 +166,11 @@ class WarehouseScopedAdminMixin:
         raise Http404(f"No {opts.verbose_name} with id {object_id!r} here.")
 
     def _require_in_scope(self, request: HttpRequest, object_id: str) -> None:
-        if not self.get_queryset(request).filter(pk=unquote(object_id)).exists():
+        try:
+            found = self.get_queryset(request).filter(pk=unquote(object_id)).exists()
+        except (ValueError, ValidationError):  # a hand-typed id that is no id: as missing
+            found = False
+        if not found:
             raise Http404(f"No {self.model._meta.verbose_name} with id {object_id!r} here.")
 
     def history_view(self, request: HttpRequest, object_id: str, extra_context: dict | None = None):  # noqa: ANN201

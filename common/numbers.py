@@ -115,3 +115,11 @@ class DecimalNumberField(forms.DecimalField):
             return parse_decimal(str(value), places=28, integer_digits=28)
         except NumberError as exc:
             raise ValidationError(str(exc), code="invalid") from exc
+
+
+def money_text(value: Decimal | int) -> str:
+    """An amount for people: two decimals, thousands grouped, the currency after it
+    (``1,234.50 EUR``). For pages and mails only; files and the API keep the exact figure."""
+    from django.conf import settings
+
+    return f"{Decimal(value):,.2f} {settings.CURRENCY}"

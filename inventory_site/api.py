@@ -16,6 +16,7 @@ from common.api.permissions import DocsAccess
 from counting import api as counting_api
 from purchasing import api as purchasing_api
 from purchasing import transfer_api
+from reports import api as reports_api
 from stock import api as stock_api
 
 
@@ -46,6 +47,8 @@ def api_urls() -> list:
         path("reorder-suggestions/", purchasing_api.ReorderSuggestionApi.as_view(), name="api-reorder-suggestions"),
         path("transfers/", transfer_api.TransferApi.as_view(), name="api-transfers"),
         path("transfers/<int:pk>/arrive/", transfer_api.TransferArriveApi.as_view(), name="api-transfer-arrive"),
+        path("reports/", reports_api.ReportListApi.as_view(), name="api-reports"),
+        path("reports/<slug:name>/", reports_api.ReportApi.as_view(), name="api-report"),
         path("", include(router.urls)),
         # Anything else below /api/v1/ (ending in a slash; without one, APPEND_SLASH redirects first)
         # is a JSON 404 like every other error, not Django's HTML page.

@@ -211,6 +211,21 @@ STOCK_EXPIRY_ALERT_DAYS = env.int("STOCK_EXPIRY_ALERT_DAYS", default=14)
 # permission in the posting's warehouses (docs/ledger.md, "Back-dating").
 STOCK_BACKDATE_DAYS = env.int("STOCK_BACKDATE_DAYS", default=7)
 
+# --- Reports (docs/reports.md) ------------------------------------------------------------------
+# The inventory journal's account code per movement kind (kind=code pairs, comma-separated in
+# the environment variable), e.g. INVENTORY_JOURNAL_ACCOUNTS="receipt=1400,issue=5000".
+INVENTORY_JOURNAL_ACCOUNTS = {
+    "receipt": "1400",
+    "supplier_return": "1400",
+    "issue": "5000",
+    "customer_return": "5000",
+    "adjustment": "5900",
+    "scrap": "5910",
+    "transfer": "1410",
+    "revaluation": "5950",
+    **env.dict("INVENTORY_JOURNAL_ACCOUNTS", default={}),
+}
+
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise serves it; before the first collectstatic it is empty

@@ -43,6 +43,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
 from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
+from simple_history.models import DeletedObject
 
 from catalog.access import warehouse_rights
 from catalog.models import Item, Location, Warehouse, WarehouseAccessChange, normalize_sku
@@ -361,6 +362,10 @@ def _object_label(source: HistorySource, record: Any) -> str:
 
 
 def _value(model_field: models.Field, value: object) -> str:
+    if isinstance(value, DeletedObject):  # a foreign key whose row is gone, or that was empty
+        if value.pk is None:
+            return "(empty)"
+        return f"{value.model._meta.verbose_name} #{value.pk} (since deleted)"
     if value is None or value == "":
         return "(empty)"
     if isinstance(value, bool):

@@ -11,7 +11,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Sum
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -31,6 +31,7 @@ from catalog.permissions import (
 )
 from catalog.units import quantity_column
 from common import admin as common_admin
+from common.numbers import money_text
 
 from .models import (
     AdjustmentRequest,
@@ -63,6 +64,20 @@ class ReverseForm(forms.Form):
     reason = forms.CharField(
         max_length=500, widget=forms.Textarea(attrs={"rows": 3}), help_text="Why the movement is undone."
     )
+
+
+class RejectForm(forms.Form):
+    reason = forms.CharField(
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Why the requests are turned down: the clerk who asked sees it.",
+    )
+
+    def clean_reason(self) -> str:
+        reason = self.cleaned_data["reason"].strip()
+        if not reason:
+            raise forms.ValidationError("Give the reason for rejecting.")
+        return reason
 
 
 class StockCardForm(forms.Form):
@@ -343,6 +358,15 @@ class ItemValuationAdmin(WarehouseScopedAdminMixin, ReadOnlyAdmin):
     quantity_fields = ("quantity",)
     quantity_display = quantity_column("quantity")
 
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        """The list with the total value of the rows it lists (all pages, after the filters)."""
+        response = super().changelist_view(request, extra_context)
+        changelist = getattr(response, "context_data", {}).get("cl")
+        if changelist is not None:
+            total = changelist.queryset.aggregate(total=Sum("value"))["total"]
+            response.context_data["valuation_total"] = money_text(total or 0)
+        return response
+
 
 @admin.register(CostLayer)
 class CostLayerAdmin(WarehouseScopedAdminMixin, ReadOnlyAdmin):
@@ -432,15 +456,29 @@ class AdjustmentRequestAdmin(WarehouseScopedAdminMixin, ReadOnlyAdmin):
             else:
                 self.message_user(request, f"Request #{pending.pk} approved and posted.", messages.SUCCESS)
 
-    @admin.action(description="Reject selected requests (nothing is posted)", permissions=["approve"])
-    def reject_requests(self, request: HttpRequest, queryset: QuerySet) -> None:
-        for pending in queryset.order_by("pk"):
-            try:
-                adjustment_request_reject(request=pending, actor=request.user, note=f"Rejected by {request.user}.")
-            except (StockError, PermissionDenied) as exc:
-                self.message_user(request, f"Request #{pending.pk} was not rejected: {exc}", messages.ERROR)
-            else:
-                self.message_user(request, f"Request #{pending.pk} rejected.", messages.SUCCESS)
+    @admin.action(description="Reject selected requests… (asks why; nothing is posted)", permissions=["approve"])
+    def reject_requests(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        """Confirmation page asking for the reason (told to the asker), then rejects each
+        pending request through the service; a refusal is reported, not hidden."""
+        pending = list(queryset.order_by("pk").select_related("item", "location__warehouse", "lot")[:50])
+        form = RejectForm(request.POST if request.POST.get("confirm") else None)
+        if form.is_bound and form.is_valid():
+            for each in pending:
+                try:
+                    adjustment_request_reject(request=each, actor=request.user, note=form.cleaned_data["reason"])
+                except (StockError, PermissionDenied) as exc:
+                    self.message_user(request, f"Request #{each.pk} was not rejected: {exc}", messages.ERROR)
+                else:
+                    self.message_user(request, f"Request #{each.pk} rejected.", messages.SUCCESS)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Reject adjustment requests",
+            "opts": self.model._meta,
+            "pending": pending,
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/stock/adjustmentrequest/reject_confirmation.html", context)
 
 
 def _labels_redirect(param: str, queryset: QuerySet, request: HttpRequest) -> HttpResponseRedirect:
@@ -469,3 +507,5 @@ def _add_admin_action(model: type, action) -> None:  # noqa: ANN001
 
 _add_admin_action(Location, print_location_labels)
 _add_admin_action(Item, print_item_labels)
+
+from . import admin_panels  # noqa: E402, F401 - the item page's stock, reconciliation runs

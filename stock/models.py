@@ -434,3 +434,72 @@ class AdjustmentRequest(models.Model):
     def size(self) -> Decimal:
         """The quantity without its sign (how many are scrapped, missing or found)."""
         return abs(self.quantity)
+
+
+class ReconciliationRun(models.Model):
+    """One run of ``stock.reconciliation.reconcile`` (nightly by beat, or ``manage.py
+    reconcile``): when it started, how long it took, which checks ran and every difference found
+    (check, item, location, lot, expected, found), so the result is not only in a worker's log.
+    Written once by ``stock.reconciliation.reconcile_and_record``; never edited."""
+
+    started_at = models.DateTimeField(db_index=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    checks = models.JSONField(default=list, help_text="Names of the checks that ran.")
+    difference_count = models.PositiveIntegerField(default=0)
+    differences = models.JSONField(default=list, help_text="Every difference (at most 5,000 kept).")
+    trigger = models.CharField(max_length=20, default="nightly", help_text="nightly or command")
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        when = self.started_at.strftime("%Y-%m-%d %H:%M") if self.started_at else "?"
+        return f"Reconciliation {when}: {self.difference_count} difference(s)"
+
+    @property
+    def balanced(self) -> bool:
+        return self.difference_count == 0
+
+
+class PeriodClose(models.Model):
+    """A closed period: the balances of the whole stock at ``period_end`` (exclusive: movements
+    with ``occurred_at < period_end``) over the movements up to ``last_movement_id``.
+
+    As of any moment T at or after ``period_end``: balance + movements with ``period_end <=
+    occurred_at <= T`` + the "late" movements (``id > last_movement_id`` and ``occurred_at <
+    period_end``: back-dated into the closed period after it closed). So a back-dated posting
+    never makes a balance wrong and no balance is ever rewritten; ``reconcile`` checks each
+    stored balance plus its late movements against the full sum of the ledger
+    (docs/reports.md, "Period balances"). Written only by ``stock.services.period_balances_close``."""
+
+    period_end = models.DateTimeField(unique=True)
+    last_movement_id = models.BigIntegerField()
+    closed_at = models.DateTimeField()
+    rows = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-period_end"]
+
+    def __str__(self) -> str:
+        return f"Balances before {self.period_end:%Y-%m-%d %H:%M} (movements up to #{self.last_movement_id})"
+
+
+class PeriodBalance(models.Model):
+    """One balance of a ``PeriodClose``: the quantity of (item, internal location, lot) when
+    ``location`` is set; the quantity and value of (item, warehouse) when ``location`` is empty
+    (value is kept per item and warehouse, docs/ledger.md). No foreign keys to items, locations
+    and lots (as movements: docs/ledger.md), only to the close."""
+
+    close = models.ForeignKey(PeriodClose, on_delete=models.CASCADE, related_name="balances")
+    item_id = models.BigIntegerField()
+    warehouse_id = models.BigIntegerField()
+    location_id = models.BigIntegerField(null=True)
+    lot_id = models.BigIntegerField(null=True)
+    quantity = models.DecimalField(**QTY, default=ZERO)
+    value = models.DecimalField(**MONEY, default=ZERO)
+
+    class Meta:
+        indexes = [models.Index(fields=["close", "warehouse_id", "item_id"], name="periodbalance_close")]
+
+    def __str__(self) -> str:
+        return f"{self.item_id}@{self.location_id or self.warehouse_id}: {plain(self.quantity)}"

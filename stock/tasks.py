@@ -14,19 +14,21 @@ from common.jobs import RECONCILIATION_JOB, TASK_RETRY, job_run
 from common.services import idempotent_requests_purge
 
 from .alerts import APPROVALS, EXPIRY, LOW_STOCK, RECONCILIATION, reconciliation_found
-from .reconciliation import reconcile
+from .reconciliation import reconcile_and_record
+from .services import period_balances_close
 
 logger = logging.getLogger(__name__)
 
 
 @shared_task(name=RECONCILIATION_JOB, **TASK_RETRY)
 def reconcile_nightly() -> int:
-    """Run the reconciliation; mail every active Administrator and Inventory manager each new
+    """Run the reconciliation and store the run (``ReconciliationRun``, shown in the admin and on
+    the managers' dashboard); mail every active Administrator and Inventory manager each new
     difference once (``common.alerts``: a difference already mailed is not mailed again while it
-    lasts). Idempotent: it only reads and mails. Each run is recorded (``common.jobs``: /readyz
+    lasts). It repairs nothing. Each run is also recorded as a job run (``common.jobs``: /readyz
     shows the age of the last one). Returns the number of differences."""
     with job_run(RECONCILIATION_JOB) as report:
-        differences = reconcile()
+        _run, differences = reconcile_and_record("nightly")
         found = {RECONCILIATION.kind: reconciliation_found(differences)}
         alerts_run(RECONCILIATION_JOB, [RECONCILIATION.kind], found=found, report=report)
         balance = f"{len(differences)} difference(s)" if differences else "The books balance"
@@ -36,6 +38,15 @@ def reconcile_nightly() -> int:
     else:
         logger.info("Nightly reconciliation: the books balance.")
     return len(differences)
+
+
+@shared_task(name="stock.period_balances_close")
+def period_balances_close_nightly() -> int:
+    """Close every month that has ended and is not closed yet (``stock.services.period_balances_close``).
+    Idempotent: a closed month is left as it is. Returns how many months were closed."""
+    closed = period_balances_close()
+    logger.info("Closed %d period(s) of stock balances.", len(closed))
+    return len(closed)
 
 
 @shared_task(name="stock.purge_idempotency_keys")

@@ -46,6 +46,7 @@ from .adjustments import (
     adjustment_submit,
     adjustment_unit_cost,
 )
+from .balances import period_balances_close, period_close
 from .batches import StockRequest, stock_post_batch
 from .errors import (
     AlreadyReversed,
@@ -68,6 +69,8 @@ from .posting import (
 from .reservations import reservation_consume, reservation_create, reservation_release
 
 __all__ = [
+    "period_balances_close",
+    "period_close",
     "ALLOWED_SIDES",
     "CLOCK_SKEW",
     "FEFO_RETRIES",

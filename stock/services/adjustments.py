@@ -277,7 +277,11 @@ def adjustment_request_approve(*, request: AdjustmentRequest, actor: Actor | Non
 
 @transaction.atomic
 def adjustment_request_reject(*, request: AdjustmentRequest, actor: Actor | None, note: str = "") -> AdjustmentRequest:
-    """Turn a pending request down; nothing is posted. Needs the warehouse's "approve" permission."""
+    """Turn a pending request down with the reason (``note``, required: the asker is told why);
+    nothing is posted. Needs the warehouse's "approve" permission."""
+    note = (note or "").strip()
+    if not note:
+        raise InvalidMovement("Give the reason for rejecting the request.")
     request = _lock_pending_request(request)
     warehouse_require(actor, request.warehouse, WarehouseAction.APPROVE)
     request.status = AdjustmentRequestStatus.REJECTED

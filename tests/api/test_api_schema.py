@@ -55,6 +55,8 @@ ENDPOINTS = {
     "/api/v1/reorder-suggestions/": {"get"},
     "/api/v1/transfers/": {"get", "post"},
     "/api/v1/transfers/{id}/arrive/": {"post"},
+    "/api/v1/reports/": {"get"},
+    "/api/v1/reports/{name}/": {"get"},
 }
 
 

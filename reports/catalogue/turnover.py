@@ -1,0 +1,73 @@
+"""``turnover``: cost of goods sold over the period / average inventory value (the mean of the
+value just before the period and at its end), and days of inventory (average value / cost of
+goods sold per day), by item and warehouse with the item's category; totals over all rows."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from catalog.models import Warehouse
+
+from ..framework import ZERO, Column, Report, ReportQuery, register
+from ..ledger import issued, item_info, values_before
+from .common import ITEM_WAREHOUSE_COLUMNS, item_warehouse_cells, money, ratio
+
+
+def turnover_figures(cogs: Decimal, opening: Decimal, closing: Decimal, days: int) -> dict[str, Any]:
+    average = (opening + closing) / 2
+    turns = ratio(cogs, average)
+    return {
+        "cost_of_goods_sold": money(cogs),
+        "average_value": money(average),
+        "turnover": turns,
+        "days_of_inventory": ratio(average * days, cogs, "0.1"),
+    }
+
+
+@register
+class Turnover(Report):
+    name = "turnover"
+    title = "Turnover"
+    description = "Cost of goods sold / average inventory value, and days of inventory, by item and warehouse."
+    period = True
+    columns = (
+        *ITEM_WAREHOUSE_COLUMNS,
+        Column("opening_value", "Opening value", "money"),
+        Column("closing_value", "Closing value", "money"),
+        Column("average_value", "Average value", "money"),
+        Column("cost_of_goods_sold", "Cost of goods sold", "money"),
+        Column("turnover", "Turnover", "number"),
+        Column("days_of_inventory", "Days of inventory", "number"),
+    )
+    total_keys = ("opening_value", "closing_value", "cost_of_goods_sold")
+
+    def rows(self, query: ReportQuery) -> list[dict[str, Any]]:
+        opening = values_before(query, query.start)
+        closing = values_before(query, query.end)
+        cogs = issued(query, query.start, query.end)
+        keys = set(opening) | set(closing) | {k for k, (q, v) in cogs.items() if q or v}
+        items = item_info(k[0] for k in keys)
+        codes = dict(Warehouse.objects.filter(pk__in=query.warehouse_ids).values_list("pk", "code"))
+        rows = []
+        for key in keys:
+            first, last = opening.get(key, (ZERO, ZERO))[1], closing.get(key, (ZERO, ZERO))[1]
+            item = items[key[0]]
+            rows.append(
+                {
+                    **item_warehouse_cells(item, codes[key[1]]),
+                    "opening_value": money(first),
+                    "closing_value": money(last),
+                    **turnover_figures(cogs.get(key, (ZERO, ZERO))[1], first, last, query.days),
+                }
+            )
+        rows.sort(key=lambda r: (r["sku"], r["warehouse"]))
+        return rows
+
+    def totals(self, rows: list[dict[str, Any]], query: ReportQuery) -> dict[str, Any]:
+        totals = super().totals(rows, query)
+        totals.update(
+            turnover_figures(totals["cost_of_goods_sold"], totals["opening_value"], totals["closing_value"], query.days)
+        )
+        totals["days"] = query.days
+        return totals

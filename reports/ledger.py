@@ -1,0 +1,91 @@
+"""The reports' reads of the ledger, through ``stock.balances`` (set-based, per id; as of any
+moment from the nearer of the projection and the period balances: docs/reports.md, "As of").
+
+Every function takes the report's ``ReportQuery`` and reads only its warehouses, item and
+category. Keys are ids; ``item_info``, ``location_info`` and ``lot_info`` fetch the names in one
+query each.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.db.models import F
+
+from catalog.models import Item, Location
+from stock.balances import as_decimal, balances_as_of, value_sums
+from stock.balances import inside as _inside_ids
+from stock.models import Lot, Movement
+
+from .framework import ZERO, ReportQuery
+
+__all__ = ["as_decimal", "inside"]
+
+Key = tuple[int, ...]
+
+
+def inside(side: str, query: ReportQuery) -> dict[str, object]:
+    """Filter of movements whose ``side`` is an internal location of the query's warehouses."""
+    return _inside_ids(side, query.warehouse_ids)
+
+
+def value_flows(query: ReportQuery, start: datetime | None, end: datetime | None, *, by_kind: bool = False) -> dict:
+    """Signed quantity and value that crossed into (+) or out of (-) each warehouse of the query
+    between ``start`` (inclusive) and ``end`` (exclusive), per (item, warehouse[, kind])."""
+    movements = query.items(Movement.objects.all())
+    if start is not None:
+        movements = movements.filter(occurred_at__gte=start)
+    if end is not None:
+        movements = movements.filter(occurred_at__lt=end)
+    return value_sums(movements, query.warehouse_ids, by_kind=by_kind)
+
+
+def warehouse_values(query: ReportQuery, at: datetime | None = None) -> dict[Key, list[Decimal]]:
+    """(item, warehouse) -> [quantity, value] now, or as of ``at`` (inclusive)."""
+    return balances_as_of(at, query.warehouse_ids, query.items, quantities=False)[1]
+
+
+def location_quantities(query: ReportQuery, at: datetime | None = None) -> dict[Key, Decimal]:
+    """(item, location, lot or None) -> quantity in the internal locations of the query's
+    warehouses, now or as of ``at``."""
+    return balances_as_of(at, query.warehouse_ids, query.items, values=False)[0]
+
+
+def item_info(item_ids: Iterable[int]) -> dict[int, dict]:
+    """id -> sku, name, category path, unit code of the items, in one query."""
+    rows = Item.objects.filter(pk__in=set(item_ids)).values(
+        "pk", "sku", "name", category_path=F("category__path"), unit=F("base_unit__code")
+    )
+    return {row["pk"]: {**row, "category_path": row["category_path"] or ""} for row in rows}
+
+
+def location_info(location_ids: Iterable[int]) -> dict[int, tuple[str, int]]:
+    """id -> (code, warehouse id) of the locations."""
+    rows = Location.objects.filter(pk__in=set(location_ids)).values_list("pk", "code", "warehouse_id")
+    return {pk: (code, warehouse_id) for pk, code, warehouse_id in rows}
+
+
+def lot_info(lot_ids: Iterable[int | None]) -> dict[int, dict]:
+    rows = Lot.objects.filter(pk__in={pk for pk in lot_ids if pk}).values("pk", "code", "expiry_date")
+    return {row["pk"]: row for row in rows}
+
+
+def issued(query: ReportQuery, start: datetime, end: datetime) -> dict[Key, list[Decimal]]:
+    """(item, warehouse) -> [quantity, value] issued to customers in the period, net of customer
+    returns and of reversals of either: the cost of goods sold."""
+    flows = value_flows(query, start, end, by_kind=True)
+    found: dict[Key, list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
+    for (item_id, warehouse_id, kind), (quantity, value) in flows.items():
+        if kind in ("issue", "customer_return"):
+            found[(item_id, warehouse_id)][0] -= quantity
+            found[(item_id, warehouse_id)][1] -= value
+    return found
+
+
+def values_before(query: ReportQuery, moment: datetime) -> dict[Key, list[Decimal]]:
+    """(item, warehouse) -> [quantity, value] just before ``moment`` (a period's opening, or
+    the closing of the period that ends at ``moment``)."""
+    return warehouse_values(query, moment - timedelta(microseconds=1))

@@ -1,0 +1,210 @@
+"""Whole-stock sums of the ledger, and stock *as of* any moment from the period balances.
+
+Every function is set-based (a few grouped queries, never one per item) and returns plain
+dicts keyed by ids:
+- quantities per (item, internal location, lot): ``{(item, location, lot): quantity}``;
+- values per (item, warehouse): ``{(item, warehouse): [quantity, value]}`` by the ledger's value
+  rule (``stock.reconciliation``): a movement's ``total_cost`` counts for a warehouse only when
+  it crosses its boundary; moves between bins of one warehouse change no value.
+
+As of T (docs/reports.md, "Period balances"), the base is whichever is nearer to T in time:
+- the current projection (``StockLevel``, ``ItemValuation``, proven equal to the ledger by
+  ``reconcile``) minus the movements after T; or
+- the latest ``PeriodClose`` at or before T: its balances, plus the movements from its end up to
+  T, plus the movements back-dated into the closed period after it closed (``id >
+  last_movement_id``). So the work follows the movements near T, not the length of history.
+
+``narrow(queryset, prefix)`` restricts a queryset to the caller's items (``prefix`` names the
+item field: ``"item"``); ``warehouse_ids`` to the caller's warehouses.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.db.models import F, QuerySet, Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from catalog.models import LocationKind
+
+from .models import ZERO, ItemValuation, Movement, PeriodBalance, PeriodClose, StockLevel
+
+Narrow = Callable[[QuerySet, str], QuerySet]
+MICROSECOND = timedelta(microseconds=1)
+Key = tuple
+
+
+def _all(queryset: QuerySet, prefix: str) -> QuerySet:
+    return queryset
+
+
+def as_decimal(value: object) -> Decimal:
+    """SQLite sums decimals as floats: back to 4 places, as the ledger stores them."""
+    if value is None:
+        return ZERO
+    if isinstance(value, float):
+        return Decimal(repr(round(value, 4)))
+    return Decimal(value)
+
+
+def inside(side: str, warehouse_ids: Iterable[int]) -> dict[str, object]:
+    """Filter of movements whose ``side`` (``source`` or ``destination``) is an internal location
+    of one of ``warehouse_ids``."""
+    return {f"{side}__kind": LocationKind.INTERNAL, f"{side}__warehouse_id__in": list(warehouse_ids)}
+
+
+def effective_kind() -> Coalesce:
+    """The kind a movement counts as: a reversal counts as (minus) the kind it reverses."""
+    return Coalesce(F("reverses__kind"), F("kind"))
+
+
+def value_sums(movements: QuerySet[Movement], warehouse_ids: Iterable[int], *, by_kind: bool = False) -> dict:
+    """Signed quantity and value of ``movements`` crossing into (+) or out of (-) each warehouse,
+    per (item, warehouse[, kind]): ``{key: [quantity, value]}``."""
+    ids = list(warehouse_ids)
+    found: dict[Key, list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
+    for side, other, sign in (("destination", "source", 1), ("source", "destination", -1)):
+        fields = ["item_id", f"{side}__warehouse_id", f"{other}__warehouse_id"]
+        if by_kind:
+            fields.append("as_kind")
+        rows = (
+            movements.filter(**inside(side, ids))
+            .annotate(as_kind=effective_kind())
+            .values(*fields)
+            .annotate(quantity=Sum("quantity"), value=Sum("total_cost"))
+            .order_by()
+        )
+        for row in rows:
+            here, there = row[f"{side}__warehouse_id"], row[f"{other}__warehouse_id"]
+            if here == there:  # within one warehouse: no value crosses
+                continue
+            key = (row["item_id"], here, row["as_kind"]) if by_kind else (row["item_id"], here)
+            found[key][0] += sign * as_decimal(row["quantity"])
+            found[key][1] += sign * as_decimal(row["value"])
+    return found
+
+
+def quantity_sums(movements: QuerySet[Movement], warehouse_ids: Iterable[int]) -> dict[Key, Decimal]:
+    """Signed quantity of ``movements`` into (+) and out of (-) each internal location of the
+    warehouses, per (item, location, lot)."""
+    ids = list(warehouse_ids)
+    found: dict[Key, Decimal] = defaultdict(lambda: ZERO)
+    for side, sign in (("destination", 1), ("source", -1)):
+        rows = (
+            movements.filter(**inside(side, ids))
+            .values("item_id", f"{side}_id", "lot_id")
+            .annotate(quantity=Sum("quantity"))
+            .order_by()
+        )
+        for row in rows:
+            found[(row["item_id"], row[f"{side}_id"], row["lot_id"])] += sign * as_decimal(row["quantity"])
+    return found
+
+
+def _add(into: dict, more: dict, sign: int = 1) -> None:
+    for key, amount in more.items():
+        if isinstance(amount, list):
+            into.setdefault(key, [ZERO, ZERO])
+            into[key] = [into[key][0] + sign * amount[0], into[key][1] + sign * amount[1]]
+        else:
+            into[key] = into.get(key, ZERO) + sign * amount
+
+
+def _current(warehouse_ids: list[int], narrow: Narrow, quantities: bool, values: bool) -> tuple[dict, dict]:
+    """The projection's quantities and values (only those asked for)."""
+    found_q: dict[Key, Decimal] = {}
+    found_v: dict[Key, list[Decimal]] = {}
+    if quantities:
+        found_q = _current_levels(warehouse_ids, narrow)
+    if values:
+        rows = narrow(ItemValuation.objects.filter(warehouse_id__in=warehouse_ids), "item").values_list(
+            "item_id", "warehouse_id", "quantity", "value"
+        )
+        found_v = {(item_id, warehouse_id): [quantity, value] for item_id, warehouse_id, quantity, value in rows}
+    return found_q, found_v
+
+
+def _current_levels(warehouse_ids: list[int], narrow: Narrow) -> dict[Key, Decimal]:
+    levels = narrow(
+        StockLevel.objects.filter(location__kind=LocationKind.INTERNAL, location__warehouse_id__in=warehouse_ids),
+        "item",
+    )
+    rows = levels.exclude(on_hand=0).values_list("item_id", "location_id", "lot_id", "on_hand")
+    return {(item_id, location_id, lot_id): on_hand for item_id, location_id, lot_id, on_hand in rows}
+
+
+def _stored(close: PeriodClose, warehouse_ids: list[int], narrow: Narrow) -> tuple[dict, dict]:
+    rows = narrow(PeriodBalance.objects.filter(close=close, warehouse_id__in=warehouse_ids), "item")
+    quantities: dict[Key, Decimal] = {}
+    values: dict[Key, list[Decimal]] = {}
+    for item_id, warehouse_id, location_id, lot_id, quantity, value in rows.values_list(
+        "item_id", "warehouse_id", "location_id", "lot_id", "quantity", "value"
+    ):
+        if location_id is None:
+            values[(item_id, warehouse_id)] = [quantity, value]
+        else:
+            quantities[(item_id, location_id, lot_id)] = quantity
+    return quantities, values
+
+
+def balances_as_of(
+    at: datetime | None,
+    warehouse_ids: Iterable[int],
+    narrow: Narrow = _all,
+    *,
+    quantities: bool = True,
+    values: bool = True,
+    base: str = "nearer",
+) -> tuple[dict[Key, Decimal], dict[Key, list[Decimal]]]:
+    """(quantities per (item, location, lot), [quantity, value] per (item, warehouse)) of the
+    warehouses now (``at`` None) or as of ``at`` inclusive; zero entries left out. ``base``
+    ("nearer", "projection" or "balances") forces a base for tests and benchmarks: both give
+    the same answer."""
+    ids = list(warehouse_ids)
+    movements = narrow(Movement.objects.all(), "item")
+    close = None
+    if at is not None:
+        # A close at P holds the movements before P: as of P - 1 microsecond exactly (a period's
+        # opening or the previous period's closing), so it serves up to P - 1 microsecond.
+        close = PeriodClose.objects.filter(period_end__lte=at + MICROSECOND).order_by("-period_end").first()
+        nearer_now = close is not None and (at - close.period_end) > (timezone.now() - at)
+        if base == "projection" or (base == "nearer" and nearer_now):
+            close = None
+    if at is None or close is None:
+        found_q, found_v = _current(ids, narrow, quantities, values)
+        if at is not None:
+            after = movements.filter(occurred_at__gt=at)
+            if quantities:
+                _add(found_q, quantity_sums(after, ids), -1)
+            if values:
+                _add(found_v, value_sums(after, ids), -1)
+    else:
+        found_q, found_v = _stored(close, ids, narrow)
+        since = movements.filter(occurred_at__gte=close.period_end, occurred_at__lte=at)
+        late = movements.filter(id__gt=close.last_movement_id, occurred_at__lt=close.period_end)
+        for part in (since, late):
+            if quantities:
+                _add(found_q, quantity_sums(part, ids))
+            if values:
+                _add(found_v, value_sums(part, ids))
+    return (
+        {k: q for k, q in found_q.items() if q} if quantities else {},
+        {k: pair for k, pair in found_v.items() if pair[0] or pair[1]} if values else {},
+    )
+
+
+def month_starts(first: datetime, last: datetime) -> list[datetime]:
+    """The local month starts after ``first`` up to ``last`` (inclusive), aware."""
+    tz = timezone.get_current_timezone()
+    day = timezone.localtime(first, tz).date().replace(day=1)
+    found = []
+    while True:
+        day = (day + timedelta(days=32)).replace(day=1)
+        moment = timezone.make_aware(datetime(day.year, day.month, 1), tz)
+        if moment > last:
+            return found
+        found.append(moment)
