@@ -118,15 +118,22 @@ class Accuracy:
 
 
 def record_accuracy(
-    *, warehouses: Iterable[Warehouse] | None = None, start: date | None = None, end: date | None = None
+    *,
+    warehouses: Iterable[Warehouse] | None = None,
+    start: date | None = None,
+    end: date | None = None,
+    item_ids: Iterable[int] | QuerySet | None = None,
 ) -> list[Accuracy]:
     """Record accuracy per warehouse code and class (the class of each line when it was
     submitted), over first counts (not recounts) counted between ``start`` and ``end`` and
     submitted: the share within tolerance when submitted (a line that needed a recount is not
-    accurate, whatever the recount found). Sorted by warehouse, then class."""
+    accurate, whatever the recount found); of the items ``item_ids`` when given. Sorted by
+    warehouse, then class."""
+    judged = _judged(warehouses, start, end, statuses=LineStatus.values)
+    if item_ids is not None:
+        judged = judged.filter(item_id__in=item_ids)
     rows = (
-        _judged(warehouses, start, end, statuses=LineStatus.values)
-        .filter(within_tolerance__isnull=False)
+        judged.filter(within_tolerance__isnull=False)
         .exclude(count__kind=CountKind.RECOUNT)
         .values(warehouse=F("count__warehouse__code"), cls=F("abc_class"))
         .annotate(lines=Count("pk"), within=Count("pk", filter=Q(within_tolerance=True)))

@@ -3,11 +3,12 @@ lines and performance (lead times, on time, in full, price variance)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_CEILING, Decimal
 
-from django.db.models import DecimalField, F, Max, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import DecimalField, F, Max, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
@@ -201,6 +202,8 @@ def received_lines(
     start: date | None = None,
     end: date | None = None,
     user: Actor | None = None,
+    warehouse_ids: Iterable[int] | None = None,
+    item_ids: Iterable[int] | QuerySet | None = None,
 ) -> list[ReceivedLine]:
     """Lines of orders placed on ``start`` <= day < ``end`` (local dates; None: unbounded) that
     received something, with the day of their last receipt movement (reference
@@ -214,6 +217,10 @@ def received_lines(
     ).select_related("order")
     if supplier_ids is not None:
         scoped = scoped.filter(order__supplier_id__in=supplier_ids)
+    if warehouse_ids is not None:
+        scoped = scoped.filter(order__warehouse_id__in=list(warehouse_ids))
+    if item_ids is not None:
+        scoped = scoped.filter(item_id__in=item_ids)
     if start is not None:
         scoped = scoped.filter(order__ordered_at__date__gte=start)
     if end is not None:
@@ -287,14 +294,19 @@ def supplier_performance(
     end: date | None = None,
     supplier: Supplier | None = None,
     user: Actor | None = None,
+    warehouse_ids: Iterable[int] | None = None,
+    item_ids: Iterable[int] | QuerySet | None = None,
 ) -> list[SupplierPerformance]:
     """Per supplier with received lines on orders placed in [``start``, ``end``) in the user's
-    warehouses: lead times promised and actual, on-time and in-full rates, price variance
-    (``SupplierPerformance``). The ``supplier-performance`` report and the lead-time spread of
-    computed policies (``purchasing.replenishment``) read this."""
+    warehouses (narrowed to ``warehouse_ids`` and ``item_ids`` when given): lead times promised
+    and actual, on-time and in-full rates, price variance (``SupplierPerformance``). The
+    ``supplier-performance`` report and the lead-time spread of computed policies
+    (``purchasing.replenishment``) read this."""
     ids = None if supplier is None else [supplier.pk]
     by_supplier: dict[int, list[ReceivedLine]] = {}
-    for line in received_lines(supplier_ids=ids, start=start, end=end, user=user):
+    for line in received_lines(
+        supplier_ids=ids, start=start, end=end, user=user, warehouse_ids=warehouse_ids, item_ids=item_ids
+    ):
         by_supplier.setdefault(line.supplier_id, []).append(line)
     prices = {
         (o.supplier_id, o.item_id): o.unit_cost

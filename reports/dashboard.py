@@ -2,16 +2,13 @@
 tiles, trend charts and "waiting for you" links, all scoped to the user's warehouses.
 
 The figures come from the reports themselves (``run_report`` as the user), so a tile and its
-report never disagree. Hooks for what other apps add after merging:
-- ``WAITING_HOOKS``: functions ``(user) -> Waiting | None`` appended to "waiting for you" (count
-  variances arrive with counting: ``WAITING_HOOKS.append(count_variances_waiting)``);
-- ``TILE_HOOKS``: functions ``(user) -> Tile | None`` for more tiles (record accuracy arrives
-  with counting; until then its tile says so).
+report never disagree: record accuracy is the ``record-accuracy`` report's total for this month,
+and the count variances waiting are counting's ``variances_waiting_for`` (what the managers'
+digest mails).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -24,6 +21,7 @@ from django.utils import timezone
 
 from catalog.permissions import WarehouseAction, warehouses_for
 from common.numbers import money_text
+from counting.selectors import variances_waiting_for
 from purchasing.models import PurchaseOrder, PurchaseOrderStatus
 from purchasing.selectors import policies_with_position
 from stock.models import AdjustmentRequest, AdjustmentRequestStatus, ItemValuation, Movement, ReconciliationRun
@@ -49,10 +47,6 @@ class Waiting:
     label: str
     count: int
     url: str
-
-
-WAITING_HOOKS: list[Callable[[Any], Waiting | None]] = []
-TILE_HOOKS: list[Callable[[Any], Tile | None]] = []
 
 
 def _url(name: str, query: str = "", *args: object) -> str:
@@ -89,10 +83,17 @@ def tiles(user: Any) -> list[Tile]:
         ),
         Tile("shrinkage", "Shrinkage this month", money_text(-shrinkage["value"]), _url("report", "", "shrinkage")),
     ]
-    extra = [tile for hook in TILE_HOOKS if (tile := hook(user)) is not None]
-    if not any(tile.key == "accuracy" for tile in extra):
-        found.append(Tile("accuracy", "Record accuracy", "—", note="arrives with cycle counting"))
-    return found + extra
+    accuracy = run_report(get_report("record-accuracy"), user, {}).totals  # this month
+    found.append(
+        Tile(
+            "accuracy",
+            "Record accuracy (this month)",
+            "—" if accuracy["accuracy"] is None else f"{accuracy['accuracy'] * 100:.1f} %",
+            _url("report", "", "record-accuracy"),
+            f"{accuracy['within']} of {accuracy['lines']} counted lines within tolerance",
+        )
+    )
+    return found
 
 
 def _num(value: Decimal | None) -> str:
@@ -131,7 +132,15 @@ def waiting(user: Any) -> list[Waiting]:
         count = last.difference_count if last else 0
         url = _url("admin:stock_reconciliationrun_change", "", last.pk) if last else ""
         found.append(Waiting("reconciliation", "Reconciliation differences (last run)", count, url))
-    found.extend(item for hook in WAITING_HOOKS if (item := hook(user)) is not None)
+    if user.has_perm("counting.view_countline"):
+        found.append(
+            Waiting(
+                "variances",
+                "Count variances to approve",
+                variances_waiting_for(user).count(),
+                _url("admin:counting_countline_changelist", "status__exact=waiting"),
+            )
+        )
     return found
 
 

@@ -75,9 +75,9 @@ def test_dashboard_tiles_and_waiting_for_you(ledger, manager, ask_adjustment, cl
     tiles = {tile.key: tile.value for tile in dashboard["tiles"]}
     assert tiles["value"] == "51.00 EUR"  # A: 17 worth 51; B empty
     assert tiles["out"] == "1"  # WIDGET in B
-    assert tiles["accuracy"] == "—"  # arrives with counting
+    assert tiles["accuracy"] == "—"  # no count this month yet
     waiting = {item.key: item.count for item in dashboard["waiting"]}
-    assert waiting == {"adjustments": 3, "drafts": 1, "reconciliation": 2}
+    assert waiting == {"adjustments": 3, "drafts": 1, "reconciliation": 2, "variances": 0}
     page = response.content.decode()
     assert "/static/vendor/chartjs/chart.umd.min.js" in page and "cdn" not in page.lower()
     assert 'href="/admin/stock/adjustmentrequest/?status__exact=pending"' in page
