@@ -52,5 +52,5 @@ def api_urls() -> list:
         path("", include(router.urls)),
         # Anything else below /api/v1/ (ending in a slash; without one, APPEND_SLASH redirects first)
         # is a JSON 404 like every other error, not Django's HTML page.
-        re_path(r"^.*/$", not_found),
+        re_path(r"^[\s\S]*/$", not_found),  # [\s\S]: a newline in the path too
     ]

@@ -124,3 +124,12 @@ def test_supplier_performance_from_received_orders(ledger, manager):
         D("0.1000"),
     )
     assert run("supplier-performance", manager, warehouse="B", date_from=today.isoformat()).rows == []
+
+
+@pytest.mark.parametrize("name", ["no-such-report", "a%0Ab", "%F2%AB%B0%BE%0A%C2%8F"])
+def test_an_unknown_report_name_is_a_json_404_even_with_a_newline(ledger, manager, api_for, name):
+    """The fuzzer found a report name holding a newline answered with Django's HTML page: every
+    path below /api/v1/ is the API's JSON 404."""
+    response = api_for(manager).get(f"/api/v1/reports/{name}/")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json" and response.json()["code"] == "not_found"
