@@ -63,6 +63,7 @@ class CountJob(Job):
     blurb = "Cycle count: bin, each item and how many (blind)"
     done_verb = "Counted"
     carry = ("bin",)  # the next item of the same bin needs no second scan of the bin
+    zero_quantity = True  # "none of this item here" is a count (the others in the bin may be there)
 
     def steps(self, st: State) -> list[Step]:
         bin_value, item = st.get("bin"), st.get("item")
