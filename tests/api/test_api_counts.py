@@ -152,3 +152,21 @@ def test_a_pack_unit_is_converted_to_the_base_unit(world, people):
     assert line.status_code == 201 and line.json()["counted_quantity"] == "10.0000"  # 5 duos x 2
     unknown = people["clerk"].post(url, {"location": "BIN-1", "sku": "WIDGET", "quantity": 5, "unit": "crate"})
     assert unknown.status_code == 400 and unknown.json()["code"] == "unknown_unit"
+
+
+def test_a_refused_role_is_told_which_permission_it_lacks_and_nothing_is_written(world, people, user, api):
+    """An auditor (reads only) counting, a clerk starting a count: 403 naming the missing
+    permission, not DRF's generic sentence; no count, no line written."""
+    started = people["manager"].post(URL, {"warehouse": "A", "locations": ["BIN-1"]}, format="json").json()
+    auditor = api(user(roles.AUDITOR, username="auditor_one"))
+    counted = auditor.post(
+        f"{URL}{started['id']}/lines/", {"location": "BIN-1", "sku": "WIDGET", "quantity": "3"}, format="json"
+    )
+    assert counted.status_code == 403
+    assert counted.json()["code"] == "permission_denied"
+    assert "auditor_one lacks the permission counting.change_count" in counted.json()["detail"]
+    assert not CountLine.objects.filter(count_id=started["id"], counted_quantity__isnull=False).exists()
+    refused = people["clerk"].post(URL, {"warehouse": "A", "items": ["WIDGET"]}, format="json")
+    assert refused.status_code == 403
+    assert "clerk_one lacks the permission counting.add_count" in refused.json()["detail"]
+    assert Count.objects.count() == 1
