@@ -95,3 +95,21 @@ def test_a_negative_count_is_refused_by_name_and_writes_nothing(world, scanner, 
 def test_other_jobs_still_refuse_a_zero_quantity(world, scanner):
     page = scanner("move").scan("LOC-AMS-A-01-01").scan(KNIFE_EAN).scan("0")
     assert any("more than zero" in error for error in page.errors)
+
+
+def test_submit_says_what_became_of_the_lines_and_a_double_tap_submits_once(world, scanner, count, clerk_client):
+    """Knives 12 counted 12 (within tolerance: posted); A-01-02 empty (30 candles and 5 coffee
+    off the book: beyond 2 %, recounts). The banner names the count and the outcome; the same
+    form sent again shows it again ("Already sent"), with no error and no second recount."""
+    page = scanner("count").scan("LOC-AMS-A-01-01").scan(KNIFE_EAN).scan("12")
+    scanner("count").scan("LOC-AMS-A-01-02").scan(choice="EMPTY")
+    form = {"key": str(uuid.uuid4()), "choice": f"SUBMIT:{count.pk}"}
+    page.response = clerk_client.post("/floor/count/", form, follow=True)
+    assert page.errors == []
+    assert f"Count #{count.pk} submitted: 1 posted, 2 to recount, 0 waiting for a manager." in page.result
+    page.response = clerk_client.post("/floor/count/", form, follow=True)
+    assert page.errors == [] and "Already sent" in page.result
+    assert f"Count #{count.pk} submitted" in page.result
+    assert Count.objects.filter(kind=CountKind.RECOUNT).count() == 1
+    count.refresh_from_db()
+    assert (count.status, count.submitted_by) == (CountStatus.SUBMITTED, world.clerk)
