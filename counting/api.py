@@ -24,7 +24,7 @@ from rest_framework.response import Response
 
 from catalog.api import item_from_reference, location_from_reference, warehouse_from_code
 from catalog.models import UnitOfMeasure
-from catalog.permissions import scope_to_warehouses
+from catalog.permissions import WarehouseAction, scope_to_warehouses, warehouse_allows
 from common.api.errors import ApiError
 from common.api.fields import decimal_string
 from common.api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
@@ -32,7 +32,7 @@ from stock.api import MAX_LINES, quantity_field
 from stock.models import StockLevel
 from stock.selectors import lot_by_code
 
-from .models import Count, CountLine, CountStatus, ReasonCode
+from .models import Count, CountLine, CountStatus, LineStatus, ReasonCode
 from .services import count_line_approve, count_line_record, count_line_reject, count_start, count_submit
 
 
@@ -76,6 +76,27 @@ class LineOutputSerializer(serializers.ModelSerializer):
             "recount_line",
             "movement",
         ]
+
+    def to_representation(self, line: CountLine) -> dict:
+        """A line waiting for a recount shows its count, book and variance only to the clerk who
+        counted it and to those who decide variances there (``counting.change_countline`` and
+        "approve"): the other clerk, who recounts it, counts blind, not towards the first number."""
+        data = super().to_representation(line)
+        if line.status == LineStatus.RECOUNT and not self._sees_recount_numbers(line):
+            data.update(counted_quantity=None, book_quantity=None, variance=None, variance_value=None)
+        return data
+
+    def _sees_recount_numbers(self, line: CountLine) -> bool:
+        user = getattr(self.context.get("request"), "user", None)
+        if user is None or user.pk == line.counted_by_id:
+            return user is not None
+        deciders = self.context.setdefault("deciders", {})  # warehouse id -> may decide (one look-up each)
+        warehouse_id = line.location.warehouse_id
+        if warehouse_id not in deciders:
+            deciders[warehouse_id] = user.has_perm("counting.change_countline") and warehouse_allows(
+                user, warehouse_id, WarehouseAction.APPROVE
+            )
+        return deciders[warehouse_id]
 
     def get_book_quantity(self, line: CountLine) -> str | None:
         value = line.book_quantity if line.book_quantity is not None else getattr(line, "on_hand_now", None)
@@ -170,8 +191,9 @@ class CountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
     def _output(self, count: Count) -> dict:
         count = self.queryset.get(pk=count.pk)
-        data = CountOutputSerializer(count).data
-        data["lines"] = LineOutputSerializer(_lines_of(count).filter(count=count), many=True).data
+        context = self.get_serializer_context()
+        data = CountOutputSerializer(count, context=context).data
+        data["lines"] = LineOutputSerializer(_lines_of(count).filter(count=count), many=True, context=context).data
         return data
 
     def retrieve(self, request: Request, pk: str | None = None) -> Response:
@@ -244,7 +266,10 @@ class CountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
                 actor=request.user,
                 idempotency_key=key,
             )
-            return Response(LineOutputSerializer(_lines_of(count).get(pk=line.pk)).data, status=status.HTTP_201_CREATED)
+            return Response(
+                LineOutputSerializer(_lines_of(count).get(pk=line.pk), context=self.get_serializer_context()).data,
+                status=status.HTTP_201_CREATED,
+            )
 
         return idempotent(request, write)
 
@@ -261,7 +286,9 @@ class CountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         serializer = self.DecisionInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         decide(line, serializer.validated_data)
-        return Response(LineOutputSerializer(_lines_of(count).get(pk=line.pk)).data)
+        return Response(
+            LineOutputSerializer(_lines_of(count).get(pk=line.pk), context=self.get_serializer_context()).data
+        )
 
     @extend_schema(
         request=DecisionInputSerializer, responses={200: LineOutputSerializer}, parameters=[IDEMPOTENCY_PARAMETER]

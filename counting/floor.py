@@ -63,6 +63,7 @@ class CountJob(Job):
     blurb = "Cycle count: bin, each item and how many (blind)"
     done_verb = "Counted"
     carry = ("bin",)  # the next item of the same bin needs no second scan of the bin
+    zero_quantity = True  # "none of this item here" is a count (the others in the bin may be there)
 
     def steps(self, st: State) -> list[Step]:
         bin_value, item = st.get("bin"), st.get("item")
@@ -132,7 +133,7 @@ class CountJob(Job):
     def post(self, st: State, *, actor, idempotency_key: str) -> None:  # noqa: ANN001
         location, item = st.get("bin"), st.get("item")
         if isinstance(location, _Marker):
-            count_submit(count=location.count, actor=actor)
+            count_submit(count=location.count, actor=actor, idempotency_key=idempotency_key)
             return
         count = count_for_bin(actor, location)
         if isinstance(item, _Marker):
@@ -155,7 +156,7 @@ class CountJob(Job):
             .first()
         )
         if line is None:
-            return None
+            return self._submitted(idempotency_key)
         lot = format_html(", lot {}", line.lot.code) if line.lot_id else ""
         quantity = format_quantity(line.counted_quantity, line.item.base_unit)
         number = line.count_id
@@ -164,3 +165,17 @@ class CountJob(Job):
             "title": "Counted",
             "lines": [format_html("{} {} in {}{} (count #{})", quantity, line.item.sku, line.location, lot, number)],
         }
+
+    def _submitted(self, idempotency_key: str) -> dict | None:
+        """The banner after "Submit count #N": what became of its lines (never a book quantity)."""
+        count = Count.objects.filter(submit_key=idempotency_key).first()
+        if count is None:
+            return None
+        words = {
+            LineStatus.POSTED: "posted",
+            LineStatus.RECOUNT: "to recount",
+            LineStatus.WAITING: "waiting for a manager",
+        }
+        statuses = list(count.lines.values_list("status", flat=True))
+        what = ", ".join(f"{statuses.count(status)} {word}" for status, word in words.items())
+        return {"done": True, "title": "Submitted", "lines": [f"Count #{count.pk} submitted: {what}."]}

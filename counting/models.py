@@ -150,6 +150,9 @@ class Count(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     submitted_at = models.DateTimeField(null=True, blank=True)
+    submit_key = models.CharField(
+        max_length=200, null=True, blank=True, unique=True, help_text="Idempotency key of the submit (a floor form)."
+    )
     history = HistoricalRecords()
 
     class Meta:

@@ -32,14 +32,26 @@ class ModelPermissions(DjangoModelPermissions):
         required: dict[str, list[str]] = getattr(view, "required_permissions", {})
         action = getattr(view, "action", None)
         if action in required:
-            return request.user.has_perms(required[action])
+            return self._has(request, required[action])
         if request.method in required:
-            return request.user.has_perms(required[request.method])
+            return self._has(request, required[request.method])
         if getattr(view, "_ignore_model_permissions", False):  # the router's API root
             return True
         if getattr(view, "queryset", None) is None and not hasattr(view, "get_queryset"):
             return request.method == "OPTIONS"
-        return super().has_permission(request, view)
+        # DjangoModelPermissions.has_permission, with the refusal named (an unknown method: 405)
+        return self._has(request, self.get_required_permissions(request.method, self._queryset(view).model))
+
+    def _has(self, request: Request, perms: list[str]) -> bool:
+        """``has_perms``, and when refused the 403 names what is missing (DRF reads ``message``
+        of this instance, which lives for one request)."""
+        missing = [perm for perm in perms if not request.user.has_perm(perm)]
+        if missing:
+            self.message = (
+                f"{request.user.get_username()} lacks the permission {', '.join(missing)} for this request: "
+                "ask an administrator for a role that has it."
+            )
+        return not missing
 
 
 class DocsAccess(BasePermission):

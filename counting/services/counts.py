@@ -389,14 +389,17 @@ def _order_recount(lines: list[CountLine], *, actor: Actor | None) -> Count:
 
 
 @transaction.atomic
-def count_submit(*, count: Count, actor: Actor | None) -> Count:
+def count_submit(*, count: Count, actor: Actor | None, idempotency_key: str | None = None) -> Count:
     """Submit an open count (every line counted, or none of it is): each line is measured
     against the ledger as of its ``counted_at``; within its class's tolerance it posts at once
     (as the system, ``actor=None``: the tolerance is the managers' standing approval; the line
     names the clerk) and is ``posted``; beyond it, a first count goes to a recount by another
     clerk (``recount``, one recount count for all such lines) and a recount waits for a
     manager (``waiting``). A posting refused by the ledger (stock reserved meanwhile) leaves
-    the line waiting with the reason in its note. Same permissions as counting."""
+    the line waiting with the reason in its note. Same permissions as counting.
+    ``idempotency_key`` (a floor form's) is kept on the count: sent again, it is returned as it is."""
+    if idempotency_key and (done := Count.objects.filter(submit_key=idempotency_key).first()):
+        return done
     _require_counter(actor, count)
     count = _lock_open_count(count)
     missing = list(count.lines.filter(status=LineStatus.TO_COUNT).select_related("item", "location")[:6])
@@ -436,7 +439,8 @@ def count_submit(*, count: Count, actor: Actor | None) -> Count:
     if to_recount:
         _order_recount(to_recount, actor=actor)
     count.status, count.submitted_by, count.submitted_at = CountStatus.SUBMITTED, actor, timezone.now()
-    count.save(update_fields=["status", "submitted_by", "submitted_at"])
+    count.submit_key = idempotency_key or None
+    count.save(update_fields=["status", "submitted_by", "submitted_at", "submit_key"])
     _close_done([count.pk])
     count.refresh_from_db()
     return count

@@ -139,6 +139,7 @@ class Job:
     done_verb = ""
     new_lots = False  # may a lot step take a code nobody knows (receiving a new lot)?
     action = WarehouseAction.POST  # the warehouse permission the job needs (catalog/permissions.py)
+    zero_quantity = False  # may the quantity be 0 (a count that found none)?
     carry: tuple[str, ...] = ()  # steps the next form keeps after a posting (the order being received)
 
     def steps(self, st: State) -> list[Step]:
@@ -226,7 +227,7 @@ def decode(step: Step, raw: str, st: State, job: Job) -> Value:
     except (ValueError, Item.DoesNotExist, Location.DoesNotExist, Lot.DoesNotExist):
         pass
     if step.kind == "quantity":
-        return _quantity_value(raw, st)
+        return _quantity_value(raw, st, zero=job.zero_quantity)
     if step.kind == "date":
         if raw == "none":
             return Value("none", None, "none")
@@ -237,9 +238,9 @@ def decode(step: Step, raw: str, st: State, job: Job) -> Value:
     raise FloorError(f"{step.label}: please scan it again.")
 
 
-def _quantity_value(raw: str, st: State) -> Value:
+def _quantity_value(raw: str, st: State, *, zero: bool = False) -> Value:
     item = st.get("item")
-    quantity = parse_quantity(raw, whole=item is not None and item.tracking == Tracking.SERIAL)
+    quantity = parse_quantity(raw, whole=item is not None and item.tracking == Tracking.SERIAL, zero=zero)
     if item is not None and (problem := quantity_problem(item, quantity)):  # the unit's rule (catalog.units)
         raise FloorError(f"{problem} Enter {'a whole number' if not problem.decimal_places else 'fewer decimals'}.")
     unit = f" {_unit(item)}" if item is not None else ""
@@ -324,7 +325,7 @@ def apply_input(st: State, job: Job, text: str) -> None:
     scan = scan_resolve(text, warehouse=st.warehouse, item=item)
     if expected.kind in ("quantity", "date") and scan.kind not in ("item", "location", "lot"):
         if expected.kind == "quantity":
-            _set(st, job, "quantity", _quantity_value(text, st))
+            _set(st, job, "quantity", _quantity_value(text, st, zero=job.zero_quantity))
         else:
             when = parse_date(text)
             _set(st, job, expected.name, Value(when.isoformat(), when, when.isoformat()))

@@ -140,9 +140,10 @@ def unknown_code_message(raw: str) -> str:
     )
 
 
-def parse_quantity(raw: str, *, whole: bool = False) -> Decimal:
+def parse_quantity(raw: str, *, whole: bool = False, zero: bool = False) -> Decimal:
     """A positive quantity typed as ``3``, ``2.5`` or ``2,5`` (``common.numbers``: one rule for
-    every door, so ``1,000`` is refused as ambiguous, not read as 1); FloorError says what is wrong."""
+    every door, so ``1,000`` is refused as ambiguous, not read as 1); FloorError says what is wrong.
+    ``zero``: 0 is a quantity too (a count that found none); negative never is."""
     text = (raw or "").strip()
     digits = text.lstrip("+-")
     if digits.isdigit() and len(digits) > 7:  # a long number is a barcode nobody knows
@@ -153,7 +154,9 @@ def parse_quantity(raw: str, *, whole: bool = False) -> Decimal:
         if exc.reason == NumberError.NOT_A_NUMBER:
             raise FloorError(f'"{text}" is not a quantity: type a number such as 3 or 2.5.') from exc
         raise FloorError(f"{exc} Type the quantity, such as 3 or 2.5.") from exc
-    if number <= 0:
+    if number < 0 and zero:
+        raise FloorError("The quantity cannot be negative: type 0 if there is none.")
+    if number < 0 or (number == 0 and not zero):
         raise FloorError("The quantity must be more than zero.")
     if whole and number != number.to_integral():
         raise FloorError(f"{text} is not a whole number: this item is counted in whole units.")

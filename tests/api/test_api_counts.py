@@ -152,3 +152,46 @@ def test_a_pack_unit_is_converted_to_the_base_unit(world, people):
     assert line.status_code == 201 and line.json()["counted_quantity"] == "10.0000"  # 5 duos x 2
     unknown = people["clerk"].post(url, {"location": "BIN-1", "sku": "WIDGET", "quantity": 5, "unit": "crate"})
     assert unknown.status_code == 400 and unknown.json()["code"] == "unknown_unit"
+
+
+def test_a_refused_role_is_told_which_permission_it_lacks_and_nothing_is_written(world, people, user, api):
+    """An auditor (reads only) counting, a clerk starting a count: 403 naming the missing
+    permission, not DRF's generic sentence; no count, no line written."""
+    started = people["manager"].post(URL, {"warehouse": "A", "locations": ["BIN-1"]}, format="json").json()
+    auditor = api(user(roles.AUDITOR, username="auditor_one"))
+    counted = auditor.post(
+        f"{URL}{started['id']}/lines/", {"location": "BIN-1", "sku": "WIDGET", "quantity": "3"}, format="json"
+    )
+    assert counted.status_code == 403
+    assert counted.json()["code"] == "permission_denied"
+    assert "auditor_one lacks the permission counting.change_count" in counted.json()["detail"]
+    assert not CountLine.objects.filter(count_id=started["id"], counted_quantity__isnull=False).exists()
+    refused = people["clerk"].post(URL, {"warehouse": "A", "items": ["WIDGET"]}, format="json")
+    assert refused.status_code == 403
+    assert "clerk_one lacks the permission counting.add_count" in refused.json()["detail"]
+    assert Count.objects.count() == 1
+
+
+def test_the_clerk_who_recounts_does_not_see_the_first_count_nor_the_book(world, people):
+    """WIDGET in BIN-1: book 10, the first clerk counts 7 (-3, beyond 2 % of 10 = 0.2): a
+    recount. The first clerk and the manager see 7 / 10 / -3 on the first count; the other
+    clerk, who must recount it blind, sees none of these numbers there (nor on the recount)."""
+    manager, clerk, other = people["manager"], people["clerk"], people["other"]
+    count = manager.post(URL, {"warehouse": "A", "locations": ["BIN-1"]}, format="json").json()
+    lines_url = f"{URL}{count['id']}/lines/"
+    clerk.post(lines_url, {"location": "BIN-1", "sku": "WIDGET", "quantity": "7"}, format="json")
+    clerk.post(lines_url, {"location": "BIN-1", "sku": "MILK", "lot": "L-LATE", "quantity": "6"}, format="json")
+    submitted = _line(clerk.post(f"{URL}{count['id']}/submit/").json(), "WIDGET")
+    numbers = ("status", "counted_quantity", "book_quantity", "variance", "variance_value")
+    assert tuple(submitted[k] for k in numbers) == ("recount", "7.0000", "10.0000", "-3.0000", "-6.0000")  # -3 x 2.00
+    seen_by_manager = _line(manager.get(f"{URL}{count['id']}/").json(), "WIDGET")
+    assert seen_by_manager["variance"] == "-3.0000"
+    seen_by_other = _line(other.get(f"{URL}{count['id']}/").json(), "WIDGET")
+    assert tuple(seen_by_other[k] for k in numbers) == ("recount", None, None, None, None)
+    listed = other.get(URL, {"warehouse": "A"}).json()["results"]
+    first = next(c for c in listed if c["id"] == count["id"])
+    assert _line(first, "WIDGET")["book_quantity"] is None and _line(first, "WIDGET")["counted_quantity"] is None
+    recount = CountLine.objects.get(pk=submitted["recount_line"]).count
+    assert all(line["book_quantity"] is None for line in other.get(f"{URL}{recount.pk}/").json()["lines"])
+    milk = _line(other.get(f"{URL}{count['id']}/").json(), "MILK")  # within tolerance: posted, shown to all
+    assert (milk["status"], milk["book_quantity"], milk["variance"]) == ("posted", "6.0000", "0.0000")

@@ -71,3 +71,45 @@ def test_an_unexpected_item_is_counted_too(world, scanner, count):
     scanner("count").scan("LOC-AMS-A-01-01").scan("CDL-0001").scan("2")
     line = CountLine.objects.get(count=count, item=world.candle, location=world.bins["A-01-01"])
     assert (line.expected, line.counted_quantity) == (False, Decimal(2))
+
+
+def test_an_item_counted_as_zero_while_the_rest_of_the_bin_is_there(world, scanner, count):
+    """A clerk finds 30 candles but no FOD-0001 of lot L-LATE in A-01-02: typing 0 for that lot is
+    a count (not "must be more than zero"), and "Bin empty" would wrongly zero the candles too."""
+    page = scanner("count").scan("LOC-AMS-A-01-02").scan("CDL-0001").scan("30")
+    page.scan("FOD-0001").scan("L-LATE").scan("0")
+    assert page.errors == []
+    line = CountLine.objects.get(count=count, item=world.coffee, location=world.bins["A-01-02"])
+    assert (line.counted_quantity, line.status) == (Decimal(0), LineStatus.COUNTED)
+    assert "Counted 0 each FOD-0001" in page.result
+    candles = CountLine.objects.get(count=count, item=world.candle, location=world.bins["A-01-02"])
+    assert candles.counted_quantity == Decimal(30), "the other item of the bin keeps its count"
+
+
+def test_a_negative_count_is_refused_by_name_and_writes_nothing(world, scanner, count):
+    page = scanner("count").scan("LOC-AMS-A-01-01").scan(KNIFE_EAN).scan("-1")
+    assert any("cannot be negative" in error for error in page.errors)
+    assert not CountLine.objects.filter(count=count, counted_quantity__isnull=False).exists()
+
+
+def test_other_jobs_still_refuse_a_zero_quantity(world, scanner):
+    page = scanner("move").scan("LOC-AMS-A-01-01").scan(KNIFE_EAN).scan("0")
+    assert any("more than zero" in error for error in page.errors)
+
+
+def test_submit_says_what_became_of_the_lines_and_a_double_tap_submits_once(world, scanner, count, clerk_client):
+    """Knives 12 counted 12 (within tolerance: posted); A-01-02 empty (30 candles and 5 coffee
+    off the book: beyond 2 %, recounts). The banner names the count and the outcome; the same
+    form sent again shows it again ("Already sent"), with no error and no second recount."""
+    page = scanner("count").scan("LOC-AMS-A-01-01").scan(KNIFE_EAN).scan("12")
+    scanner("count").scan("LOC-AMS-A-01-02").scan(choice="EMPTY")
+    form = {"key": str(uuid.uuid4()), "choice": f"SUBMIT:{count.pk}"}
+    page.response = clerk_client.post("/floor/count/", form, follow=True)
+    assert page.errors == []
+    assert f"Count #{count.pk} submitted: 1 posted, 2 to recount, 0 waiting for a manager." in page.result
+    page.response = clerk_client.post("/floor/count/", form, follow=True)
+    assert page.errors == [] and "Already sent" in page.result
+    assert f"Count #{count.pk} submitted" in page.result
+    assert Count.objects.filter(kind=CountKind.RECOUNT).count() == 1
+    count.refresh_from_db()
+    assert (count.status, count.submitted_by) == (CountStatus.SUBMITTED, world.clerk)
