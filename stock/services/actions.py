@@ -144,8 +144,10 @@ def stock_supplier_return(
     reference_id: str = "",
     reference_line: str = "",
     note: str = "",
+    returns: Movement | None = None,
 ) -> list[Movement]:
-    """Send stock back to the supplier (costed like an issue)."""
+    """Send stock back to the supplier: costed like an issue, or, naming the receipt it
+    ``returns``, at that receipt's own cost (docs/ledger.md, "Valuation")."""
     request = StockRequest(
         kind=MovementKind.SUPPLIER_RETURN,
         item=item,
@@ -158,6 +160,7 @@ def stock_supplier_return(
         reference_line=reference_line,
         note=note,
         pick=True,
+        origin=returns,
     )
     return requests_post([request], actor=actor, idempotency_key=idempotency_key, occurred_at=occurred_at)
 
@@ -178,8 +181,10 @@ def stock_customer_return(
     reference_id: str = "",
     reference_line: str = "",
     note: str = "",
+    returns: Movement | None = None,
 ) -> Movement:
-    """Take back stock a customer returned, at ``unit_cost`` (default: the current cost)."""
+    """Take back stock a customer returned, at ``unit_cost`` (default: the current cost), or,
+    naming the issue it ``returns``, at that issue's own (corrected) cost."""
     request = StockRequest(
         kind=MovementKind.CUSTOMER_RETURN,
         item=item,
@@ -193,6 +198,7 @@ def stock_customer_return(
         reference_id=reference_id,
         reference_line=reference_line,
         note=note,
+        origin=returns,
     )
     return _one(requests_post([request], actor=actor, idempotency_key=idempotency_key, occurred_at=occurred_at))
 
@@ -387,6 +393,16 @@ def movement_reverse(
         raise InvalidMovement(f"Movement #{original.pk} is itself a reversal; post the movement again instead.")
     if Movement.objects.filter(reverses=original).exists():
         raise AlreadyReversed(f"Movement #{original.pk} has already been reversed.")
+    named_by = list(
+        Movement.objects.filter(origin=original, reversed_by__isnull=True)
+        .exclude(kind__in=[MovementKind.COST_CORRECTION, MovementKind.REVERSAL])
+        .values_list("pk", flat=True)
+    )
+    if named_by:
+        listed = ", ".join(f"#{pk}" for pk in named_by)
+        raise InvalidMovement(
+            f"Movement #{original.pk} has returns or value entries naming it ({listed}); reverse those first."
+        )
     if original.reference_type == "stock.shipment" and shipment_arrived_quantity(original) > 0:
         raise InvalidMovement(f"Shipment #{original.pk} has arrivals; reverse those first.")
     line = MovementLine(

@@ -73,6 +73,7 @@ class StockRequest:
     pick: bool = False
     to_warehouse: Warehouse | None = None
     rounds_off: bool = False
+    origin: Movement | None = None  # supplier return: its receipt; customer return: its issue
 
 
 def _request_warehouses(request: StockRequest) -> list[Warehouse]:
@@ -169,6 +170,7 @@ def _request_line(request: StockRequest, when: datetime) -> MovementLine:
             destination=_virtual(OUTGOING[kind]),
             lot=_existing_lot(item, request.lot),
             reason_code=reason_code,
+            origin=request.origin,
             **common,
         )
     if kind == MovementKind.TRANSFER and request.destination is None and request.to_warehouse is not None:
@@ -215,6 +217,7 @@ def _request_line(request: StockRequest, when: datetime) -> MovementLine:
             lot=_resolve_lot(item, request.lot, request.expiry_date, received_on=receipt_date(when)),
             unit_cost=request.unit_cost,
             reason_code=request.reason_code,
+            origin=request.origin,
             **common,
         )
     raise InvalidMovement(f"A {kind!r} cannot be requested in a batch.")
@@ -314,6 +317,7 @@ def _pick_lines(pick: _Pick, taken: dict[LevelKey, Decimal]) -> list[MovementLin
             reference_type=request.reference_type,
             reference_id=request.reference_id,
             reference_line=request.reference_line,
+            origin=request.origin,
         )
         for location, lot, take in plan
     ]

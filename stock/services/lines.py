@@ -78,6 +78,7 @@ class MovementLine:
     reverses: Movement | None = None
     total_cost: Decimal | None = None
     rounds_off: bool = False  # an adjustment bringing old stock finer than its unit to a countable level
+    origin: Movement | None = None  # the receipt a supplier return, or the issue a customer return, gives back
 
 
 def _quantity(value: object, what: str = "quantity") -> Decimal:
@@ -202,6 +203,8 @@ def _validate_line(line: MovementLine) -> MovementLine:
     expiry = line.lot.expiry_date if line.lot is not None else None
     if line.kind == MovementKind.ISSUE and expiry is not None and expiry < timezone.localdate():
         raise InvalidMovement(f"Lot {line.lot.code} of {item.sku} expired on {expiry}: it cannot be sold; scrap it.")
+    if line.origin is not None:
+        _origin_check(line)
     unit_cost = None if line.unit_cost is None else _money(line.unit_cost)
     total_cost = None if line.total_cost is None else _money(line.total_cost, "total cost")
     if (
@@ -212,6 +215,32 @@ def _validate_line(line: MovementLine) -> MovementLine:
     ):
         return line  # already Decimals (the usual case): no copy
     return replace(line, quantity=quantity, reserved=reserved, unit_cost=unit_cost, total_cost=total_cost)
+
+
+# A return may name the movement it gives back: (its kind, the kind it names, the side of the
+# named movement that must be in the return's warehouse).
+RETURNS_NAME = {
+    MovementKind.SUPPLIER_RETURN: (MovementKind.RECEIPT, "destination"),
+    MovementKind.CUSTOMER_RETURN: (MovementKind.ISSUE, "source"),
+}
+
+
+def _origin_check(line: MovementLine) -> None:
+    """A supplier return names a receipt of the same item into its warehouse, a customer return
+    an issue of the same item (from any warehouse); nothing else names a movement."""
+    origin = line.origin
+    assert origin is not None
+    if line.kind not in RETURNS_NAME:
+        raise InvalidMovement(f"A {MovementKind(line.kind).label.lower()} cannot name a movement it returns.")
+    named_kind, side = RETURNS_NAME[line.kind]
+    here = line.source if line.kind == MovementKind.SUPPLIER_RETURN else line.destination
+    if origin.item_id != line.item.pk or origin.kind != named_kind:
+        raise InvalidMovement(
+            f"A {MovementKind(line.kind).label.lower()} of {line.item.sku} names a "
+            f"{MovementKind(named_kind).label.lower()} of {line.item.sku}; #{origin.pk} is not one."
+        )
+    if line.kind == MovementKind.SUPPLIER_RETURN and getattr(origin, side).warehouse_id != here.warehouse_id:
+        raise InvalidMovement(f"Receipt #{origin.pk} went into another warehouse than {here}.")
 
 
 def _require_reason(reason_code: str, what: str) -> str:

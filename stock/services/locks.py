@@ -211,6 +211,7 @@ def _movement(
         "posted_at": posted_at,
         "idempotency_key": idempotency_key,
         "reverses_id": line.reverses.pk if line.reverses is not None else None,
+        "origin_id": line.origin.pk if line.origin is not None else None,
     }
     movement = Movement(*[values[name] for name in _MOVEMENT_ATTNAMES])
     movement._state.fields_cache.update(
@@ -220,6 +221,7 @@ def _movement(
         destination=line.destination,
         actor=actor,
         reverses=line.reverses,
+        origin=line.origin,
     )
     return movement
 

@@ -21,13 +21,26 @@ from catalog.permissions import WarehouseAction, warehouse_require
 
 from ..models import (
     MONEY_STEP,
+    ZERO,
     Lot,
     Movement,
     MovementKind,
 )
-from .costing import _average_take, _cost_lines, _current_unit_cost, _fifo_take, _open_layers, _save_costings
+from .costing import (
+    AUTOMATIC_CORRECTIONS,
+    _arrive,
+    _average_take,
+    _bring,
+    _corrections,
+    _cost_lines,
+    _current_unit_cost,
+    _fifo_take,
+    _open_layers,
+    _save_costings,
+    _take,
+)
 from .errors import InsufficientStock, InvalidMovement, StockError
-from .function import _post_line_in_database, _posts_in_database
+from .function import _Declined, _post_line_in_database, _posts_in_database
 from .lines import (
     LevelKey,
     MovementLine,
@@ -117,7 +130,12 @@ def _post_movements(
         (authorize or _authorize)(actor, checked)
         when = _occurred_at(occurred_at, actor=actor, warehouses=_posting_warehouses(checked))
         if _posts_in_database(checked):
-            return [_post_line_in_database(checked[0], actor=actor, idempotency_key=idempotency_key, occurred_at=when)]
+            try:
+                return [
+                    _post_line_in_database(checked[0], actor=actor, idempotency_key=idempotency_key, occurred_at=when)
+                ]
+            except _Declined:  # a shortfall made or settled: the Python path below
+                pass
         try:
             with transaction.atomic():
                 return _post(
@@ -139,7 +157,12 @@ def movements_for_key(idempotency_key: str) -> list[Movement]:
     first = Movement.objects.filter(idempotency_key=idempotency_key).only("batch").first()
     if first is None:
         return []
-    return list(Movement.objects.filter(batch=first.batch).order_by("batch_line"))
+    # The cost corrections a posting made itself are not among what it answers.
+    return list(
+        Movement.objects.filter(batch=first.batch)
+        .exclude(kind=MovementKind.COST_CORRECTION, reason_code__in=AUTOMATIC_CORRECTIONS)
+        .order_by("batch_line")
+    )
 
 
 def _authorize(actor: AbstractBaseUser | None, lines: Sequence[MovementLine]) -> None:
@@ -239,6 +262,23 @@ def _post(
         for number, (line, costing) in enumerate(zip(lines, costings, strict=True), start=1)
     ]
     _insert_movements(movements)
+    if corrections := _corrections(movements, costings):  # value-only, quantity 0: no level changes
+        _insert_movements(
+            [
+                _movement(
+                    correction,
+                    batch=batch,
+                    number=number,
+                    unit_cost=ZERO,
+                    total_cost=correction.total_cost,
+                    actor=actor,
+                    occurred_at=occurred_at,
+                    posted_at=now,
+                    idempotency_key=None,
+                )
+                for number, correction in enumerate(corrections, start=len(movements) + 1)
+            ]
+        )
     # A level still below zero after this posting was already negative (the check above
     # refuses to take one there) and is being filled: the warehouse allowed negative stock
     # when it went negative. It stays flagged until filled, and reconciliation reports it.
@@ -267,10 +307,13 @@ POSTING_FUNCTION_MIRRORS: tuple[type | Callable[..., object], ...] = (
     _levels_apply,
     _lock_rows,
     _cost_lines,
+    _take,
+    _bring,
+    _arrive,
     _current_unit_cost,
     _average_take,
     _open_layers,
     _fifo_take,
     _save_costings,
 )
-POSTING_FUNCTION_PINS = {"sql": "e2f91cf3ea4f33c0", "python": "53a4b04a015d6deb"}
+POSTING_FUNCTION_PINS = {"sql": "eb36688d613f8520", "python": "5b1becb7719f313e"}
