@@ -25,6 +25,7 @@ from .batches import StockRequest, requests_post
 from .errors import AlreadyReversed, InvalidMovement, _fmt
 from .lines import MovementLine, _quantity, _require_reason, _virtual
 from .posting import movement_post, movements_for_key
+from .revaluation import value_entry_reverse
 
 
 def _one(movements: list[Movement]) -> Movement:
@@ -389,6 +390,8 @@ def movement_reverse(
         .select_related("item", "lot", "source__warehouse", "destination__warehouse")
         .get(pk=movement.pk)
     )
+    if original.quantity == 0:  # a value-only entry
+        return value_entry_reverse(original=original, actor=actor, reason=reason, occurred_at=occurred_at)
     if original.kind == MovementKind.REVERSAL:
         raise InvalidMovement(f"Movement #{original.pk} is itself a reversal; post the movement again instead.")
     if Movement.objects.filter(reverses=original).exists():

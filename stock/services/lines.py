@@ -243,6 +243,14 @@ def _origin_check(line: MovementLine) -> None:
         raise InvalidMovement(f"Receipt #{origin.pk} went into another warehouse than {here}.")
 
 
+def _approval_limits() -> tuple[Decimal, Decimal]:
+    """(quantity, value) above which scrap, adjustments and write-downs need a manager's approval."""
+    return (
+        Decimal(str(getattr(settings, "STOCK_ADJUSTMENT_APPROVAL_QUANTITY", "10"))),
+        Decimal(str(getattr(settings, "STOCK_ADJUSTMENT_APPROVAL_VALUE", "100"))),
+    )
+
+
 def _require_reason(reason_code: str, what: str) -> str:
     reason_code = (reason_code or "").strip()
     if not reason_code:

@@ -136,11 +136,13 @@ def _lock_valuations(keys: Iterable[ValuationKey], *, create_missing: bool = Tru
 
 
 def _layers_save(layers: Iterable[CostLayer]) -> None:
-    """Write the remaining quantity and value of FIFO layers (locked by their valuation)."""
+    """Write the remaining quantity and value, and the unit cost (which value-only entries
+    change), of FIFO layers (locked by their valuation)."""
     with connection.cursor() as cursor:
         cursor.executemany(
-            f"UPDATE {CostLayer._meta.db_table} SET remaining_quantity = %s, remaining_value = %s WHERE id = %s",
-            [(layer.remaining_quantity, layer.remaining_value, layer.pk) for layer in layers],
+            f"UPDATE {CostLayer._meta.db_table} SET remaining_quantity = %s, remaining_value = %s, unit_cost = %s "
+            "WHERE id = %s",
+            [(layer.remaining_quantity, layer.remaining_value, layer.unit_cost, layer.pk) for layer in layers],
         )
 
 
