@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
+from functools import partial
 
 from django import forms
 from django.contrib import admin, messages
@@ -29,6 +30,7 @@ from catalog.units import check_quantity, quantity_column
 from common.numbers import DecimalNumberField
 from stock.services import StockError
 
+from .landed_costs_admin import landed_cost_view
 from .models import (
     OPEN_STATUSES,
     PurchaseOrder,
@@ -213,7 +215,7 @@ class PurchaseOrderAdmin(WarehouseChoicesMixin, WarehouseScopedAdminMixin, Simpl
     list_select_related = ["supplier", "warehouse"]
     autocomplete_fields = ["supplier"]
     inlines = [PurchaseOrderLineInline]
-    actions = ["place_orders", "cancel_orders"]
+    actions = ["place_orders", "cancel_orders", "allocate_landed_cost"]
     readonly_fields = ["status", "ordered_at", "created_by", "receive_link"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: PurchaseOrder | None = None) -> list[str]:
@@ -251,9 +253,19 @@ class PurchaseOrderAdmin(WarehouseChoicesMixin, WarehouseScopedAdminMixin, Simpl
     def cancel_orders(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._each(request, queryset, purchase_order_cancel, "cancelled")
 
+    @admin.action(description="Allocate a landed cost to the selected orders…", permissions=["change"])
+    def allocate_landed_cost(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
+        ids = ",".join(str(pk) for pk in queryset.values_list("pk", flat=True))
+        return HttpResponseRedirect(f"{reverse('admin:purchasing_purchaseorder_landed_cost')}?orders={ids}")
+
     def get_urls(self):  # noqa: ANN201 - Django signature
         view = self.admin_site.admin_view(self.receive_view)
-        return [path("<int:pk>/receive/", view, name="purchasing_purchaseorder_receive"), *super().get_urls()]
+        landed = self.admin_site.admin_view(partial(landed_cost_view, self))
+        return [
+            path("<int:pk>/receive/", view, name="purchasing_purchaseorder_receive"),
+            path("landed-cost/", landed, name="purchasing_purchaseorder_landed_cost"),
+            *super().get_urls(),
+        ]
 
     def receive_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         """One row per line with what is outstanding: quantity, bin, lot and expiry. Posting
