@@ -148,7 +148,6 @@ def stock_write_down(
     amount: Decimal,
     reason_code: str,
     actor: AbstractBaseUser | None,
-    approved_by: AbstractBaseUser | None = None,
     note: str = "",
     reference_type: str = "",
     reference_id: str = "",
@@ -158,9 +157,9 @@ def stock_write_down(
     """Write ``amount`` off the value of ``item`` on hand in ``warehouse`` (damaged, obsolete):
     a value-only entry from the stock to inventory loss, ``total_cost`` = -amount. Under FIFO
     it is taken from the open layers in proportion to their value. At most the value on hand;
-    refused with nothing on hand. Above ``STOCK_ADJUSTMENT_APPROVAL_VALUE`` only with
-    ``approved_by``, a user who may approve adjustments in ``warehouse`` (the actor may be that
-    user)."""
+    refused with nothing on hand. Above ``STOCK_ADJUSTMENT_APPROVAL_VALUE`` only by a manager
+    who may approve adjustments in ``warehouse`` (the approval is the poster's own right: nobody
+    can name someone else as approver)."""
     reason_code = _require_reason(reason_code, "write-down")
     amount = _amount(amount, "write-down amount")
     if amount < 0:
@@ -168,7 +167,7 @@ def stock_write_down(
     if idempotency_key and (previous := movements_for_key(idempotency_key)):
         return previous[0]
     _require_adjust(actor, [warehouse])
-    _write_down_approval(amount, warehouse, approved_by)
+    _write_down_approval(amount, warehouse, actor)
     when = _occurred_at(occurred_at, actor=actor, warehouses=[warehouse])
     valuations = _lock_valuations({(item.pk, warehouse.pk)})
     valuation = valuations[(item.pk, warehouse.pk)]
@@ -186,8 +185,8 @@ def stock_write_down(
     assert place is not None  # a positive valuation has levels
     valuation.value -= amount
     changes = _spread(item, warehouse, amount) if _fifo(item) else []
-    if approved_by is not None:
-        note = f"{note} (approved by {approved_by})".strip()
+    if actor is not None and amount > _approval_limits()[1]:
+        note = f"{note} (above the approval limit; approved by {actor})".strip()
     line = MovementLine(
         item=item,
         quantity=ZERO,
@@ -203,17 +202,13 @@ def stock_write_down(
     return _post_entries([line], [changes], valuations, actor=actor, key=idempotency_key, when=when)[0]
 
 
-def _write_down_approval(amount: Decimal, warehouse: Warehouse, approved_by: AbstractBaseUser | None) -> None:
+def _write_down_approval(amount: Decimal, warehouse: Warehouse, actor: AbstractBaseUser | None) -> None:
     limit = _approval_limits()[1]
-    if amount <= limit:
-        return
-    if approved_by is None:
+    if amount > limit and not warehouse_allows(actor, warehouse, WarehouseAction.APPROVE):
         raise WarehousePermissionDenied(
-            f"A write-down of {amount:.2f} is above the approval limit of {limit:.2f}: "
-            f"a manager who approves adjustments in {warehouse.code} must approve it."
+            f"A write-down of {amount:.2f} is above the approval limit of {limit:.2f}: only a manager who "
+            f"approves adjustments in {warehouse.code} may post it."
         )
-    if not warehouse_allows(approved_by, warehouse, WarehouseAction.APPROVE):
-        raise WarehousePermissionDenied(f"{approved_by} may not approve adjustments in {warehouse.code}.")
 
 
 def _spread(item: Item, warehouse: Warehouse, amount: Decimal) -> list[tuple[CostLayer, Decimal]]:

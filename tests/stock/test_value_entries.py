@@ -9,10 +9,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth.models import Group
 from django.test import override_settings
+from guardian.shortcuts import assign_perm
 
 from catalog.models import LocationKind
-from catalog.permissions import WarehousePermissionDenied
+from catalog.permissions import WarehouseAction, WarehousePermissionDenied
+from common import roles
 from stock.models import CostLayer, Movement, MovementKind
 from stock.reconciliation import reconcile
 from stock.services import (
@@ -123,20 +126,20 @@ def test_a_write_down_takes_value_off_the_stock_and_cannot_exceed_it(fifo, actor
 def test_a_write_down_above_the_limit_needs_a_manager_who_approves(actor, warehouse, bin_a) -> None:
     item = ItemFactory()
     receive(item, bin_a, "100", "5.00", actor)  # 100, 500.00
-    nobody = UserFactory(username="clerk-no-approve")
+    adjuster = UserFactory(username="adjuster")
+    adjuster.groups.add(Group.objects.get(name=roles.INVENTORY_MANAGER))
+    assign_perm(f"catalog.{WarehouseAction.ADJUST}", adjuster, warehouse)  # adjusts, does not approve
     before = Movement.objects.count()
     with pytest.raises(WarehousePermissionDenied, match="above the approval limit"):
-        stock_write_down(item=item, warehouse=warehouse, amount=D("150"), reason_code="obsolete", actor=actor)
-    with pytest.raises(WarehousePermissionDenied, match="may not approve"):
-        stock_write_down(
-            item=item, warehouse=warehouse, amount=D("150"), reason_code="obsolete", actor=actor, approved_by=nobody
-        )
+        stock_write_down(item=item, warehouse=warehouse, amount=D("150"), reason_code="obsolete", actor=adjuster)
     assert Movement.objects.count() == before
-    entry = stock_write_down(
-        item=item, warehouse=warehouse, amount=D("150"), reason_code="obsolete", actor=actor, approved_by=actor
-    )
-    assert entry.total_cost == D("-150") and "approved by" in entry.note
-    assert valuation_of(item, warehouse) == (D(100), D("350.00"))  # 500 - 150
+    # Within the limit the same person may write down: 100.00                  -> 100, 400.00
+    stock_write_down(item=item, warehouse=warehouse, amount=D("100"), reason_code="obsolete", actor=adjuster)
+    assign_perm(f"catalog.{WarehouseAction.APPROVE}", adjuster, warehouse)
+    adjuster = type(adjuster).objects.get(pk=adjuster.pk)  # without the permissions cached before
+    entry = stock_write_down(item=item, warehouse=warehouse, amount=D("150"), reason_code="obsolete", actor=adjuster)
+    assert entry.total_cost == D("-150") and "approved by adjuster" in entry.note
+    assert valuation_of(item, warehouse) == (D(100), D("250.00"))  # 400 - 150
 
 
 def test_a_landed_cost_on_stock_that_is_gone_cannot_be_reversed_into_nothing(actor, warehouse, bin_a) -> None:
