@@ -232,6 +232,7 @@ class MovementOutputSerializer(serializers.ModelSerializer):
             "reference_type",
             "reference",
             "reference_line",
+            "origin",
             "actor",
             "occurred_at",
             "posted_at",
