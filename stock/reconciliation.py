@@ -209,15 +209,16 @@ def _queries() -> list[tuple[str, str, list]]:
         ),
         (
             "negative_unit_cost",
-            f"""SELECT item_id, NULL, NULL, warehouse_id, 0, value FROM {t["valuation"]}
+            # The movements first: their columns type the NULLs of the others (PostgreSQL).
+            f"""SELECT item_id, destination_id, lot_id, NULL, 0, unit_cost FROM {t["movement"]}
+                 WHERE quantity > 0 AND unit_cost < 0
+                UNION ALL
+                SELECT item_id, NULL, NULL, warehouse_id, 0, value FROM {t["valuation"]}
                  WHERE quantity > 0 AND value < 0
                 UNION ALL
                 SELECT item_id, NULL, NULL, warehouse_id, 0, remaining_value FROM {t["layer"]}
                  WHERE (remaining_quantity > 0 AND remaining_value < 0)
-                    OR (remaining_quantity < 0 AND remaining_value > 0)
-                UNION ALL
-                SELECT item_id, destination_id, lot_id, NULL, 0, unit_cost FROM {t["movement"]}
-                 WHERE quantity > 0 AND unit_cost < 0""",
+                    OR (remaining_quantity < 0 AND remaining_value > 0)""",
             [],
         ),
         (

@@ -218,14 +218,17 @@ def _spread(item: Item, warehouse: Warehouse, amount: Decimal) -> list[tuple[Cos
         CostLayer.objects.filter(item=item, warehouse=warehouse, remaining_quantity__gt=0).order_by("received_at", "id")
     )
     total = sum((layer.remaining_value for layer in layers), ZERO)
-    changes, left = [], amount
+    cuts: dict[int, Decimal] = {}
+    left = amount
     for number, layer in enumerate(layers, start=1):
         cut = left if number == len(layers) else (amount * layer.remaining_value / total).quantize(MONEY_STEP)
-        cut = min(cut, layer.remaining_value, left)
-        if cut:
-            changes.append((layer, cut))
-            left -= cut
-    return changes
+        cuts[number] = min(cut, layer.remaining_value, left)
+        left -= cuts[number]
+    for number, layer in enumerate(layers, start=1):  # what rounding left over, where value remains
+        extra = min(left, layer.remaining_value - cuts[number])
+        cuts[number] += extra
+        left -= extra
+    return [(layer, cuts[number]) for number, layer in enumerate(layers, start=1) if cuts[number]]
 
 
 def _post_entries(
