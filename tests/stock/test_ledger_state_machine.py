@@ -22,7 +22,8 @@ Runs on PostgreSQL through a transactional test database; every example starts f
 ledger tables (TRUNCATE ... CASCADE; the master data stays). Environment:
 ``HYPOTHESIS_LEDGER_EXAMPLES`` (default 25) and ``HYPOTHESIS_LEDGER_STEPS`` (default 40) change
 the budget (each step checks every invariant and reconciles, about 0.2 s on a loaded machine: the
-10,000-step run is ``HYPOTHESIS_LEDGER_EXAMPLES=100 HYPOTHESIS_LEDGER_STEPS=100``, minutes); ``HYPOTHESIS_LEDGER_SHRINK=1`` shrinks a failing sequence to a minimal one (off by
+10,000-step run is ``HYPOTHESIS_LEDGER_EXAMPLES=100 HYPOTHESIS_LEDGER_STEPS=100``, minutes);
+``HYPOTHESIS_LEDGER_SHRINK=1`` shrinks a failing sequence to a minimal one (off by
 default: each step runs a few dozen queries, so shrinking takes minutes). Pass
 ``--hypothesis-seed=N`` to replay a run. No example database is kept (``database=None``).
 
