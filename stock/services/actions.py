@@ -23,7 +23,7 @@ from ..models import (
 )
 from .batches import StockRequest, requests_post
 from .errors import AlreadyReversed, InvalidMovement, _fmt
-from .lines import MovementLine, _quantity, _require_reason, _virtual
+from .lines import MovementLine, _quantity, _require_reason, _virtual, reversal_line
 from .posting import movement_post, movements_for_key
 from .revaluation import value_entry_reverse
 
@@ -408,18 +408,5 @@ def movement_reverse(
         )
     if original.reference_type == "stock.shipment" and shipment_arrived_quantity(original) > 0:
         raise InvalidMovement(f"Shipment #{original.pk} has arrivals; reverse those first.")
-    line = MovementLine(
-        item=original.item,
-        quantity=original.quantity,
-        source=original.destination,
-        destination=original.source,
-        kind=MovementKind.REVERSAL,
-        lot=original.lot,
-        reason_code=original.reason_code,
-        note=reason,
-        reference_type=original.reference_type,
-        reference_id=original.reference_id,
-        reference_line=original.reference_line,
-        reverses=original,
-    )
+    line = reversal_line(original, reason)
     return _one(movement_post(lines=line, actor=actor, idempotency_key=idempotency_key, occurred_at=occurred_at))

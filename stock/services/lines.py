@@ -217,6 +217,29 @@ def _validate_line(line: MovementLine) -> MovementLine:
     return replace(line, quantity=quantity, reserved=reserved, unit_cost=unit_cost, total_cost=total_cost)
 
 
+def reversal_line(original: Movement, note: str) -> MovementLine:
+    """The ONE builder of a reversal: the same item, lot and quantity from the original's
+    destination back to its source; a value-only entry (quantity 0) keeps its sides and takes
+    the opposite ``total_cost`` (and names what the original named)."""
+    value_only = original.quantity == 0
+    return MovementLine(
+        item=original.item,
+        quantity=original.quantity,
+        source=original.source if value_only else original.destination,
+        destination=original.destination if value_only else original.source,
+        kind=MovementKind.REVERSAL,
+        lot=original.lot,
+        reason_code=original.reason_code,
+        note=note,
+        reference_type=original.reference_type,
+        reference_id=original.reference_id,
+        reference_line=original.reference_line,
+        reverses=original,
+        origin=original.origin if value_only else None,
+        total_cost=-original.total_cost if value_only else None,
+    )
+
+
 # A return may name the movement it gives back: (its kind, the kind it names, the side of the
 # named movement that must be in the return's warehouse).
 RETURNS_NAME = {

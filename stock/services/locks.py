@@ -17,6 +17,7 @@ from django.db import connection, models
 
 from ..models import (
     QTY_STEP,
+    ZERO,
     CostLayer,
     ItemValuation,
     Movement,
@@ -226,6 +227,34 @@ def _movement(
         origin=line.origin,
     )
     return movement
+
+
+def _value_movements(
+    lines: list[MovementLine],
+    *,
+    batch: uuid.UUID,
+    start: int,
+    actor: AbstractBaseUser | None,
+    occurred_at: datetime,
+    posted_at: datetime,
+    idempotency_key: str | None,
+) -> list[Movement]:
+    """The (not yet saved) value-only movements of ``lines`` (quantity 0, ``total_cost`` as the
+    line says), numbered from ``start`` in ``batch``; the key goes on line 1 only."""
+    return [
+        _movement(
+            line,
+            batch=batch,
+            number=number,
+            unit_cost=ZERO,
+            total_cost=line.total_cost,
+            actor=actor,
+            occurred_at=occurred_at,
+            posted_at=posted_at,
+            idempotency_key=idempotency_key if number == 1 else None,
+        )
+        for number, line in enumerate(lines, start=start)
+    ]
 
 
 _MOVEMENT_ATTNAMES = [field.attname for field in Movement._meta.concrete_fields]

@@ -21,7 +21,6 @@ from catalog.permissions import WarehouseAction, warehouse_require
 
 from ..models import (
     MONEY_STEP,
-    ZERO,
     Lot,
     Movement,
     MovementKind,
@@ -50,7 +49,15 @@ from .lines import (
     _validate_line,
     _virtual,
 )
-from .locks import _insert_movements, _levels_apply, _lock_levels, _lock_rows, _MissingRows, _movement
+from .locks import (
+    _insert_movements,
+    _levels_apply,
+    _lock_levels,
+    _lock_rows,
+    _MissingRows,
+    _movement,
+    _value_movements,
+)
 
 
 def movement_post(
@@ -264,20 +271,15 @@ def _post(
     _insert_movements(movements)
     if corrections := _corrections(movements, costings):  # value-only, quantity 0: no level changes
         _insert_movements(
-            [
-                _movement(
-                    correction,
-                    batch=batch,
-                    number=number,
-                    unit_cost=ZERO,
-                    total_cost=correction.total_cost,
-                    actor=actor,
-                    occurred_at=occurred_at,
-                    posted_at=now,
-                    idempotency_key=None,
-                )
-                for number, correction in enumerate(corrections, start=len(movements) + 1)
-            ]
+            _value_movements(
+                corrections,
+                batch=batch,
+                start=len(movements) + 1,
+                actor=actor,
+                occurred_at=occurred_at,
+                posted_at=now,
+                idempotency_key=None,
+            )
         )
     # A level still below zero after this posting was already negative (the check above
     # refuses to take one there) and is being filled: the warehouse allowed negative stock
@@ -316,4 +318,4 @@ POSTING_FUNCTION_MIRRORS: tuple[type | Callable[..., object], ...] = (
     _fifo_take,
     _save_costings,
 )
-POSTING_FUNCTION_PINS = {"sql": "eb36688d613f8520", "python": "5b1becb7719f313e"}
+POSTING_FUNCTION_PINS = {"sql": "eb36688d613f8520", "python": "4c1700d6ece68448"}

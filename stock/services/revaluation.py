@@ -40,8 +40,8 @@ from ..models import (
     StockLevel,
 )
 from .errors import AlreadyReversed, InvalidMovement, _fmt
-from .lines import MovementLine, _approval_limits, _occurred_at, _quantity, _require_reason, _virtual
-from .locks import _insert_movements, _layers_save, _lock_valuations, _movement, _valuations_save
+from .lines import MovementLine, _approval_limits, _occurred_at, _quantity, _require_reason, _virtual, reversal_line
+from .locks import _insert_movements, _layers_save, _lock_valuations, _valuations_save, _value_movements
 from .posting import movements_for_key
 
 RECEIPT_ENTRY_KINDS = (MovementKind.LANDED_COST, MovementKind.PRICE_DIFFERENCE)
@@ -243,20 +243,9 @@ def _post_entries(
     """Insert the entries (one batch), apply each one's layer changes (value taken out of a
     layer positive) and save the valuations: the one writer of value-only entries."""
     now, batch = timezone.now(), uuid.uuid4()
-    movements = [
-        _movement(
-            line,
-            batch=batch,
-            number=number,
-            unit_cost=ZERO,
-            total_cost=line.total_cost,
-            actor=actor,
-            occurred_at=when,
-            posted_at=now,
-            idempotency_key=key if number == 1 else None,
-        )
-        for number, line in enumerate(lines, start=1)
-    ]
+    movements = _value_movements(
+        lines, batch=batch, start=1, actor=actor, occurred_at=when, posted_at=now, idempotency_key=key
+    )
     _insert_movements(movements)
     layers, consumptions = {}, []
     for movement, changes in zip(movements, layer_changes, strict=True):
@@ -304,20 +293,4 @@ def value_entry_reverse(
                 f"Entry #{original.pk} cannot be reversed: the value it changed has left the stock since; "
                 "post an opposite entry instead."
             )
-    line = MovementLine(
-        item=original.item,
-        quantity=ZERO,
-        source=original.source,
-        destination=destination,
-        kind=MovementKind.REVERSAL,
-        lot=original.lot,
-        reason_code=original.reason_code,
-        note=reason,
-        reference_type=original.reference_type,
-        reference_id=original.reference_id,
-        reference_line=original.reference_line,
-        reverses=original,
-        origin=original.origin,
-        total_cost=-original.total_cost,
-    )
-    return _post_entries([line], [changes], valuations, actor=actor, key=None, when=when)[0]
+    return _post_entries([reversal_line(original, reason)], [changes], valuations, actor=actor, key=None, when=when)[0]
