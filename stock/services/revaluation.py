@@ -108,7 +108,9 @@ def receipts_revalue(
         on_hand, layer = _on_hand_of(receipt, valuation)
         stock = amount if on_hand == receipt.quantity else (amount * on_hand / receipt.quantity).quantize(MONEY_STEP)
         held = layer.remaining_value if layer is not None else valuation.value
-        stock = max(stock, -held)  # never below zero on hand; the rest to cost of goods sold
+        # Never below zero on hand (a short pool's negative value is its shortfalls: not offset
+        # here); the rest to cost of goods sold.
+        stock = max(stock, -max(held, ZERO))
         common = {
             "item": receipt.item,
             "quantity": ZERO,
