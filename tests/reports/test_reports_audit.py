@@ -285,6 +285,5 @@ def test_a_value_only_entry_shows_its_value_change_and_what_it_is_about(client, 
         kind="landed_cost", shares=[(receipt, Decimal("1.5"))], reason_code="freight", actor=world["boss"]
     )  # all 5 still on hand: +1.50 to AMS
     newest = _entries(client, world["otto"])[0]
-    assert newest.what == (
-        f"Posted landed cost of value +1.5 on SKU-1 into AMS/A-01-01, about movement #{receipt.pk} ({receipt.pk}); reason: freight"
-    )
+    about = f"about movement #{receipt.pk} ({receipt.pk})"  # and its reference line: the receipt
+    assert newest.what == f"Posted landed cost of value +1.5 on SKU-1 into AMS/A-01-01, {about}; reason: freight"
