@@ -285,7 +285,8 @@ def value_entry_reverse(
     if warehouses:
         valuation = valuations[(original.item_id, destination.warehouse_id)]
         valuation.value -= original.total_cost
-        gone = valuation.value < 0 or (valuation.quantity == 0 and valuation.value != 0)
+        # Without stock (none, or short: a short pool is valued at its shortfalls) no value can return.
+        gone = valuation.value < 0 or valuation.quantity <= 0
         for done in CostLayerConsumption.objects.filter(movement=original).select_related("layer"):
             layer, after = done.layer, done.layer.remaining_value + done.value
             gone = gone or after < 0 or (layer.remaining_quantity == 0 and after != 0)

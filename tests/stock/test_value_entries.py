@@ -167,3 +167,15 @@ def test_a_value_entry_is_refused_without_a_reason_or_on_a_non_receipt(actor, wa
     with pytest.raises(InvalidMovement, match="zero"):
         receipts_revalue(kind=MovementKind.LANDED_COST, shares=[(receipt, D(0))], reason_code="x", actor=actor)
     assert Movement.objects.count() == before
+
+
+def test_a_write_down_of_stock_since_sold_cannot_be_reversed_into_an_empty_pool(actor, warehouse, bin_a) -> None:
+    item = ItemFactory()
+    receive(item, bin_a, "2", "3.00", actor)  # 2, 6.00
+    entry = stock_write_down(item=item, warehouse=warehouse, amount=D("2.00"), reason_code="dented", actor=actor)
+    stock_issue(item=item, location=bin_a, quantity=D(2), actor=actor)  # takes the 4.00 left -> 0, 0.00
+    before = Movement.objects.count()
+    with pytest.raises(InvalidMovement, match="has left the stock"):  # 2.00 back onto nothing: refused
+        movement_reverse(movement=entry, actor=actor, reason="not dented")
+    assert Movement.objects.count() == before
+    assert valuation_of(item, warehouse) == (D(0), D("0.00"))
