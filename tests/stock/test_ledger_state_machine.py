@@ -314,6 +314,8 @@ class LedgerMachine(RuleBasedStateMachine):
         )
 
     def _go_short(self, entry: ModelMovement, warehouse_id: int, quantity: Decimal) -> None:
+        if entry.destination.is_internal:  # carries an estimated cost into another warehouse's pool
+            self.revalued.add(entry.item_id)
         entry.shortfall = ModelShortfall(entry.pk, warehouse_id, -quantity, -quantity)
         self.shortfalls[(entry.item_id, warehouse_id)].append(entry.shortfall)
 
