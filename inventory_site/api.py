@@ -18,6 +18,7 @@ from purchasing import api as purchasing_api
 from purchasing import transfer_api
 from reports import api as reports_api
 from stock import api as stock_api
+from stock import api_values as stock_api_values
 
 
 def api_urls() -> list:
@@ -33,6 +34,7 @@ def api_urls() -> list:
     router.register("stock-levels", stock_api.StockLevelViewSet, basename="api-stock-level")
     router.register("movements", stock_api.MovementViewSet, basename="api-movement")
     router.register("reservations", stock_api.ReservationViewSet, basename="api-reservation")
+    router.register("value-entries", stock_api_values.ValueEntryViewSet, basename="api-value-entry")
     router.register("suppliers", purchasing_api.SupplierViewSet, basename="api-supplier")
     router.register("purchase-orders", purchasing_api.PurchaseOrderViewSet, basename="api-purchase-order")
     router.register("counts", counting_api.CountViewSet, basename="api-count")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
+from functools import partial
 
 from django import forms
 from django.conf import settings
@@ -33,6 +34,7 @@ from stock.services import StockError
 
 from .documents import purchase_order_pdf, purchase_order_send
 from .forms import SuggestionLineForm, SupplierReturnForm
+from .landed_costs_admin import landed_cost_view
 from .models import (
     OPEN_STATUSES,
     CategoryHoldingCost,
@@ -323,7 +325,7 @@ class PurchaseOrderAdmin(WarehouseChoicesMixin, WarehouseScopedAdminMixin, Simpl
     list_select_related = ["supplier", "warehouse"]
     autocomplete_fields = ["supplier"]
     inlines = [PurchaseOrderLineInline, PurchaseOrderSendingInline]
-    actions = ["place_orders", "cancel_orders"]
+    actions = ["place_orders", "cancel_orders", "allocate_landed_cost"]
     readonly_fields = ["status", "ordered_at", "created_by", "receive_link", "total_display"]
     change_form_template = "admin/purchasing/purchaseorder/change_form.html"
 
@@ -369,6 +371,11 @@ class PurchaseOrderAdmin(WarehouseChoicesMixin, WarehouseScopedAdminMixin, Simpl
     def cancel_orders(self, request: HttpRequest, queryset: QuerySet) -> None:
         each(self, request, queryset, purchase_order_cancel, "cancelled", keyword="order")
 
+    @admin.action(description="Allocate a landed cost to the selected orders…", permissions=["change"])
+    def allocate_landed_cost(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
+        ids = ",".join(str(pk) for pk in queryset.values_list("pk", flat=True))
+        return HttpResponseRedirect(f"{reverse('admin:purchasing_purchaseorder_landed_cost')}?orders={ids}")
+
     def get_urls(self):  # noqa: ANN201 - Django signature
         view = self.admin_site.admin_view(self.receive_view)
         wrap = self.admin_site.admin_view
@@ -377,6 +384,7 @@ class PurchaseOrderAdmin(WarehouseChoicesMixin, WarehouseScopedAdminMixin, Simpl
             path("<int:pk>/do/<str:step>/", wrap(self.step_view), name="purchasing_purchaseorder_step"),
             path("<int:pk>/pdf/", wrap(self.pdf_view), name="purchasing_purchaseorder_pdf"),
             path("<int:pk>/return/", wrap(self.return_view), name="purchasing_purchaseorder_return"),
+            path("landed-cost/", wrap(partial(landed_cost_view, self)), name="purchasing_purchaseorder_landed_cost"),
             *super().get_urls(),
         ]
 

@@ -312,6 +312,11 @@ def _describe_movement(movement: Movement) -> AuditEntry:
     where = f"into {destination}" if source.kind == "supplier" else f"from {source} to {destination}"
     quantity = format_quantity(movement.quantity, movement.item.base_unit, with_unit=False)  # the unit's places
     what = f"Posted {movement.get_kind_display().lower()} of {quantity} {movement.item.sku}{lot} {where}"
+    if movement.is_value_only:  # quantity 0: the value changed (docs/ledger.md, "Value-only entries")
+        change = f"{movement.total_cost.normalize():+f}"
+        what = f"Posted {movement.get_kind_display().lower()} of value {change} on {movement.item.sku}{lot} {where}"
+    if movement.origin_id:
+        what += f", about movement #{movement.origin_id}"
     if movement.reverses_id:
         what += f", reversing movement #{movement.reverses_id}"
     reference = " ".join(p for p in (movement.reference_type, movement.reference_id, movement.reference_line) if p)

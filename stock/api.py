@@ -231,6 +231,7 @@ class MovementOutputSerializer(serializers.ModelSerializer):
             "reference_type",
             "reference",
             "reference_line",
+            "origin",
             "actor",
             "occurred_at",
             "posted_at",

@@ -44,6 +44,24 @@ class MovementKind(models.TextChoices):
     CUSTOMER_RETURN = "customer_return", "Customer return"
     SUPPLIER_RETURN = "supplier_return", "Supplier return"
     REVERSAL = "reversal", "Reversal"
+    # Value-only entries (rule 9): quantity 0, ``total_cost`` the signed change of the
+    # destination's value (and minus that of the source's); see VALUE_ONLY_KINDS.
+    COST_CORRECTION = "cost_correction", "Cost correction"
+    LANDED_COST = "landed_cost", "Landed cost"
+    PRICE_DIFFERENCE = "price_difference", "Price difference"
+    WRITE_DOWN = "write_down", "Write-down"
+
+
+# The kinds that change value and not quantity (docs/ledger.md, "Value-only entries"). Their
+# movements have quantity 0 and a signed ``total_cost``: the change of value at the destination
+# (an internal location: the warehouse's value on hand; a virtual one: cost of goods sold, loss)
+# and minus that at the source. A reversal of one of them is a quantity-0 ``reversal``.
+VALUE_ONLY_KINDS: tuple[str, ...] = (
+    MovementKind.COST_CORRECTION,
+    MovementKind.LANDED_COST,
+    MovementKind.PRICE_DIFFERENCE,
+    MovementKind.WRITE_DOWN,
+)
 
 
 class Lot(models.Model):
@@ -143,13 +161,23 @@ class Movement(models.Model):
     posted_at = models.DateTimeField()
     idempotency_key = models.CharField(max_length=200, null=True, blank=True)  # unique: see Meta
     reverses = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by")
+    # The movement this one is about: the issue a cost correction settles, the receipt a landed
+    # cost or price difference or a reversal's correction applies to, the receipt a supplier return
+    # or the issue a customer return gives back (docs/ledger.md, "Valuation").
+    origin = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="follow_ups", db_index=False
+    )
 
     objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
         ordering = ["id"]
         constraints = [
-            models.CheckConstraint(condition=Q(quantity__gt=0), name="movement_quantity_positive"),
+            # Quantity 0 only for value-only entries and their reversals (rule 9).
+            models.CheckConstraint(
+                condition=Q(quantity__gt=0) | Q(quantity=0, kind__in=[*VALUE_ONLY_KINDS, MovementKind.REVERSAL]),
+                name="movement_quantity_positive",
+            ),
             models.CheckConstraint(condition=~Q(source=F("destination")), name="movement_two_sides"),
             # A constraint rather than unique=True: the field option also builds a LIKE index
             # that no query uses and every posting would maintain.
@@ -162,6 +190,7 @@ class Movement(models.Model):
             models.Index(fields=["occurred_at"], name="movement_occurred"),
             models.Index(fields=["reference_type", "reference_id"], name="movement_reference"),
             models.Index(fields=["lot"], condition=Q(lot__isnull=False), name="movement_lot"),
+            models.Index(fields=["origin"], condition=Q(origin__isnull=False), name="movement_origin"),
         ]
 
     def __str__(self) -> str:
@@ -175,6 +204,11 @@ class Movement(models.Model):
 
     def delete(self, *args, **kwargs):  # noqa: ANN002, ANN003
         raise AppendOnlyError("Movements are append-only: post a reversal instead of deleting.")
+
+    @property
+    def is_value_only(self) -> bool:
+        """A value-only entry (or its reversal): quantity 0, value in ``total_cost``."""
+        return self.quantity == 0
 
     @property
     def sequence(self) -> int:
@@ -321,7 +355,12 @@ class ItemValuation(models.Model):
 class CostLayer(models.Model):
     """A FIFO layer: what one incoming movement brought into a warehouse at one unit cost,
     and how much of it (quantity and value) is still there. Issues consume the oldest first.
-    A negative layer records an issue beyond the layers where negative stock is allowed."""
+
+    A shortfall (``quantity`` 0, negative remains), under both methods, records what an outgoing
+    movement took beyond the stock where negative stock is allowed, at its estimated cost; the
+    next incoming stock settles the oldest shortfalls first (``costing._settle``). A pool is
+    never short and stocked at once: its open layers are all positive or all shortfalls, and
+    moving-average items have only shortfall layers (summing to the valuation while negative)."""
 
     item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="cost_layers")
     warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="cost_layers")

@@ -14,9 +14,15 @@ The checks:
 - ``reserved_vs_reservations``: reserved equals what open reservation lines hold there;
 - ``valuation_quantity``: ItemValuation.quantity equals the internal levels of (item, warehouse);
 - ``valuation_value``: ItemValuation.value equals the costs of the movements crossing the
-  warehouse's boundary (in minus out);
-- ``fifo_layers_quantity`` / ``fifo_layers_value``: for FIFO items, the layers' remaining
-  quantity and value equal the valuation's;
+  warehouse's boundary (in minus out): receipts in - cost of goods out +/- value-only entries
+  (which are movements of quantity 0) = value on hand, per item and warehouse;
+- ``valuation_value_total``: the same over all items and warehouses at once (item "(all)");
+- ``value_without_stock``: nothing on hand means no value (valuation quantity 0, value not 0);
+- ``negative_unit_cost``: no stock on hand valued below zero, no open FIFO layer with a negative
+  value, no shortfall with a positive one, no movement of a quantity with a negative unit cost;
+- ``fifo_layers_quantity`` / ``fifo_layers_value``: the layers' remaining quantity and value
+  equal the valuation's: all of it for FIFO items; for moving-average items, whose only layers
+  are shortfalls, what the pool is short (quantity and value while the quantity is negative);
 - ``quantity_finer_than_unit``: no internal level holds more decimal places than its item's
   base unit allows (expected: the level rounded to the unit's places; issue 12);
 - ``movement_actor_missing``: no movement names a user that no longer exists (found: how many
@@ -33,6 +39,7 @@ from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.db import connection
+from django.db.models import Q
 from django.utils import timezone
 
 from catalog.models import Item, Location, UnitOfMeasure, ValuationMethod, Warehouse
@@ -63,11 +70,43 @@ class Difference:
     lot: str
     expected: Decimal
     found: Decimal
+    entries: str = ""  # value checks: the ledger entries involved (value-only ones, then the latest)
 
     def __str__(self) -> str:
         # Fixed-point (``:f``): the normalized 10 would otherwise print as 1E+1.
         where = " ".join(part for part in (self.item, self.location, f"lot {self.lot}" if self.lot else "") if part)
-        return f"{self.check}: {where}: expected {self.expected:f}, found {self.found:f}"
+        involved = f" (entries: {self.entries})" if self.entries else ""
+        return f"{self.check}: {where}: expected {self.expected:f}, found {self.found:f}{involved}"
+
+
+# The checks about value, whose differences list the entries involved.
+VALUE_CHECKS = frozenset(
+    {"valuation_value", "value_without_stock", "negative_unit_cost", "fifo_layers_value", "valuation_value_total"}
+)
+ENTRIES_SHOWN = 10
+
+
+def _entries(item_id: int | None, warehouse_id: int | None) -> str:
+    """The entries behind a value difference of (item, warehouse): its value-only entries and
+    then its latest movements, newest first, at most ``ENTRIES_SHOWN``; for the overall check,
+    the latest value-only entries of all items."""
+    movements = Movement.objects.all()
+    if item_id is not None:
+        movements = movements.filter(item_id=item_id)
+    if warehouse_id is not None:
+        movements = movements.filter(
+            Q(source__warehouse_id=warehouse_id, source__kind="internal")
+            | Q(destination__warehouse_id=warehouse_id, destination__kind="internal")
+        )
+    value_only = list(movements.filter(quantity=0).order_by("-id").values_list("id", "kind")[:ENTRIES_SHOWN])
+    latest = [] if item_id is None else list(movements.order_by("-id").values_list("id", "kind")[:ENTRIES_SHOWN])
+    seen: set[int] = set()
+    shown: list[str] = []
+    for pk, kind in value_only + latest:
+        if pk not in seen and len(shown) < ENTRIES_SHOWN:
+            seen.add(pk)
+            shown.append(f"#{pk} {kind}")
+    return ", ".join(shown)
 
 
 def _tables() -> dict[str, str]:
@@ -170,23 +209,53 @@ def _queries() -> list[tuple[str, str, list]]:
             [],
         ),
         (
+            "valuation_value_total",
+            f"""SELECT NULL, NULL, NULL, NULL, SUM(ledger), SUM(valued) FROM (
+                    SELECT amount AS ledger, 0 AS valued FROM ({_crossing_values(t)}) c
+                    UNION ALL SELECT 0, value FROM {t["valuation"]}
+                ) x HAVING ABS(SUM(ledger) - SUM(valued)) > {tol}""",
+            [],
+        ),
+        (
+            "value_without_stock",
+            f"""SELECT item_id, NULL, NULL, warehouse_id, 0, value FROM {t["valuation"]}
+                 WHERE quantity = 0 AND ABS(value) > {tol}""",
+            [],
+        ),
+        (
+            "negative_unit_cost",
+            # The movements first: their columns type the NULLs of the others (PostgreSQL).
+            f"""SELECT item_id, destination_id, lot_id, NULL, 0, unit_cost FROM {t["movement"]}
+                 WHERE quantity > 0 AND unit_cost < 0
+                UNION ALL
+                SELECT item_id, NULL, NULL, warehouse_id, 0, value FROM {t["valuation"]}
+                 WHERE quantity > 0 AND value < 0
+                UNION ALL
+                SELECT item_id, NULL, NULL, warehouse_id, 0, remaining_value FROM {t["layer"]}
+                 WHERE (remaining_quantity > 0 AND remaining_value < 0)
+                    OR (remaining_quantity < 0 AND remaining_value > 0)""",
+            [],
+        ),
+        (
             "fifo_layers_quantity",
             f"""SELECT x.item_id, NULL, NULL, x.warehouse_id, SUM(valued), SUM(layered) FROM (
-                    SELECT item_id, warehouse_id, quantity AS valued, 0 AS layered FROM {t["valuation"]}
+                    SELECT v.item_id, v.warehouse_id,
+                           CASE WHEN i.valuation_method = %s THEN v.quantity
+                                WHEN v.quantity < 0 THEN v.quantity ELSE 0 END AS valued, 0 AS layered
+                      FROM {t["valuation"]} v JOIN {t["item"]} i ON i.id = v.item_id
                     UNION ALL SELECT item_id, warehouse_id, 0, remaining_quantity FROM {t["layer"]}
-                ) x JOIN {t["item"]} i ON i.id = x.item_id
-                 WHERE i.valuation_method = %s
-                 GROUP BY x.item_id, x.warehouse_id HAVING ABS(SUM(valued) - SUM(layered)) > {tol}""",
+                ) x GROUP BY x.item_id, x.warehouse_id HAVING ABS(SUM(valued) - SUM(layered)) > {tol}""",
             [fifo],
         ),
         (
             "fifo_layers_value",
             f"""SELECT x.item_id, NULL, NULL, x.warehouse_id, SUM(valued), SUM(layered) FROM (
-                    SELECT item_id, warehouse_id, value AS valued, 0 AS layered FROM {t["valuation"]}
+                    SELECT v.item_id, v.warehouse_id,
+                           CASE WHEN i.valuation_method = %s THEN v.value
+                                WHEN v.quantity < 0 THEN v.value ELSE 0 END AS valued, 0 AS layered
+                      FROM {t["valuation"]} v JOIN {t["item"]} i ON i.id = v.item_id
                     UNION ALL SELECT item_id, warehouse_id, 0, remaining_value FROM {t["layer"]}
-                ) x JOIN {t["item"]} i ON i.id = x.item_id
-                 WHERE i.valuation_method = %s
-                 GROUP BY x.item_id, x.warehouse_id HAVING ABS(SUM(valued) - SUM(layered)) > {tol}""",
+                ) x GROUP BY x.item_id, x.warehouse_id HAVING ABS(SUM(valued) - SUM(layered)) > {tol}""",
             [fifo],
         ),
         (
@@ -299,11 +368,12 @@ def reconcile() -> list[Difference]:
     return [
         Difference(
             check=check,
-            item=skus.get(item_id, f"item #{item_id}"),
+            item=skus.get(item_id, f"item #{item_id}") if item_id is not None else "(all items)",
             location=locations.get(location_id, "") if location_id else warehouses.get(warehouse_id, ""),
             lot=lots.get(lot_id, "") if lot_id else "",
             expected=_decimal(expected),
             found=_decimal(found),
+            entries=_entries(item_id, warehouse_id) if check in VALUE_CHECKS else "",
         )
         for check, (item_id, location_id, lot_id, warehouse_id, expected, found) in raw
     ]

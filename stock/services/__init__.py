@@ -67,6 +67,7 @@ from .posting import (
     purchase_receipts_post,
 )
 from .reservations import reservation_consume, reservation_create, reservation_release
+from .revaluation import RECEIPT_ENTRY_KINDS, receipts_revalue, stock_write_down, value_entry_reverse
 
 __all__ = [
     "period_balances_close",
@@ -83,6 +84,7 @@ __all__ = [
     "InvalidMovement",
     "LevelKey",
     "MovementLine",
+    "RECEIPT_ENTRY_KINDS",
     "QuantityFinerThanUnit",
     "StockError",
     "StockRequest",
@@ -99,6 +101,7 @@ __all__ = [
     "movements_for_key",
     "purchase_receipts_post",
     "receipt_line",
+    "receipts_revalue",
     "reservation_consume",
     "reservation_create",
     "reservation_release",
@@ -111,6 +114,8 @@ __all__ = [
     "stock_scrap",
     "stock_supplier_return",
     "stock_transfer",
+    "stock_write_down",
     "transfer_arrive",
     "transfer_ship",
+    "value_entry_reverse",
 ]

@@ -23,8 +23,9 @@ from ..models import (
 )
 from .batches import StockRequest, requests_post
 from .errors import AlreadyReversed, InvalidMovement, _fmt
-from .lines import MovementLine, _quantity, _require_reason, _virtual
+from .lines import MovementLine, _quantity, _require_reason, _virtual, reversal_line
 from .posting import movement_post, movements_for_key
+from .revaluation import value_entry_reverse
 
 
 def _one(movements: list[Movement]) -> Movement:
@@ -144,8 +145,10 @@ def stock_supplier_return(
     reference_id: str = "",
     reference_line: str = "",
     note: str = "",
+    returns: Movement | None = None,
 ) -> list[Movement]:
-    """Send stock back to the supplier (costed like an issue)."""
+    """Send stock back to the supplier: costed like an issue, or, naming the receipt it
+    ``returns``, at that receipt's own cost (docs/ledger.md, "Valuation")."""
     request = StockRequest(
         kind=MovementKind.SUPPLIER_RETURN,
         item=item,
@@ -158,6 +161,7 @@ def stock_supplier_return(
         reference_line=reference_line,
         note=note,
         pick=True,
+        origin=returns,
     )
     return requests_post([request], actor=actor, idempotency_key=idempotency_key, occurred_at=occurred_at)
 
@@ -178,8 +182,10 @@ def stock_customer_return(
     reference_id: str = "",
     reference_line: str = "",
     note: str = "",
+    returns: Movement | None = None,
 ) -> Movement:
-    """Take back stock a customer returned, at ``unit_cost`` (default: the current cost)."""
+    """Take back stock a customer returned, at ``unit_cost`` (default: the current cost), or,
+    naming the issue it ``returns``, at that issue's own (corrected) cost."""
     request = StockRequest(
         kind=MovementKind.CUSTOMER_RETURN,
         item=item,
@@ -193,6 +199,7 @@ def stock_customer_return(
         reference_id=reference_id,
         reference_line=reference_line,
         note=note,
+        origin=returns,
     )
     return _one(requests_post([request], actor=actor, idempotency_key=idempotency_key, occurred_at=occurred_at))
 
@@ -383,24 +390,23 @@ def movement_reverse(
         .select_related("item", "lot", "source__warehouse", "destination__warehouse")
         .get(pk=movement.pk)
     )
+    if original.quantity == 0:  # a value-only entry
+        return value_entry_reverse(original=original, actor=actor, reason=reason, occurred_at=occurred_at)
     if original.kind == MovementKind.REVERSAL:
         raise InvalidMovement(f"Movement #{original.pk} is itself a reversal; post the movement again instead.")
     if Movement.objects.filter(reverses=original).exists():
         raise AlreadyReversed(f"Movement #{original.pk} has already been reversed.")
+    named_by = list(
+        Movement.objects.filter(origin=original, reversed_by__isnull=True)
+        .exclude(kind__in=[MovementKind.COST_CORRECTION, MovementKind.REVERSAL])
+        .values_list("pk", flat=True)
+    )
+    if named_by:
+        listed = ", ".join(f"#{pk}" for pk in named_by)
+        raise InvalidMovement(
+            f"Movement #{original.pk} has returns or value entries naming it ({listed}); reverse those first."
+        )
     if original.reference_type == "stock.shipment" and shipment_arrived_quantity(original) > 0:
         raise InvalidMovement(f"Shipment #{original.pk} has arrivals; reverse those first.")
-    line = MovementLine(
-        item=original.item,
-        quantity=original.quantity,
-        source=original.destination,
-        destination=original.source,
-        kind=MovementKind.REVERSAL,
-        lot=original.lot,
-        reason_code=original.reason_code,
-        note=reason,
-        reference_type=original.reference_type,
-        reference_id=original.reference_id,
-        reference_line=original.reference_line,
-        reverses=original,
-    )
+    line = reversal_line(original, reason)
     return _one(movement_post(lines=line, actor=actor, idempotency_key=idempotency_key, occurred_at=occurred_at))

@@ -37,7 +37,7 @@ from .actions import stock_adjust, stock_scrap
 from .batches import StockRequest, _request_line
 from .costing import _current_unit_cost
 from .errors import InsufficientStock, InvalidMovement, _fmt
-from .lines import _quantity, _require_reason, _validate_line
+from .lines import _approval_limits, _quantity, _require_reason, _validate_line
 from .lots import _existing_lot
 from .posting import movements_for_key
 
@@ -52,13 +52,6 @@ class AdjustmentOutcome:
     @property
     def waiting(self) -> bool:
         return self.request is not None and not self.movements
-
-
-def _approval_limits() -> tuple[Decimal, Decimal]:
-    return (
-        Decimal(str(getattr(settings, "STOCK_ADJUSTMENT_APPROVAL_QUANTITY", "10"))),
-        Decimal(str(getattr(settings, "STOCK_ADJUSTMENT_APPROVAL_VALUE", "100"))),
-    )
 
 
 def adjustment_unit_cost(*, item: Item, warehouse: Warehouse) -> Decimal:

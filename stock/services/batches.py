@@ -73,6 +73,7 @@ class StockRequest:
     pick: bool = False
     to_warehouse: Warehouse | None = None
     rounds_off: bool = False
+    origin: Movement | None = None  # supplier return: its receipt; customer return: its issue
 
 
 def _request_warehouses(request: StockRequest) -> list[Warehouse]:
@@ -147,6 +148,7 @@ def _request_line(request: StockRequest, when: datetime) -> MovementLine:
         unit_cost: Decimal | None = None,
         reason_code: str = "",
         rounds_off: bool = False,
+        origin: Movement | None = None,
     ) -> MovementLine:
         """A line of this request: its item, kind, note and reference, with the given movement."""
         return MovementLine(
@@ -159,6 +161,7 @@ def _request_line(request: StockRequest, when: datetime) -> MovementLine:
             unit_cost=unit_cost,
             reason_code=reason_code,
             rounds_off=rounds_off,
+            origin=origin,
             note=request.note,
             reference_type=request.reference_type,
             reference_id=request.reference_id,
@@ -192,6 +195,7 @@ def _request_line(request: StockRequest, when: datetime) -> MovementLine:
             destination=_virtual(OUTGOING[kind]),
             lot=_existing_lot(item, request.lot),
             reason_code=reason_code,
+            origin=request.origin,
         )
     if kind == MovementKind.TRANSFER and request.destination is None and request.to_warehouse is not None:
         return _shipment_line(request, need(request.source, "source"))
@@ -235,6 +239,7 @@ def _request_line(request: StockRequest, when: datetime) -> MovementLine:
             lot=_resolve_lot(item, request.lot, request.expiry_date, received_on=receipt_date(when)),
             unit_cost=request.unit_cost,
             reason_code=request.reason_code,
+            origin=request.origin,
         )
     raise InvalidMovement(f"A {kind!r} cannot be requested in a batch.")
 
@@ -333,6 +338,7 @@ def _pick_lines(pick: _Pick, taken: dict[LevelKey, Decimal]) -> list[MovementLin
             reference_type=request.reference_type,
             reference_id=request.reference_id,
             reference_line=request.reference_line,
+            origin=request.origin,
         )
         for location, lot, take in plan
     ]

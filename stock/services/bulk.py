@@ -36,8 +36,8 @@ from catalog.models import LocationKind, ValuationMethod
 from common.actors import Actor
 
 from ..models import MONEY_STEP, CostLayer, ItemValuation, Movement, StockLevel
-from .costing import _average_take, _current_unit_cost
-from .errors import InsufficientStock
+from .costing import _average_share, _current_unit_cost
+from .errors import InsufficientStock, _Declined
 from .lines import LevelKey, MovementLine, ValuationKey, _level_policy
 from .locks import _level_order, _mark_saved, _movement, _number
 
@@ -51,16 +51,12 @@ _OUTBOUND_DESTINATIONS = frozenset(
 )
 
 
-class _Declined(Exception):
-    """The set path does not handle this batch: roll back what it did and post it with ``_post``."""
-
-
 def _set_handles(line: MovementLine) -> bool:
     """Is ``line`` one the set path posts, reversing nothing and consuming no reservation:
     stock coming into an internal location from a supplier, a customer or the loss/gain
     location, or stock of a moving-average item leaving an internal location for a customer,
     scrap, the loss/gain location or a supplier?"""
-    if line.reverses is not None or line.reserved:
+    if line.reverses is not None or line.origin is not None or line.reserved:
         return False
     if line.destination.is_internal:
         return line.source.kind in _INBOUND_SOURCES
@@ -224,7 +220,7 @@ def _post_set(
         if not line.destination.is_internal:  # out of the pool at its average (``costing._average_take``)
             if valuation.quantity < line.quantity:  # it would go negative: costing's rule, ``_post``'s path
                 raise _Declined("a pool would go negative")
-            cost = _average_take(line.quantity, valuation, line.item)
+            cost = _average_share(line.quantity, valuation)
             valuation.quantity -= line.quantity
             valuation.value -= cost
             costs.append(cost)
@@ -303,10 +299,11 @@ def _post_set(
 
 def _decline_unhandled(lines: list[MovementLine], valuations: dict[ValuationKey, ItemValuation]) -> None:
     """Raise ``_Declined`` (under the locks, which guard what is read) for a negative pool or
-    an open negative FIFO layer."""
+    an open negative cost layer: a FIFO layer or, under either method, a shortfall not yet
+    settled (``costing``'s negative-stock rule alone prices those)."""
     if any(valuation.quantity < 0 for valuation in valuations.values()):
         raise _Declined("a valuation pool is negative")
-    fifo = sorted({_pool(line) for line in lines if line.item.valuation_method == ValuationMethod.FIFO})
+    fifo = sorted({_pool(line) for line in lines})
     if fifo:
         with connection.cursor() as cursor:
             cursor.execute(
@@ -316,7 +313,7 @@ def _decline_unhandled(lines: list[MovementLine], valuations: dict[ValuationKey,
                 [[item for item, _ in fifo], [warehouse for _, warehouse in fifo]],
             )
             if cursor.fetchone()[0]:
-                raise _Declined("an open negative FIFO layer")
+                raise _Declined("an open negative cost layer")
 
 
 def _refuse_short(

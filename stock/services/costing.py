@@ -1,15 +1,27 @@
 """Valuation: the cost each line takes out of or brings into a warehouse (moving average or
 FIFO layers), staged under the valuation locks before anything is inserted, and saved after
-the movements exist."""
+the movements exist.
+
+The rules (docs/ledger.md, "Valuation", one sentence each there):
+- what goes out beyond the stock (negative stock allowed) goes out at an estimated cost (the
+  current unit cost, else the item's standard cost) and leaves a shortfall layer;
+- whatever comes in while a pool is short settles its oldest shortfalls first at its own unit
+  cost; each settled shortfall's estimated cost minus that actual cost is a cost correction
+  (a value-only movement) against the goods that went out, naming the movement it corrects;
+- a receipt reversed, or returned to the supplier naming it, goes out at its own cost; a
+  customer return naming its issue comes back at the issue's (corrected) cost; under moving
+  average what that leaves of the pool is corrected against cost of goods sold so that no value
+  stays on zero stock and no unit cost turns negative.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from django.utils import timezone
 
-from catalog.models import Item, ValuationMethod
+from catalog.models import Item, LocationKind, ValuationMethod
 
 from ..models import (
     MONEY_STEP,
@@ -18,29 +30,50 @@ from ..models import (
     CostLayerConsumption,
     ItemValuation,
     Movement,
+    MovementKind,
 )
 from .errors import InvalidMovement, _fmt
-from .lines import MovementLine, ValuationKey, _warehouse_of
+from .lines import MovementLine, ValuationKey, _virtual, _warehouse_of
 from .locks import _layers_save, _lock_valuations, _valuations_save
+
+# The reason code of the corrections the posting makes itself.
+SHORTFALL_SETTLED = "shortfall_settled"
+OWN_COST_RESIDUE = "own_cost_residue"
+AUTOMATIC_CORRECTIONS = (SHORTFALL_SETTLED, OWN_COST_RESIDUE)
 
 
 @dataclass
 class _Costing:
-    """What one line does to valuation, computed under lock before anything is inserted."""
+    """What one line does to valuation, computed under lock before anything is inserted.
+    ``corrections``: the cost corrections it causes, each a quantity-0 line whose ``origin`` is
+    the movement corrected, or None with ``origin_index`` naming an earlier line of the batch
+    (a shortfall posted in the same batch, whose movement does not exist yet)."""
 
     total_cost: Decimal = ZERO
     new_layers: list[CostLayer] = field(default_factory=list)
     consumptions: list[tuple[CostLayer, Decimal, Decimal]] = field(default_factory=list)
+    corrections: list[tuple[MovementLine, int | None]] = field(default_factory=list)
+
+
+@dataclass
+class _Batch:
+    """The state shared by the lines of one batch: open FIFO layers and shortfalls per pool
+    (each loaded once, new ones added as lines create them), and the line being costed."""
+
+    layers: dict[ValuationKey, list[CostLayer]] = field(default_factory=dict)
+    shortfalls: dict[ValuationKey, list[CostLayer]] = field(default_factory=dict)
+    index: int = 0
+    origins: dict[int, tuple[int, MovementLine]] = field(default_factory=dict)  # id(layer) -> (line no., line)
 
 
 def _cost_lines(lines: list[MovementLine], *, create_missing: bool = True) -> list[_Costing]:
-    """Price every line and stage its effect on valuation (quantities, values, FIFO layers).
+    """Price every line and stage its effect on valuation (quantities, values, FIFO layers,
+    shortfalls and the cost corrections settling them).
 
     A line that crosses a warehouse boundary takes its cost out of the source warehouse
-    (moving average or FIFO) and brings the same cost into the destination warehouse; stock
-    arriving from a virtual location brings ``unit_cost`` (or the current cost). A reversal
-    mirrors the cost of the movement it reverses exactly. Lines inside one warehouse change no
-    value; they record quantity x the average cost for information.
+    (``_take``) and brings the same cost into the destination warehouse (``_bring``); stock
+    arriving from a virtual location brings ``unit_cost`` (or the current cost). Lines inside
+    one warehouse change no value; they record quantity x the average cost for information.
     """
     keys: set[ValuationKey] = set()
     for line in lines:
@@ -49,9 +82,10 @@ def _cost_lines(lines: list[MovementLine], *, create_missing: bool = True) -> li
             if wh is not None:
                 keys.add((line.item.pk, wh))
     valuations = _lock_valuations(keys, create_missing=create_missing)
-    layer_cache: dict[ValuationKey, list[CostLayer]] = {}
+    batch = _Batch()
     costings: list[_Costing] = []
-    for line in lines:
+    for index, line in enumerate(lines):
+        batch.index = index
         costing = _Costing()
         source_wh, destination_wh = _warehouse_of(line.source), _warehouse_of(line.destination)
         fifo = line.item.valuation_method == ValuationMethod.FIFO
@@ -67,40 +101,9 @@ def _cost_lines(lines: list[MovementLine], *, create_missing: bool = True) -> li
             continue
         cost: Decimal | None = None
         if source_wh is not None:
-            valuation = valuations[(line.item.pk, source_wh)]
-            if line.reverses is not None:
-                cost = _reverse_incoming(line, valuation, fifo, costing)
-            elif fifo:
-                cost = _fifo_take(line, valuation, layer_cache, costing)
-            else:
-                cost = _average_take(line.quantity, valuation, line.item)
-            valuation.quantity -= line.quantity
-            valuation.value -= cost
+            cost = _take(line, valuations[(line.item.pk, source_wh)], fifo, batch, costing)
         if destination_wh is not None:
-            valuation = valuations[(line.item.pk, destination_wh)]
-            if line.reverses is not None:
-                cost = _reverse_outgoing(line, valuation, fifo, costing, cost)
-            else:
-                if cost is None and line.total_cost is not None:
-                    cost = line.total_cost
-                if cost is None:
-                    unit = line.unit_cost if line.unit_cost is not None else _current_unit_cost(valuation, line.item)
-                    cost = (line.quantity * unit).quantize(MONEY_STEP)
-                if fifo:
-                    costing.new_layers.append(
-                        CostLayer(
-                            item=line.item,
-                            warehouse_id=destination_wh,
-                            received_at=timezone.now(),
-                            unit_cost=(cost / line.quantity).quantize(MONEY_STEP),
-                            quantity=line.quantity,
-                            remaining_quantity=line.quantity,
-                            remaining_value=cost,
-                        )
-                    )
-            valuation.quantity += line.quantity
-            valuation.value += cost
-            valuation.last_unit_cost = (cost / line.quantity).quantize(MONEY_STEP)
+            cost = _bring(line, valuations[(line.item.pk, destination_wh)], fifo, batch, costing, cost)
         if cost is None:  # between two virtual locations: no warehouse value changes
             cost = (
                 line.reverses.total_cost
@@ -120,37 +123,100 @@ def _current_unit_cost(valuation: ItemValuation, item: Item) -> Decimal:
     return valuation.last_unit_cost or item.standard_cost
 
 
-def _average_take(quantity: Decimal, valuation: ItemValuation, item: Item) -> Decimal:
-    """Cost of taking ``quantity`` out of a moving-average pool. Taking all that is there takes
-    the whole value, so no rounding residue ever stays behind."""
-    in_stock = min(quantity, max(valuation.quantity, ZERO))
-    if in_stock == valuation.quantity and in_stock > 0:
-        cost = valuation.value
-    elif in_stock > 0:
-        cost = (valuation.value * in_stock / valuation.quantity).quantize(MONEY_STEP)
+def _own(line: MovementLine) -> Movement | None:
+    """The incoming movement whose own cost this outgoing line takes back out: the one it
+    reverses, or the receipt a supplier return names."""
+    if line.reverses is not None:
+        return line.reverses
+    return line.origin if line.kind == MovementKind.SUPPLIER_RETURN else None
+
+
+def _take(line: MovementLine, valuation: ItemValuation, fifo: bool, batch: _Batch, costing: _Costing) -> Decimal:
+    """Take the line's quantity out of the pool and return the cost it carries out."""
+    own = _own(line)
+    if own is not None:
+        cost = _take_own(line, own, valuation, fifo, batch, costing)
+    elif fifo:
+        cost = _fifo_take(line, valuation, batch, costing)
     else:
-        cost = ZERO
-    beyond = quantity - in_stock  # only where negative stock is allowed
-    if beyond > 0:
-        cost += (beyond * _current_unit_cost(valuation, item)).quantize(MONEY_STEP)
+        cost = _average_take(line, valuation, batch, costing)
+    valuation.quantity -= line.quantity
+    valuation.value -= cost
+    if own is not None and not fifo:
+        _correct_residue(line, own, valuation, batch, costing)
     return cost
 
 
-def _open_layers(key: ValuationKey, cache: dict[ValuationKey, list[CostLayer]]) -> list[CostLayer]:
-    if key not in cache:
-        cache[key] = list(
+def _average_take(line: MovementLine, valuation: ItemValuation, batch: _Batch, costing: _Costing) -> Decimal:
+    """Cost of taking the line out of a moving-average pool. Taking all that is there takes
+    the whole value, so no rounding residue ever stays behind; beyond it (negative stock
+    allowed) the estimate leaves a shortfall."""
+    quantity = line.quantity
+    in_stock = min(quantity, max(valuation.quantity, ZERO))
+    cost = _average_share(in_stock, valuation)
+    beyond = quantity - in_stock
+    if beyond > 0:
+        cost += _shortfall(line, valuation, beyond, _current_unit_cost(valuation, line.item), batch, costing)
+    return cost
+
+
+def _average_share(quantity: Decimal, valuation: ItemValuation) -> Decimal:
+    """Cost of taking ``quantity`` (at most what the pool holds) out of a moving-average pool:
+    its share of the pool's value, or the whole value when all of it goes, so no rounding
+    residue ever stays behind. The set path (``bulk.py``) prices its takes with it too."""
+    if quantity == valuation.quantity and quantity > 0:
+        return valuation.value
+    if quantity > 0:
+        return (valuation.value * quantity / valuation.quantity).quantize(MONEY_STEP)
+    return ZERO
+
+
+def _open_layers(key: ValuationKey, batch: _Batch) -> list[CostLayer]:
+    if key not in batch.layers:
+        batch.layers[key] = list(
             CostLayer.objects.filter(item_id=key[0], warehouse_id=key[1], remaining_quantity__gt=0).order_by(
                 "received_at", "id"
             )
         )
-    return cache[key]
+    return batch.layers[key]
 
 
-def _fifo_take(line: MovementLine, valuation: ItemValuation, cache: dict, costing: _Costing) -> Decimal:
-    """Consume the oldest layers; beyond them (negative stock allowed) record a negative layer."""
+def _shortfalls(key: ValuationKey, batch: _Batch) -> list[CostLayer]:
+    """The pool's open shortfalls, oldest first (with the movements that caused them)."""
+    if key not in batch.shortfalls:
+        batch.shortfalls[key] = list(
+            CostLayer.objects.filter(item_id=key[0], warehouse_id=key[1], remaining_quantity__lt=0)
+            .select_related("movement__source", "movement__destination", "movement__lot")
+            .order_by("received_at", "id")
+        )
+    return batch.shortfalls[key]
+
+
+def _shortfall(
+    line: MovementLine, valuation: ItemValuation, need: Decimal, unit: Decimal, batch: _Batch, costing: _Costing
+) -> Decimal:
+    """Record ``need`` taken beyond the stock at the estimated ``unit`` cost; return its value."""
+    value = (need * unit).quantize(MONEY_STEP)
+    layer = CostLayer(
+        item=line.item,
+        warehouse_id=valuation.warehouse_id,
+        received_at=timezone.now(),
+        unit_cost=unit,
+        quantity=ZERO,
+        remaining_quantity=-need,
+        remaining_value=-value,
+    )
+    costing.new_layers.append(layer)
+    batch.origins[id(layer)] = (batch.index, line)
+    _shortfalls((line.item.pk, valuation.warehouse_id), batch).append(layer)
+    return value
+
+
+def _fifo_take(line: MovementLine, valuation: ItemValuation, batch: _Batch, costing: _Costing) -> Decimal:
+    """Consume the oldest layers; beyond them (negative stock allowed) record a shortfall."""
     need, cost = line.quantity, ZERO
     last_unit = _current_unit_cost(valuation, line.item)
-    for layer in _open_layers((line.item.pk, valuation.warehouse_id), cache):
+    for layer in _open_layers((line.item.pk, valuation.warehouse_id), batch):
         if need == 0:
             break
         if layer.remaining_quantity <= 0:
@@ -166,80 +232,272 @@ def _fifo_take(line: MovementLine, valuation: ItemValuation, cache: dict, costin
         need -= take
         last_unit = layer.unit_cost
     if need > 0:
-        value = (need * last_unit).quantize(MONEY_STEP)
-        costing.new_layers.append(
-            CostLayer(
-                item=line.item,
-                warehouse_id=valuation.warehouse_id,
-                received_at=timezone.now(),
-                unit_cost=last_unit,
-                quantity=ZERO,
-                remaining_quantity=-need,
-                remaining_value=-value,
-            )
-        )
-        cost += value
+        cost += _shortfall(line, valuation, need, last_unit, batch, costing)
     return cost
 
 
-def _reverse_incoming(line: MovementLine, valuation: ItemValuation, fifo: bool, costing: _Costing) -> Decimal:
-    """Reversing a movement that brought stock into this warehouse takes the stock back out.
-    Under FIFO it takes exactly what it brought: the quantity and value from its own layer.
-    Under moving average the pool has mixed since, so it takes the quantity at the current
-    average cost, like any issue: taking the original cost out instead could leave value with
-    no stock, or a negative value, once later issues had spread that cost."""
-    original = line.reverses
-    assert original is not None
+def _actual_cost(movement: Movement) -> Decimal:
+    """A movement's cost with the value-only entries that name it: landed costs and price
+    differences raise what a receipt cost; a cost correction settling an issue's shortfall gave
+    value back to the stock, so the issue cost that much less."""
+    follow_ups = sum(Movement.objects.filter(origin=movement, quantity=0).values_list("total_cost", flat=True), ZERO)
+    incoming = not movement.source.is_internal
+    return movement.total_cost + follow_ups if incoming else movement.total_cost - follow_ups
+
+
+def _returned(movement: Movement, kind: str) -> tuple[Decimal, Decimal]:
+    """Quantity and value already returned (movements of ``kind`` naming ``movement``)."""
+    rows = Movement.objects.filter(origin=movement, kind=kind).values_list("quantity", "total_cost")
+    return sum((q for q, _ in rows), ZERO), sum((v for _, v in rows), ZERO)
+
+
+def _share(quantity: Decimal, of: Movement, kind: str) -> Decimal:
+    """The own cost of ``quantity`` of movement ``of`` returned by a movement of ``kind``
+    (a reversal: all of it); the last part returned takes what is left, so no cent is lost."""
+    if kind == MovementKind.REVERSAL:
+        return of.total_cost  # undoes the movement itself; its value-only entries are reversed on their own
+    total = _actual_cost(of)
+    done_quantity, done_value = _returned(of, kind)
+    if quantity > of.quantity - done_quantity:
+        raise InvalidMovement(
+            f"Only {_fmt(of.quantity - done_quantity)} of the {_fmt(of.quantity)} {of.item.sku} of movement "
+            f"#{of.pk} are left to return; asked {_fmt(quantity)}."
+        )
+    if quantity == of.quantity - done_quantity:
+        return total - done_value
+    return (quantity * total / of.quantity).quantize(MONEY_STEP)
+
+
+def _take_own(
+    line: MovementLine, own: Movement, valuation: ItemValuation, fifo: bool, batch: _Batch, costing: _Costing
+) -> Decimal:
+    """Take out what ``own`` brought into this warehouse at its own cost. Under FIFO, from its
+    own layer (refused when that stock was already used). Under moving average, its own cost;
+    beyond the stock (negative allowed) a shortfall at its unit cost (``_correct_residue``
+    then keeps the pool honest)."""
     if fifo:
         layer = (
-            CostLayer.objects.filter(movement=original, warehouse_id=valuation.warehouse_id, quantity__gt=0)
+            CostLayer.objects.filter(movement=own, warehouse_id=valuation.warehouse_id, quantity__gt=0)
             .select_for_update()
             .first()
         )
         if layer is None or layer.remaining_quantity < line.quantity:
             left = layer.remaining_quantity if layer else ZERO
             raise InvalidMovement(
-                f"Movement #{original.pk} cannot be reversed: only {_fmt(left)} of its {_fmt(original.quantity)} "
-                f"{original.item.sku} are still in stock at their cost; reverse what took them first."
+                f"Movement #{own.pk} cannot be taken back: only {_fmt(left)} of its {_fmt(own.quantity)} "
+                f"{own.item.sku} are still in stock at their cost; reverse or return what took them first."
             )
-        value = layer.remaining_value if layer.remaining_quantity == line.quantity else original.total_cost
+        for cached in _open_layers((line.item.pk, valuation.warehouse_id), batch):
+            if cached.pk == layer.pk:
+                layer = cached  # the batch's copy, so that both changes are saved
+        value = (
+            layer.remaining_value
+            if layer.remaining_quantity == line.quantity
+            else (line.quantity * layer.unit_cost).quantize(MONEY_STEP)
+        )
         layer.remaining_quantity -= line.quantity
         layer.remaining_value -= value
         costing.consumptions.append((layer, line.quantity, value))
         return value
-    return _average_take(line.quantity, valuation, line.item)
+    cost = _share(line.quantity, own, line.kind)
+    beyond = line.quantity - min(line.quantity, max(valuation.quantity, ZERO))
+    if beyond > 0:
+        _shortfall(line, valuation, beyond, (cost / line.quantity).quantize(MONEY_STEP), batch, costing)
+    return cost
+
+
+def _correct_residue(
+    line: MovementLine, own: Movement, valuation: ItemValuation, batch: _Batch, costing: _Costing
+) -> None:
+    """After a moving-average pool gave back a movement's own cost: zero stock keeps no value,
+    positive stock no negative value, and a short pool exactly its shortfalls; the rest is a
+    cost correction against cost of goods sold, naming ``own``."""
+    key = (line.item.pk, valuation.warehouse_id)
+    if valuation.quantity < 0:
+        target = sum((layer.remaining_value for layer in _shortfalls(key, batch)), ZERO)
+    else:
+        target = max(valuation.value, ZERO) if valuation.quantity > 0 else ZERO
+    delta = target - valuation.value
+    if delta == 0:
+        return
+    valuation.value = target
+    correction = MovementLine(
+        item=line.item,
+        quantity=ZERO,
+        source=_virtual(LocationKind.CUSTOMER),
+        destination=line.source,
+        kind=MovementKind.COST_CORRECTION,
+        lot=line.lot,
+        reason_code=OWN_COST_RESIDUE,
+        note=f"What taking back #{own.pk} at its own cost left in the pool, to cost of goods sold.",
+        reference_type="stock.movement",
+        reference_id=str(own.pk),
+        total_cost=delta,
+        origin=own,
+    )
+    costing.corrections.append((correction, None))
+
+
+def _bring(
+    line: MovementLine,
+    valuation: ItemValuation,
+    fifo: bool,
+    batch: _Batch,
+    costing: _Costing,
+    cost_out: Decimal | None,
+) -> Decimal:
+    """Bring the line into the pool and return its cost: what left the source warehouse, else
+    ``total_cost``, else the issue's own cost for a customer return naming it, else
+    ``unit_cost``, else the current cost."""
+    if line.reverses is not None:
+        cost = _reverse_outgoing(line, valuation, fifo, batch, costing, cost_out)
+    else:
+        given = cost_out if cost_out is not None else line.total_cost
+        if given is not None:
+            cost = given
+        elif line.origin is not None and line.kind == MovementKind.CUSTOMER_RETURN:
+            cost = _share(line.quantity, line.origin, line.kind)
+        else:
+            unit = line.unit_cost if line.unit_cost is not None else _current_unit_cost(valuation, line.item)
+            cost = (line.quantity * unit).quantize(MONEY_STEP)
+        _arrive(line, valuation, fifo, batch, costing, line.quantity, cost)
+    valuation.last_unit_cost = (cost / line.quantity).quantize(MONEY_STEP)
+    return cost
+
+
+def _arrive(
+    line: MovementLine,
+    valuation: ItemValuation,
+    fifo: bool,
+    batch: _Batch,
+    costing: _Costing,
+    quantity: Decimal,
+    cost: Decimal,
+) -> None:
+    """``quantity`` arrives at ``cost``: it first settles the pool's oldest shortfalls at its own
+    unit cost (each difference from their estimate a cost correction); the rest joins the pool,
+    under FIFO as a new layer."""
+    key = (line.item.pk, valuation.warehouse_id)
+    rest_quantity, rest_cost, corrected = quantity, cost, ZERO
+    if valuation.quantity < 0:
+        for short in _shortfalls(key, batch):
+            if rest_quantity == 0:
+                break
+            if short.remaining_quantity >= 0:
+                continue
+            settled = min(rest_quantity, -short.remaining_quantity)
+            estimated = (
+                -short.remaining_value
+                if settled == -short.remaining_quantity
+                else (settled * short.unit_cost).quantize(MONEY_STEP)
+            )
+            actual = rest_cost if settled == rest_quantity else (settled * cost / quantity).quantize(MONEY_STEP)
+            short.remaining_quantity += settled
+            short.remaining_value += estimated
+            costing.consumptions.append((short, -settled, -estimated))
+            rest_quantity -= settled
+            rest_cost -= actual
+            if estimated != actual:
+                costing.corrections.append(_settlement(short, estimated - actual, batch))
+                corrected += estimated - actual
+    valuation.quantity += quantity
+    valuation.value += cost + corrected
+    if fifo:
+        layer = CostLayer(
+            item=line.item,
+            warehouse_id=valuation.warehouse_id,
+            received_at=timezone.now(),
+            unit_cost=(cost / quantity).quantize(MONEY_STEP),
+            quantity=quantity,
+            remaining_quantity=rest_quantity,
+            remaining_value=rest_cost,
+        )
+        costing.new_layers.append(layer)
+        if rest_quantity > 0:
+            _open_layers(key, batch).append(layer)
+
+
+def _settlement(short: CostLayer, delta: Decimal, batch: _Batch) -> tuple[MovementLine, int | None]:
+    """The cost correction of a settled shortfall: ``delta`` (estimated minus actual cost) goes
+    back to the stock it was taken from and off the goods that left (their destination, or
+    inventory loss/gain for a transfer), naming the movement that went short."""
+    if short.pk is None:
+        index, went_short = batch.origins[id(short)]
+        origin, reference = None, ""
+    else:
+        index, went_short = None, short.movement
+        origin, reference = short.movement, str(short.movement_id)
+    gone_to = went_short.destination
+    if gone_to.is_internal or gone_to.kind == LocationKind.TRANSIT:
+        gone_to = _virtual(LocationKind.INVENTORY_ADJUSTMENT)
+    correction = MovementLine(
+        item=went_short.item,
+        quantity=ZERO,
+        source=gone_to,
+        destination=went_short.source,
+        kind=MovementKind.COST_CORRECTION,
+        lot=went_short.lot,
+        reason_code=SHORTFALL_SETTLED,
+        note="Stock taken beyond what was there, settled at the cost of what came in.",
+        reference_type="stock.movement",
+        reference_id=reference,
+        total_cost=delta,
+        origin=origin,
+    )
+    return correction, index
 
 
 def _reverse_outgoing(
-    line: MovementLine, valuation: ItemValuation, fifo: bool, costing: _Costing, cost_out: Decimal | None
+    line: MovementLine, valuation: ItemValuation, fifo: bool, batch: _Batch, costing: _Costing, cost_out: Decimal | None
 ) -> Decimal:
     """Reversing a movement that took stock out of this warehouse puts back exactly what it
-    took: its cost and, under FIFO, the quantities into the layers it consumed."""
+    took, at its cost: its own shortfall is cancelled (refused once receipts settled part of
+    it: return the goods naming it instead), and the rest goes back into the FIFO layers it
+    consumed, or, while other shortfalls are open, arrives like any stock (settling them)."""
     original = line.reverses
     assert original is not None
-    if fifo:
-        consumptions = list(
-            CostLayerConsumption.objects.filter(
-                movement=original, layer__warehouse_id=valuation.warehouse_id
-            ).select_related("layer")
+    cost = original.total_cost if cost_out is None else cost_out
+    key = (line.item.pk, valuation.warehouse_id)
+    short = next((layer for layer in _shortfalls(key, batch) if layer.movement_id == original.pk), None)
+    settled = CostLayerConsumption.objects.filter(
+        layer__movement=original, layer__warehouse_id=valuation.warehouse_id, layer__quantity=0
+    ).exists()
+    if settled or (short is None and _went_short(original, valuation.warehouse_id)):
+        raise InvalidMovement(
+            f"Movement #{original.pk} cannot be reversed: stock received since settled what it took beyond "
+            "the stock, at its own cost; post a return naming it instead."
         )
-        for consumption in consumptions:
-            layer = consumption.layer
+    short_quantity = short_value = ZERO
+    if short is not None:
+        short_quantity, short_value = -short.remaining_quantity, -short.remaining_value
+        short.remaining_quantity = short.remaining_value = ZERO
+        costing.consumptions.append((short, -short_quantity, -short_value))
+        valuation.quantity += short_quantity
+        valuation.value += short_value
+    rest_quantity, rest_cost = line.quantity - short_quantity, cost - short_value
+    if rest_quantity <= 0:
+        return cost
+    if valuation.quantity < 0:
+        _arrive(line, valuation, fifo, batch, costing, rest_quantity, rest_cost)
+        return cost
+    if fifo:
+        for consumption in CostLayerConsumption.objects.filter(
+            movement=original, layer__warehouse_id=valuation.warehouse_id, quantity__gt=0
+        ).select_related("layer"):
+            layer = next(
+                (cached for cached in _open_layers(key, batch) if cached.pk == consumption.layer_id),
+                consumption.layer,
+            )
             layer.remaining_quantity += consumption.quantity
             layer.remaining_value += consumption.value
             costing.consumptions.append((layer, -consumption.quantity, -consumption.value))
-        restored = sum((c.value for c in consumptions), ZERO)
-        shortfall = original.total_cost - restored
-        taken = original.quantity - sum((c.quantity for c in consumptions), ZERO)
-        if taken > 0:  # the original went beyond the layers: give the negative layer back
-            negative = CostLayer.objects.filter(
-                movement=original, warehouse_id=valuation.warehouse_id, quantity=0
-            ).first()
-            if negative is not None:
-                negative.remaining_quantity += taken
-                negative.remaining_value += shortfall
-                costing.consumptions.append((negative, -taken, -shortfall))
-    return original.total_cost if cost_out is None else cost_out
+    valuation.quantity += rest_quantity
+    valuation.value += rest_cost
+    return cost
+
+
+def _went_short(movement: Movement, warehouse_id: int) -> bool:
+    return CostLayer.objects.filter(movement=movement, warehouse_id=warehouse_id, quantity=0).exists()
 
 
 def _save_costings(movements: list[Movement], costings: list[_Costing]) -> None:
@@ -250,13 +508,27 @@ def _save_costings(movements: list[Movement], costings: list[_Costing]) -> None:
             layer.received_at = movement.occurred_at
             new_layers.append(layer)
         for layer, quantity, value in costing.consumptions:
-            touched[layer.pk] = layer
+            if layer.pk is not None:
+                touched[layer.pk] = layer
             consumption_rows.append(
                 CostLayerConsumption(movement=movement, layer=layer, quantity=quantity, value=value)
             )
-    if touched:
-        _layers_save(touched.values())
     if new_layers:
         CostLayer.objects.bulk_create(new_layers)
+    if touched:
+        _layers_save(touched.values())
     if consumption_rows:
         CostLayerConsumption.objects.bulk_create(consumption_rows)
+
+
+def _corrections(movements: list[Movement], costings: list[_Costing]) -> list[MovementLine]:
+    """The cost corrections of a batch, each naming the movement it corrects (one posted in
+    this batch is known by its line number until it exists)."""
+    found = []
+    for costing in costings:
+        for correction, index in costing.corrections:
+            if index is not None:
+                origin = movements[index]
+                correction = replace(correction, origin=origin, reference_id=str(origin.pk))
+            found.append(correction)
+    return found

@@ -101,3 +101,9 @@ class QuantityFinerThanUnit(InvalidMovement):
             quantity=problem.quantity,
         )
         self.problem = problem
+
+
+class _Declined(Exception):  # noqa: N818 - a signal between the posting paths, never shown
+    """A fast path (the PL/pgSQL function, ``function.py``; the set path, ``bulk.py``) does not
+    handle this posting and has written nothing (its savepoint rolled back): ``posting._post``,
+    the reference path, posts it instead."""

@@ -18,7 +18,7 @@ from catalog.models import ValuationMethod
 from common.actors import Actor
 
 from ..models import Movement
-from .errors import InsufficientStock
+from .errors import InsufficientStock, _Declined
 from .lines import MovementLine, _level_policy, _warehouse_of
 from .locks import _mark_saved, _movement
 
@@ -26,6 +26,8 @@ from .locks import _mark_saved, _movement
 # a level or valuation row is missing (call again, creating rows first).
 _SQLSTATE_INSUFFICIENT = "IV001"
 _SQLSTATE_MISSING_ROWS = "IV002"
+# The line would make a valuation pool short or settles one: only the Python path does that.
+_SQLSTATE_DECLINED = "IV003"
 _POST_LINE = "SELECT * FROM stock_post_line(" + ", ".join(["%s"] * 26) + ")"
 
 
@@ -38,10 +40,12 @@ def _posts_in_database(lines: list[MovementLine]) -> bool:
     0006)? On PostgreSQL, one line that reverses nothing: the function writes exactly what
     ``_post`` would, in one statement instead of seven or more (tests/stock/test_posting_function.py
     posts the same sequences both ways and compares every row). Batches and reversals take the
-    Python path."""
+    Python path, and so do returns naming their movement; the function itself declines a line
+    that makes a valuation pool short or fills a short one (``_Declined``)."""
     return (
         len(lines) == 1
         and lines[0].reverses is None
+        and lines[0].origin is None
         and connection.vendor == "postgresql"
         and settings.STOCK_POSTING_FUNCTION
     )
@@ -55,7 +59,8 @@ def _post_line_in_database(
     a row is missing the call fails, which releases its locks, and runs again creating the
     missing rows before any lock) and either writes everything or nothing. Outside a
     transaction the statement is its own transaction (no BEGIN and COMMIT round trips); inside
-    one it runs in a savepoint, so a refusal leaves the caller's transaction usable."""
+    one it runs in a savepoint, so a refusal leaves the caller's transaction usable. Raises
+    ``_Declined`` (nothing written) for a line only ``_post`` values."""
     source, destination = line.source, line.destination
     batch, posted_at = uuid.uuid4(), timezone.now()
     params: list[Any] = [
@@ -99,6 +104,8 @@ def _post_line_in_database(
                 raise
             movement_id, unit_cost, total_cost = call(create_missing=True)
     except DatabaseError as exc:
+        if _sqlstate(exc) == _SQLSTATE_DECLINED:
+            raise _Declined from None
         if _sqlstate(exc) != _SQLSTATE_INSUFFICIENT:
             raise
         available = Decimal(exc.__cause__.diag.message_detail)  # type: ignore[union-attr]  # psycopg's error

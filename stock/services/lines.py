@@ -78,6 +78,7 @@ class MovementLine:
     reverses: Movement | None = None
     total_cost: Decimal | None = None
     rounds_off: bool = False  # an adjustment bringing old stock finer than its unit to a countable level
+    origin: Movement | None = None  # the receipt a supplier return, or the issue a customer return, gives back
 
 
 def _quantity(value: object, what: str = "quantity") -> Decimal:
@@ -205,6 +206,8 @@ def _validate_line(line: MovementLine) -> MovementLine:
         and expiry < timezone.localdate()
     ):
         raise InvalidMovement(f"Lot {line.lot.code} of {item.sku} expired on {expiry}: it cannot be sold; scrap it.")
+    if line.origin is not None:
+        _origin_check(line)
     unit_cost = None if line.unit_cost is None else _money(line.unit_cost)
     total_cost = None if line.total_cost is None else _money(line.total_cost, "total cost")
     if (
@@ -215,6 +218,63 @@ def _validate_line(line: MovementLine) -> MovementLine:
     ):
         return line  # already Decimals (the usual case): no copy
     return replace(line, quantity=quantity, reserved=reserved, unit_cost=unit_cost, total_cost=total_cost)
+
+
+def reversal_line(original: Movement, note: str) -> MovementLine:
+    """The ONE builder of a reversal: the same item, lot and quantity from the original's
+    destination back to its source; a value-only entry (quantity 0) keeps its sides and takes
+    the opposite ``total_cost`` (and names what the original named)."""
+    value_only = original.quantity == 0
+    return MovementLine(
+        item=original.item,
+        quantity=original.quantity,
+        source=original.source if value_only else original.destination,
+        destination=original.destination if value_only else original.source,
+        kind=MovementKind.REVERSAL,
+        lot=original.lot,
+        reason_code=original.reason_code,
+        note=note,
+        reference_type=original.reference_type,
+        reference_id=original.reference_id,
+        reference_line=original.reference_line,
+        reverses=original,
+        origin=original.origin if value_only else None,
+        total_cost=-original.total_cost if value_only else None,
+    )
+
+
+# A return may name the movement it gives back: (its kind, the kind it names, the side of the
+# named movement that must be in the return's warehouse).
+RETURNS_NAME = {
+    MovementKind.SUPPLIER_RETURN: (MovementKind.RECEIPT, "destination"),
+    MovementKind.CUSTOMER_RETURN: (MovementKind.ISSUE, "source"),
+}
+
+
+def _origin_check(line: MovementLine) -> None:
+    """A supplier return names a receipt of the same item into its warehouse, a customer return
+    an issue of the same item (from any warehouse); nothing else names a movement."""
+    origin = line.origin
+    assert origin is not None
+    if line.kind not in RETURNS_NAME:
+        raise InvalidMovement(f"A {MovementKind(line.kind).label.lower()} cannot name a movement it returns.")
+    named_kind, side = RETURNS_NAME[MovementKind(line.kind)]
+    here = line.source if line.kind == MovementKind.SUPPLIER_RETURN else line.destination
+    if origin.item_id != line.item.pk or origin.kind != named_kind:
+        raise InvalidMovement(
+            f"A {MovementKind(line.kind).label.lower()} of {line.item.sku} names a "
+            f"{MovementKind(named_kind).label.lower()} of {line.item.sku}; #{origin.pk} is not one."
+        )
+    if line.kind == MovementKind.SUPPLIER_RETURN and getattr(origin, side).warehouse_id != here.warehouse_id:
+        raise InvalidMovement(f"Receipt #{origin.pk} went into another warehouse than {here}.")
+
+
+def _approval_limits() -> tuple[Decimal, Decimal]:
+    """(quantity, value) above which scrap, adjustments and write-downs need a manager's approval."""
+    return (
+        Decimal(str(getattr(settings, "STOCK_ADJUSTMENT_APPROVAL_QUANTITY", "10"))),
+        Decimal(str(getattr(settings, "STOCK_ADJUSTMENT_APPROVAL_VALUE", "100"))),
+    )
 
 
 def _require_reason(reason_code: str, what: str) -> str:

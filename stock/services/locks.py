@@ -19,6 +19,7 @@ from common.actors import Actor
 
 from ..models import (
     QTY_STEP,
+    ZERO,
     CostLayer,
     ItemValuation,
     Movement,
@@ -140,11 +141,13 @@ def _lock_valuations(keys: Iterable[ValuationKey], *, create_missing: bool = Tru
 
 
 def _layers_save(layers: Iterable[CostLayer]) -> None:
-    """Write the remaining quantity and value of FIFO layers (locked by their valuation)."""
+    """Write the remaining quantity and value, and the unit cost (which value-only entries
+    change), of FIFO layers (locked by their valuation)."""
     with connection.cursor() as cursor:
         cursor.executemany(
-            f"UPDATE {CostLayer._meta.db_table} SET remaining_quantity = %s, remaining_value = %s WHERE id = %s",
-            [(layer.remaining_quantity, layer.remaining_value, layer.pk) for layer in layers],
+            f"UPDATE {CostLayer._meta.db_table} SET remaining_quantity = %s, remaining_value = %s, unit_cost = %s "
+            "WHERE id = %s",
+            [(layer.remaining_quantity, layer.remaining_value, layer.unit_cost, layer.pk) for layer in layers],
         )
 
 
@@ -215,6 +218,7 @@ def _movement(
         "posted_at": posted_at,
         "idempotency_key": idempotency_key,
         "reverses_id": line.reverses.pk if line.reverses is not None else None,
+        "origin_id": line.origin.pk if line.origin is not None else None,
     }
     # Positional, in field order: the fast constructor (the dict above names every value).
     movement = Movement(*[values[name] for name in _MOVEMENT_ATTNAMES])  # type: ignore[misc]
@@ -225,8 +229,37 @@ def _movement(
         destination=line.destination,
         actor=actor,
         reverses=line.reverses,
+        origin=line.origin,
     )
     return movement
+
+
+def _value_movements(
+    lines: list[MovementLine],
+    *,
+    batch: uuid.UUID,
+    start: int,
+    actor: Actor | None,
+    occurred_at: datetime,
+    posted_at: datetime,
+    idempotency_key: str | None,
+) -> list[Movement]:
+    """The (not yet saved) value-only movements of ``lines`` (quantity 0, ``total_cost`` as the
+    line says), numbered from ``start`` in ``batch``; the key goes on line 1 only."""
+    return [
+        _movement(
+            line,
+            batch=batch,
+            number=number,
+            unit_cost=ZERO,
+            total_cost=line.total_cost if line.total_cost is not None else ZERO,  # every entry names its value
+            actor=actor,
+            occurred_at=occurred_at,
+            posted_at=posted_at,
+            idempotency_key=idempotency_key if number == 1 else None,
+        )
+        for number, line in enumerate(lines, start=start)
+    ]
 
 
 _MOVEMENT_ATTNAMES = [field.attname for field in Movement._meta.concrete_fields]

@@ -25,9 +25,21 @@ from ..models import (
     Movement,
     MovementKind,
 )
-from .bulk import _Declined, _post_set, _posts_as_set, _rows_create
-from .costing import _average_take, _cost_lines, _current_unit_cost, _fifo_take, _open_layers, _save_costings
-from .errors import InsufficientStock, InvalidMovement, StockError
+from .bulk import _post_set, _posts_as_set, _rows_create
+from .costing import (
+    AUTOMATIC_CORRECTIONS,
+    _arrive,
+    _average_take,
+    _bring,
+    _corrections,
+    _cost_lines,
+    _current_unit_cost,
+    _fifo_take,
+    _open_layers,
+    _save_costings,
+    _take,
+)
+from .errors import InsufficientStock, InvalidMovement, StockError, _Declined
 from .function import _post_line_in_database, _posts_in_database
 from .lines import (
     LevelKey,
@@ -38,7 +50,15 @@ from .lines import (
     _validate_line,
     _virtual,
 )
-from .locks import _insert_movements, _levels_apply, _lock_levels, _lock_rows, _MissingRows, _movement
+from .locks import (
+    _insert_movements,
+    _levels_apply,
+    _lock_levels,
+    _lock_rows,
+    _MissingRows,
+    _movement,
+    _value_movements,
+)
 
 
 def movement_post(
@@ -118,7 +138,12 @@ def _post_movements(
         (authorize or _authorize)(actor, checked)
         when = _occurred_at(occurred_at, actor=actor, warehouses=_posting_warehouses(checked))
         if _posts_in_database(checked):
-            return [_post_line_in_database(checked[0], actor=actor, idempotency_key=idempotency_key, occurred_at=when)]
+            try:
+                return [
+                    _post_line_in_database(checked[0], actor=actor, idempotency_key=idempotency_key, occurred_at=when)
+                ]
+            except _Declined:  # a shortfall made or settled: the Python path below
+                pass
         if _posts_as_set(checked):
             try:
                 with transaction.atomic():
@@ -148,7 +173,12 @@ def movements_for_key(idempotency_key: str) -> list[Movement]:
     first = Movement.objects.filter(idempotency_key=idempotency_key).only("batch").first()
     if first is None:
         return []
-    return list(Movement.objects.filter(batch=first.batch).order_by("batch_line"))
+    # The cost corrections a posting made itself are not among what it answers.
+    return list(
+        Movement.objects.filter(batch=first.batch)
+        .exclude(kind=MovementKind.COST_CORRECTION, reason_code__in=AUTOMATIC_CORRECTIONS)
+        .order_by("batch_line")
+    )
 
 
 def _authorize(actor: Actor | None, lines: Sequence[MovementLine]) -> None:
@@ -249,6 +279,18 @@ def _post(
         for number, (line, costing) in enumerate(zip(lines, costings, strict=True), start=1)
     ]
     _insert_movements(movements)
+    if corrections := _corrections(movements, costings):  # value-only, quantity 0: no level changes
+        _insert_movements(
+            _value_movements(
+                corrections,
+                batch=batch,
+                start=len(movements) + 1,
+                actor=actor,
+                occurred_at=occurred_at,
+                posted_at=now,
+                idempotency_key=None,
+            )
+        )
     # A level still below zero after this posting was already negative (the check above
     # refuses to take one there) and is being filled: the warehouse allowed negative stock
     # when it went negative. It stays flagged until filled, and reconciliation reports it.
@@ -277,10 +319,13 @@ POSTING_FUNCTION_MIRRORS: tuple[type | Callable[..., object], ...] = (
     _levels_apply,
     _lock_rows,
     _cost_lines,
+    _take,
+    _bring,
+    _arrive,
     _current_unit_cost,
     _average_take,
     _open_layers,
     _fifo_take,
     _save_costings,
 )
-POSTING_FUNCTION_PINS = {"sql": "e2f91cf3ea4f33c0", "python": "f09a39dbbdf10739"}
+POSTING_FUNCTION_PINS = {"sql": "eb36688d613f8520", "python": "21ad132ec5233750"}

@@ -34,6 +34,7 @@ ENDPOINTS = {
     "/api/v1/reservations/": {"get", "post"},
     "/api/v1/reservations/{id}/": {"get"},
     "/api/v1/reservations/{id}/release/": {"post"},
+    "/api/v1/value-entries/": {"post"},
     "/api/v1/reservations/{id}/consume/": {"post"},
     "/api/v1/sales/": {"post"},
     "/api/v1/returns/": {"post"},

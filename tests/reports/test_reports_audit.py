@@ -21,7 +21,7 @@ from common.roles import AUDITOR, INVENTORY_MANAGER, WAREHOUSE_CLERK
 from reports.admin import csv_safe
 from reports.audit import LEDGER, MASTER_DATA, history_sources
 from stock.models import Lot, Movement
-from stock.services import stock_receive, stock_transfer
+from stock.services import receipts_revalue, stock_receive, stock_transfer
 
 pytestmark = pytest.mark.django_db
 
@@ -279,3 +279,13 @@ def test_the_page_writes_nothing(client, world):
     assert content.count('method="post"') == content.count('id="logout-form"') == 1
     assert client.post(URL, {"kind": "ledger"}).status_code == 405
     assert (Movement.objects.count(), Item.history.count(), Location.history.count()) == counts
+
+
+def test_a_value_only_entry_shows_its_value_change_and_what_it_is_about(client, world):
+    receipt = Movement.objects.get(item=world["mug"], kind="receipt")
+    receipts_revalue(
+        kind="landed_cost", shares=[(receipt, Decimal("1.5"))], reason_code="freight", actor=world["boss"]
+    )  # all 5 still on hand: +1.50 to AMS
+    newest = _entries(client, world["otto"])[0]
+    about = f"about movement #{receipt.pk} ({receipt.pk})"  # and its reference line: the receipt
+    assert newest.what == f"Posted landed cost of value +1.5 on SKU-1 into AMS/A-01-01, {about}; reason: freight"

@@ -14,7 +14,7 @@ from catalog.models import Item, Location, UnitOfMeasure, Warehouse
 from catalog.permissions import WarehouseAction
 from common.roles import AUDITOR, INVENTORY_MANAGER
 from stock.models import Movement, MovementKind, StockLevel
-from stock.services import stock_issue, stock_receive
+from stock.services import stock_issue, stock_receive, stock_write_down
 from stock.tasks import reconcile_nightly
 
 pytestmark = pytest.mark.django_db
@@ -120,3 +120,15 @@ def test_nightly_reconciliation_mails_managers_the_differences(setup, settings):
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == ["manager@example.com"]
     assert "MUG-1" in mail.outbox[0].body and "level_vs_ledger" in mail.outbox[0].body
+
+
+def test_stock_card_shows_a_write_down_with_quantity_zero_and_its_value(client, setup):
+    manager, item, _, _ = setup  # 10 @ 2.50 in, 4 out at 2.50: 6 on hand, 15.00
+    warehouse = Warehouse.objects.get()
+    entry = stock_write_down(item=item, warehouse=warehouse, amount=Decimal("3"), reason_code="scuffed", actor=manager)
+    client.force_login(manager)
+    page = client.get(reverse("admin:stock_card"), {"item": "mug-1", "warehouse": warehouse.pk})
+    last = page.context["card"]["rows"][-1]
+    assert (last.movement.pk, last.change, last.balance) == (entry.pk, Decimal(0), Decimal(6))
+    assert (last.value_change, last.value) == (Decimal("-3"), Decimal("12.0000"))  # 15.00 - 3.00
+    assert "Write-down (scuffed)" in page.content.decode()

@@ -2,21 +2,28 @@
 
 Hypothesis runs receipts (random unit costs), issues (at a bin, or FEFO over a warehouse),
 transfers (within a warehouse and between the two), scraps, adjustments (gain and loss),
-reservations (create, release, consume) and reversals of random earlier movements, for a
-moving-average item, a FIFO item and a lot-tracked item in two warehouses of two bins each.
+reservations (create, release, consume), reversals of random earlier movements, and value-only
+entries (landed costs on receipts, write-downs, and their reversals), for a moving-average item,
+a FIFO item and a lot-tracked item in three warehouses of two bins each; the third allows
+negative stock, so outgoing lines go short there and incoming ones settle the shortfalls
+(issue 14: each shortfall settled at the incoming cost, the difference a cost correction).
 
 The model holds quantities per (item, location, lot) for every location (virtual ones too),
 the reserved part, open reservations line by line and, for FIFO items, the remaining quantity
-of every cost layer. It predicts which actions the services must refuse (not enough available,
-a reversal whose stock or FIFO layer is gone, a reversal of a reversal, a second reversal). A
+of every cost layer and of every shortfall (under both methods). It predicts which actions the
+services must refuse (not enough available where stock cannot go negative, a reversal whose
+stock or FIFO layer is gone, of a movement whose shortfall was settled or that value entries
+name, a reversal of a reversal, a second reversal, a write-down beyond the value on hand). A
 refusal must leave the database exactly as it was; an accepted action must do what the model
 does. After every step the invariants compare the database with the model and run
 ``reconcile()``.
 
 Runs on PostgreSQL through a transactional test database; every example starts from empty
 ledger tables (TRUNCATE ... CASCADE; the master data stays). Environment:
-``HYPOTHESIS_LEDGER_EXAMPLES`` (default 25) and ``HYPOTHESIS_LEDGER_STEPS`` (default 30) raise
-the budget; ``HYPOTHESIS_LEDGER_SHRINK=1`` shrinks a failing sequence to a minimal one (off by
+``HYPOTHESIS_LEDGER_EXAMPLES`` (default 25) and ``HYPOTHESIS_LEDGER_STEPS`` (default 40) change
+the budget (each step checks every invariant and reconciles, about 0.2 s on a loaded machine: the
+10,000-step run is ``HYPOTHESIS_LEDGER_EXAMPLES=100 HYPOTHESIS_LEDGER_STEPS=100``, minutes);
+``HYPOTHESIS_LEDGER_SHRINK=1`` shrinks a failing sequence to a minimal one (off by
 default: each step runs a few dozen queries, so shrinking takes minutes). Pass
 ``--hypothesis-seed=N`` to replay a run. No example database is kept (``database=None``).
 
@@ -57,6 +64,7 @@ from stock.reconciliation import reconcile
 from stock.services import (
     StockError,
     movement_reverse,
+    receipts_revalue,
     reservation_consume,
     reservation_create,
     reservation_release,
@@ -65,6 +73,7 @@ from stock.services import (
     stock_receive,
     stock_scrap,
     stock_transfer,
+    stock_write_down,
 )
 
 pytestmark = [
@@ -77,7 +86,7 @@ QTY_STEP = Decimal("0.0001")
 VALUE_TOLERANCE = Decimal("0.01")  # rounding of average costs to 4 places, over a few dozen steps
 
 MAX_EXAMPLES = int(os.environ.get("HYPOTHESIS_LEDGER_EXAMPLES", "25"))
-STEPS = int(os.environ.get("HYPOTHESIS_LEDGER_STEPS", "30"))
+STEPS = int(os.environ.get("HYPOTHESIS_LEDGER_STEPS", "40"))
 # Every step runs a few dozen queries, so shrinking a failing sequence takes minutes: opt in.
 PHASES = (
     list(Phase)
@@ -92,7 +101,8 @@ VIRTUAL_LOCATIONS = [
     ("SCRAP", "Scrap", LocationKind.SCRAP),
     ("TRANSIT", "In transit", LocationKind.TRANSIT),
 ]
-WAREHOUSES = ("SMW1", "SMW2")
+WAREHOUSES = ("SMW1", "SMW2", "SMWN")
+NEGATIVE_WAREHOUSE = "SMWN"  # allows negative stock
 BINS = ("A", "B")
 ITEMS = {  # sku: (valuation method, lot-tracked)
     "SM-AVG": (ValuationMethod.MOVING_AVERAGE, False),
@@ -146,7 +156,9 @@ def _master_data() -> dict:
     bins: dict[tuple[str, str], Location] = {}
     warehouses: dict[str, Warehouse] = {}
     for code in WAREHOUSES:
-        warehouses[code], _ = Warehouse.objects.get_or_create(code=code, defaults={"name": f"Warehouse {code}"})
+        warehouses[code], _ = Warehouse.objects.get_or_create(
+            code=code, defaults={"name": f"Warehouse {code}", "allow_negative_stock": code == NEGATIVE_WAREHOUSE}
+        )
         for bin_code in BINS:
             bins[(code, bin_code)], _ = Location.objects.get_or_create(
                 warehouse=warehouses[code],
@@ -206,6 +218,14 @@ class ModelLayer:
 
 
 @dataclass
+class ModelShortfall:
+    movement_id: int
+    warehouse_id: int
+    initial: Decimal  # negative: what went out beyond the stock
+    remaining: Decimal  # rises to 0 as incoming stock settles it
+
+
+@dataclass
 class ModelMovement:
     pk: int
     item_id: int
@@ -217,6 +237,8 @@ class ModelMovement:
     reversed: bool = False
     consumed: list[tuple[ModelLayer, Decimal]] = field(default_factory=list)  # FIFO: what it took from layers
     layer: ModelLayer | None = None  # FIFO: the layer it brought into a warehouse
+    shortfall: ModelShortfall | None = None  # what it took beyond the stock (negative warehouse)
+    origin: ModelMovement | None = None  # value-only entries: the receipt they name
 
 
 @dataclass
@@ -257,6 +279,9 @@ class LedgerMachine(RuleBasedStateMachine):
         self.layers: dict[tuple[int, int], list[ModelLayer]] = defaultdict(list)  # (item_id, warehouse_id)
         self.reservations: list[ModelReservation] = []
         self.costs: dict[int, list[Decimal]] = defaultdict(list)  # unit costs brought in from outside
+        self.shortfalls: dict[tuple[int, int], list[ModelShortfall]] = defaultdict(list)  # (item_id, wh_id)
+        self.named_by: dict[int, int] = defaultdict(int)  # movement id: value entries naming it, not reversed
+        self.revalued: set[int] = set()  # items whose average may leave [lowest, highest] cost
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -268,6 +293,45 @@ class LedgerMachine(RuleBasedStateMachine):
 
     def _available(self, key: tuple) -> Decimal:
         return self.on_hand[key] - self.reserved[key]
+
+    def _refused_take(self, key: tuple, quantity: Decimal) -> bool:
+        """Does taking ``quantity`` from this level fail? Beyond what is available, unless the
+        warehouse allows negative stock and nothing there is reserved."""
+        location = self.locations[key[1]]
+        if not location.is_internal or self._available(key) >= quantity:
+            return False
+        return self.reserved[key] > 0 or not location.warehouse.allow_negative_stock
+
+    def _pool(self, item_id: int, warehouse_id: int) -> Decimal:
+        """The (item, warehouse) valuation's quantity: its internal levels."""
+        return sum(
+            (
+                quantity
+                for (i, location_id, _), quantity in self.on_hand.items()
+                if i == item_id and _warehouse_of(self.locations[location_id]) == warehouse_id
+            ),
+            ZERO,
+        )
+
+    def _go_short(self, entry: ModelMovement, warehouse_id: int, quantity: Decimal) -> None:
+        if entry.destination.is_internal:  # carries an estimated cost into another warehouse's pool
+            self.revalued.add(entry.item_id)
+        entry.shortfall = ModelShortfall(entry.pk, warehouse_id, -quantity, -quantity)
+        self.shortfalls[(entry.item_id, warehouse_id)].append(entry.shortfall)
+
+    def _arrive(self, entry: ModelMovement, warehouse_id: int, quantity: Decimal, fifo: bool) -> None:
+        """Stock arriving settles the oldest shortfalls first; the rest joins the pool (FIFO: the
+        new layer's remains)."""
+        rest = quantity
+        for shortfall in self.shortfalls[(entry.item_id, warehouse_id)]:
+            if rest == 0:
+                break
+            settled = min(rest, -shortfall.remaining)
+            shortfall.remaining += settled
+            rest -= settled
+        if fifo:
+            entry.layer = ModelLayer(entry.pk, warehouse_id, rest)
+            self.layers[(entry.item_id, warehouse_id)].append(entry.layer)
 
     def _expiry(self, code: str) -> date | None:
         days = LOT_EXPIRY_DAYS[code]
@@ -398,21 +462,26 @@ class LedgerMachine(RuleBasedStateMachine):
             destination=destination,
             kind=movement.kind,
         )
+        item = next(i for i in self.items.values() if i.pk == entry.item_id)
+        source_wh, destination_wh = _warehouse_of(source), _warehouse_of(destination)
+        fifo = self._is_fifo(item)
+        source_pool = self._pool(item.pk, source_wh) if source_wh is not None else ZERO
+        destination_pool = self._pool(item.pk, destination_wh) if destination_wh is not None else ZERO
         self.on_hand[(entry.item_id, source.pk, entry.lot_id)] -= entry.quantity
         self.on_hand[(entry.item_id, destination.pk, entry.lot_id)] += entry.quantity
         self.reserved[(entry.item_id, source.pk, entry.lot_id)] -= reserved
-        item = next(i for i in self.items.values() if i.pk == entry.item_id)
-        source_wh, destination_wh = _warehouse_of(source), _warehouse_of(destination)
-        if self._is_fifo(item) and source_wh != destination_wh:
-            if reverses is not None:
-                if source_wh is not None:  # takes back what the original brought in, from its own layer
+        if source_wh != destination_wh and entry.quantity > 0:
+            if source_wh is not None:
+                if reverses is not None and fifo:  # takes back what the original brought in, from its own layer
                     assert reverses.layer is not None
                     reverses.layer.remaining -= entry.quantity
-                if destination_wh is not None:  # puts back what the original took, into the same layers
-                    for layer, take in reverses.consumed:
-                        layer.remaining += take
-            else:
-                if source_wh is not None:
+                elif reverses is not None or not fifo:  # moving average: beyond the pool, a shortfall
+                    if reverses is not None:  # its own cost out: the rest of the pool may leave the range
+                        self.revalued.add(item.pk)
+                    beyond = entry.quantity - min(entry.quantity, max(source_pool, ZERO))
+                    if beyond > 0:
+                        self._go_short(entry, source_wh, beyond)
+                else:
                     need = entry.quantity
                     for layer in self.layers[(item.pk, source_wh)]:
                         if need == 0:
@@ -422,10 +491,22 @@ class LedgerMachine(RuleBasedStateMachine):
                             layer.remaining -= take
                             entry.consumed.append((layer, take))
                             need -= take
-                    assert need == 0, "the model let FIFO stock go below the layers"
-                if destination_wh is not None:
-                    entry.layer = ModelLayer(movement.pk, destination_wh, entry.quantity)
-                    self.layers[(item.pk, destination_wh)].append(entry.layer)
+                    if need > 0:
+                        self._go_short(entry, source_wh, need)
+            if destination_wh is not None:
+                if reverses is not None:  # puts back what the original took: its shortfall first
+                    rest, pool = entry.quantity, destination_pool
+                    if reverses.shortfall is not None:
+                        rest += reverses.shortfall.remaining
+                        pool -= reverses.shortfall.remaining
+                        reverses.shortfall.remaining = ZERO
+                    if rest > 0 and pool < 0:
+                        self._arrive(entry, destination_wh, rest, fifo)
+                    elif rest > 0 and fifo:
+                        for layer, take in reverses.consumed:
+                            layer.remaining += take
+                else:
+                    self._arrive(entry, destination_wh, entry.quantity, fifo)
         if reverses is not None:
             reverses.reversed = True
         self.movements.append(entry)
@@ -482,7 +563,7 @@ class LedgerMachine(RuleBasedStateMachine):
     def adjust_loss(self, data, amount):
         item, location, lot, lot_id, known = self._outgoing_place(data)
         quantity = self._amount(self._available((item.pk, location.pk, lot_id)), amount)
-        refuse = not known or self._available((item.pk, location.pk, lot_id)) < quantity
+        refuse = not known or self._refused_take((item.pk, location.pk, lot_id), quantity)
         movement = self._attempt(
             "adjust_loss",
             refuse,
@@ -499,7 +580,7 @@ class LedgerMachine(RuleBasedStateMachine):
     def issue_at_bin(self, data, amount):
         item, location, lot, lot_id, known = self._outgoing_place(data)
         quantity = self._amount(self._available((item.pk, location.pk, lot_id)), amount)
-        refuse = not known or self._available((item.pk, location.pk, lot_id)) < quantity
+        refuse = not known or self._refused_take((item.pk, location.pk, lot_id), quantity)
         movements = self._attempt(
             "issue_at_bin",
             refuse,
@@ -530,7 +611,7 @@ class LedgerMachine(RuleBasedStateMachine):
     def scrap(self, data, amount):
         item, location, lot, lot_id, known = self._outgoing_place(data)
         quantity = self._amount(self._available((item.pk, location.pk, lot_id)), amount)
-        refuse = not known or self._available((item.pk, location.pk, lot_id)) < quantity
+        refuse = not known or self._refused_take((item.pk, location.pk, lot_id), quantity)
         movements = self._attempt(
             "scrap",
             refuse,
@@ -546,12 +627,12 @@ class LedgerMachine(RuleBasedStateMachine):
     def transfer(self, data, amount, across):
         item, source, lot, lot_id, known = self._outgoing_place(data)
         warehouse = next(code for code, wh in self.warehouses.items() if wh.pk == source.warehouse_id)
-        other = next(code for code in WAREHOUSES if code != warehouse)
+        other = WAREHOUSES[(WAREHOUSES.index(warehouse) + 1) % len(WAREHOUSES)]  # 1 -> 2 -> N -> 1
         destination = (
             self.bins[(other, source.code)] if across else self.bins[(warehouse, "B" if source.code == "A" else "A")]
         )
         quantity = self._amount(self._available((item.pk, source.pk, lot_id)), amount)
-        refuse = not known or self._available((item.pk, source.pk, lot_id)) < quantity
+        refuse = not known or self._refused_take((item.pk, source.pk, lot_id), quantity)
         movement = self._attempt(
             "transfer between warehouses" if across else "transfer within a warehouse",
             refuse,
@@ -637,12 +718,17 @@ class LedgerMachine(RuleBasedStateMachine):
         # mostly a movement that may still be reversed; now and then any (a reversal, or one reversed)
         chosen = reversible if reversible and pick % 5 else self.movements
         original = chosen[pick % len(chosen)]
+        if original.quantity == 0:
+            self._reverse_value_entry(original)
+            return
         comes_back_from = (original.item_id, original.destination.pk, original.lot_id)
         refuse = (
             original.kind == MovementKind.REVERSAL
             or original.reversed
-            or (original.destination.is_internal and self._available(comes_back_from) < original.quantity)
+            or self._refused_take(comes_back_from, original.quantity)
             or (original.layer is not None and original.layer.remaining < original.quantity)
+            or (original.shortfall is not None and original.shortfall.remaining != original.shortfall.initial)
+            or self.named_by[original.pk] > 0
         )
         movement = Movement.objects.get(pk=original.pk)
         reversal = self._attempt(
@@ -658,14 +744,97 @@ class LedgerMachine(RuleBasedStateMachine):
                 original.pk,
             )
             self._apply(reversal, reverses=original)
-            brought_in_at_average = (
-                original.destination.is_internal and movement.item.valuation_method == ValuationMethod.MOVING_AVERAGE
-            )
-            if _warehouse_of(original.source) == _warehouse_of(original.destination) or not brought_in_at_average:
-                # What the original took out goes back at its cost (inside one warehouse the
-                # recorded cost is the original's too); what it brought in under moving average
-                # comes out at the current average (checked by the valuation invariants).
+            # What the original took out goes back at its cost, what it brought in comes out at its
+            # own cost, under both methods (inside one warehouse the recorded cost is the original's);
+            # under FIFO that is what its layer holds now, which value entries (a write-down) change.
+            if not (self._is_fifo(movement.item) and movement.item_id in self.revalued):
                 assert reversal.total_cost == movement.total_cost, "a reversal carries the cost of the original"
+
+    def _reverse_value_entry(self, original: ModelMovement) -> None:
+        """Undo a value-only entry: refused once what it changed left the stock (not modelled:
+        either outcome, but a refusal must leave no trace)."""
+        refuse = original.reversed or original.kind == MovementKind.REVERSAL
+        movement = Movement.objects.get(pk=original.pk)
+        event(f"reverse {original.kind}")
+        before = _snapshot()
+        try:
+            reversal = movement_reverse(movement=movement, reason="state machine", actor=self.actor)
+        except StockError:
+            assert _snapshot() == before, "a refused reversal of a value entry changed the database"
+            return
+        assert not refuse, "a value entry was reversed twice, or a reversal reversed"
+        assert (reversal.source_id, reversal.destination_id, reversal.quantity, reversal.total_cost) == (
+            movement.source_id,
+            movement.destination_id,
+            ZERO,
+            -movement.total_cost,
+        )
+        original.reversed = True
+        if original.origin is not None:
+            self.named_by[original.origin.pk] -= 1
+
+    # --- value-only entries ----------------------------------------------------------------
+
+    def _receipts(self) -> list[ModelMovement]:
+        return [m for m in self.movements if m.kind == MovementKind.RECEIPT]
+
+    @precondition(lambda self: self._receipts())
+    @rule(pick=picks, amount=unit_costs, down=st.booleans())
+    def landed_cost(self, pick, amount, down):
+        """A landed cost (or a price difference down) on a receipt: split between the stock
+        still on hand and cost of goods sold; refused on a reversed receipt."""
+        receipts = self._receipts()
+        receipt = receipts[pick % len(receipts)]
+        kind = MovementKind.PRICE_DIFFERENCE if down else MovementKind.LANDED_COST
+        signed = -amount / 10 if down else amount
+        movement = Movement.objects.select_related("item", "lot", "destination__warehouse").get(pk=receipt.pk)
+        entries = self._attempt(
+            f"value entry ({kind})",
+            receipt.reversed,
+            lambda: receipts_revalue(kind=kind, shares=[(movement, signed)], reason_code="sm", actor=self.actor),
+        )
+        if entries is None:
+            return
+        assert sum((e.total_cost for e in entries), ZERO) == signed and all(e.quantity == 0 for e in entries)
+        self.revalued.add(receipt.item_id)
+        for posted in entries:
+            self._value_entry(posted, origin=receipt)
+
+    @rule(data=st.data(), share=st.sampled_from(["half", "all", "more"]))
+    def write_down(self, data, share):
+        item = self.items[data.draw(item_keys, label="sku")]
+        warehouse = self.warehouses[data.draw(warehouse_keys, label="wh")]
+        valuation = ItemValuation.objects.filter(item=item, warehouse=warehouse).first()
+        value = valuation.value if valuation else ZERO
+        quantity = valuation.quantity if valuation else ZERO
+        amount = {"half": (value / 2).quantize(QTY_STEP), "all": value, "more": value + QTY_STEP}[share]
+        refuse = quantity <= 0 or amount <= 0 or amount > value
+        entry = self._attempt(
+            "write_down",
+            refuse,
+            lambda: stock_write_down(
+                item=item, warehouse=warehouse, amount=amount, reason_code="obsolete", actor=self.actor
+            ),
+        )
+        if entry is not None:
+            assert (entry.quantity, entry.total_cost) == (ZERO, -amount)
+            self.revalued.add(item.pk)
+            self._value_entry(entry, origin=None)
+
+    def _value_entry(self, posted: Movement, origin: ModelMovement | None) -> None:
+        entry = ModelMovement(
+            pk=posted.pk,
+            item_id=posted.item_id,
+            lot_id=posted.lot_id,
+            quantity=ZERO,
+            source=self.locations[posted.source_id],
+            destination=self.locations[posted.destination_id],
+            kind=posted.kind,
+            origin=origin,
+        )
+        if origin is not None:
+            self.named_by[origin.pk] += 1
+        self.movements.append(entry)
 
     # --- invariants ------------------------------------------------------------------------
 
@@ -692,9 +861,9 @@ class LedgerMachine(RuleBasedStateMachine):
     @invariant()
     def levels_are_double_entry_and_never_negative_inside(self):
         totals: dict[int, Decimal] = defaultdict(Decimal)
-        for level in StockLevel.objects.select_related("location"):
+        for level in StockLevel.objects.select_related("location__warehouse"):
             totals[level.item_id] += level.on_hand
-            if level.location.is_internal:
+            if level.location.is_internal and not level.location.warehouse.allow_negative_stock:
                 assert level.on_hand >= 0, f"negative stock {level}"
             assert 0 <= level.reserved <= max(level.on_hand, ZERO), f"reserved out of range {level}"
         assert all(total == 0 for total in totals.values()), totals
@@ -719,7 +888,16 @@ class LedgerMachine(RuleBasedStateMachine):
                 assert quantity == expected_quantity, where
                 if quantity >= 0:
                     assert value >= 0, f"negative value: {where}"
-                if item.valuation_method == ValuationMethod.MOVING_AVERAGE and self.costs[item.pk]:
+                if quantity == 0:
+                    assert value == 0, f"value without stock: {where}"
+                if quantity < 0:  # a short pool holds exactly its shortfalls
+                    assert value <= 0, f"a short pool with a positive value: {where}"
+                if (
+                    item.valuation_method == ValuationMethod.MOVING_AVERAGE
+                    and self.costs[item.pk]
+                    and item.pk not in self.revalued
+                    and quantity > 0
+                ):
                     low, high = min(self.costs[item.pk]), max(self.costs[item.pk])
                     assert low * quantity - VALUE_TOLERANCE <= value <= high * quantity + VALUE_TOLERANCE, (
                         f"average cost outside [{low}, {high}]: {where}"
@@ -737,7 +915,17 @@ class LedgerMachine(RuleBasedStateMachine):
             for layer in layers
         }
         assert found == expected
-        assert not CostLayer.objects.filter(quantity=0).exists(), "a negative layer where stock cannot go negative"
+        shortfalls = {
+            (layer.movement_id, layer.warehouse_id): layer.remaining_quantity
+            for layer in CostLayer.objects.filter(quantity=0)
+        }
+        assert shortfalls == {
+            (shortfall.movement_id, shortfall.warehouse_id): shortfall.remaining
+            for listed in self.shortfalls.values()
+            for shortfall in listed
+        }
+        negative = next(w.pk for code, w in self.warehouses.items() if code == NEGATIVE_WAREHOUSE)
+        assert all(wh == negative for _, wh in shortfalls), "a shortfall where stock cannot go negative"
 
     @invariant()
     def reservations_match_the_model(self):

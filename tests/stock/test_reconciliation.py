@@ -122,14 +122,17 @@ def test_a_missing_level_is_reported_as_found_zero(actor, bin_a, item):
 
 
 def test_a_changed_valuation_value_is_reported_against_the_costs_in_the_ledger(actor, warehouse, bin_a, item):
-    receive(item, bin_a, "10", "2.00", actor)
-    stock_issue(item=item, location=bin_a, quantity=D(3), actor=actor)  # 20.00 - 6.00 = 14.00
+    receipt = receive(item, bin_a, "10", "2.00", actor)
+    [sale] = stock_issue(item=item, location=bin_a, quantity=D(3), actor=actor)  # 20.00 - 6.00 = 14.00
     valuation = ItemValuation.objects.get(item=item, warehouse=warehouse)
 
     execute(f"UPDATE {ItemValuation._meta.db_table} SET value = 15.5 WHERE id = %s", [valuation.pk])
 
+    # Per item and warehouse, naming the entries involved (newest first), and overall.
+    entries = f"#{sale.pk} issue, #{receipt.pk} receipt"
     assert reconcile() == [
-        Difference(check="valuation_value", item="WIDGET", location="WH1", lot="", expected=D(14), found=D("15.5"))
+        Difference("valuation_value", "WIDGET", "WH1", "", expected=D(14), found=D("15.5"), entries=entries),
+        Difference("valuation_value_total", "(all items)", "", "", expected=D(14), found=D("15.5"), entries=""),
     ]
 
 
@@ -152,9 +155,10 @@ def test_a_changed_fifo_layer_value_is_reported_against_the_valuation(actor, war
 
     execute(f"UPDATE {CostLayer._meta.db_table} SET remaining_value = 19.9999 WHERE id = %s", [layer.pk])
 
-    assert reconcile() == [
-        Difference(check="fifo_layers_value", item="BOLT", location="WH1", lot="", expected=D(20), found=D("19.9999"))
-    ]
+    [difference] = reconcile()
+    assert (difference.check, difference.item, difference.location) == ("fifo_layers_value", "BOLT", "WH1")
+    assert (difference.expected, difference.found) == (D(20), D("19.9999"))
+    assert difference.entries == f"#{layer.movement_id} receipt"
 
 
 def test_a_changed_reserved_is_reported_against_the_open_reservations(actor, warehouse, bin_a, item):
