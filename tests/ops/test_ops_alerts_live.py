@@ -123,13 +123,16 @@ def worker(transactional_db) -> Iterator[str]:
     """A Celery worker thread (solo pool) on Redis database 13, on a queue of its own; yields
     the queue's name."""
     queue = f"ops-test-{uuid.uuid4().hex[:8]}"
-    saved = (app.conf.broker_url, app.conf.broker_transport_options)
+    saved = (app.conf.broker_url, app.conf.broker_transport_options, app._pool, app.amqp._producer_pool)
     app.conf.broker_url, app.conf.broker_transport_options = "redis://127.0.0.1:6379/13", {}
+    # An earlier test in this process may have published through the default broker: drop the
+    # pooled connections so that publishing here goes to Redis, where the worker listens.
+    app._pool = app.amqp._producer_pool = None
     try:
         with start_worker(app, pool="solo", perform_ping_check=False, queues=[queue], shutdown_timeout=WAIT):
             yield queue
     finally:
-        app.conf.broker_url, app.conf.broker_transport_options = saved
+        app.conf.broker_url, app.conf.broker_transport_options, app._pool, app.amqp._producer_pool = saved
 
 
 @pytest.fixture
