@@ -28,11 +28,13 @@ except Exception as exc:
     sys.exit(1)
 PYCODE
 then pg_up=1; fi
-echo "== pytest on SQLite"
-"$PY" -m pytest -q -p no:cacheprovider "$@"
+# Two pytest-xdist workers (the machine's cores); TEST_WORKERS=0 runs in one process.
+WORKERS="${TEST_WORKERS:-2}"
+echo "== pytest on SQLite ($WORKERS workers)"
+"$PY" -m pytest -q -p no:cacheprovider -n "$WORKERS" "$@"
 if [ "$pg_up" = 1 ]; then
   echo "== pytest on PostgreSQL ($PG_URL)"
-  DATABASE_URL="$PG_URL" "$PY" -m pytest -q -p no:cacheprovider "$@"
+  DATABASE_URL="$PG_URL" "$PY" -m pytest -q -p no:cacheprovider -n "$WORKERS" "$@"
 elif [ "${CI:-}" = "true" ]; then
   echo "PostgreSQL is required under CI." >&2
   exit 1
