@@ -432,7 +432,10 @@ class MovementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         return scope_to_warehouses(self.queryset, self.request.user, "source__warehouse", "destination__warehouse")
 
     def _post(self, request: Request, requests: Sequence[StockRequest], key: str | None, occurred_at: Any) -> list:
-        return stock_post_batch(requests=requests, actor=request.user, idempotency_key=key, occurred_at=occurred_at)
+        # ``key`` comes from ``idempotent``, which has just claimed it: no posting exists under it
+        return stock_post_batch(
+            requests=requests, actor=request.user, idempotency_key=key, occurred_at=occurred_at, fresh_key=True
+        )
 
     @extend_schema(
         request=MovementInputSerializer,
@@ -746,8 +749,12 @@ class _DocumentApi(APIView):
             requests = [
                 self.line_request(line, index, warehouse, document) for index, line in enumerate(document["lines"])
             ]
-            movements = stock_post_batch(
-                requests=requests, actor=request.user, idempotency_key=key, occurred_at=document.get("occurred_at")
+            movements = stock_post_batch(  # ``key`` just claimed by ``idempotent``: fresh
+                requests=requests,
+                actor=request.user,
+                idempotency_key=key,
+                occurred_at=document.get("occurred_at"),
+                fresh_key=True,
             )
             available = stock_available_by_item(item_ids=[r.item.pk for r in requests], warehouse=warehouse)
             output = {  # PostingOutputSerializer's shape, built directly (test_api_sales pins the two together)

@@ -116,3 +116,22 @@ def test_a_sales_answer_has_the_shape_of_its_schema(world, admin_api):
 @pytest.mark.parametrize("method", ["get", "post"])
 def test_the_benchs_baseline_view_is_not_in_the_product(world, admin_api, method):
     assert getattr(admin_api, method)("/bench/baseline/", {"note": "x"}).status_code == 404
+
+
+def test_a_sale_with_a_fresh_key_neither_looks_the_key_up_nor_nests_savepoints(world, admin_api):
+    """The API has just claimed the key, so the posting does not look for earlier postings under
+    it (``fresh_key``), and ``stock_post_batch`` opens no savepoint of its own around the
+    posting's one (a refusal still writes nothing: tests/stock/test_posting_sets.py)."""
+    with CaptureQueriesContext(connection) as captured:
+        response = admin_api.post(
+            SALES,
+            {"reference": "S-4", "warehouse": "A", "lines": [{"sku": "WIDGET", "quantity": 1}]},
+            HTTP_IDEMPOTENCY_KEY="fresh-1",
+        )
+
+    assert response.status_code == 201, response.json()
+    statements = [query["sql"] for query in captured.captured_queries]
+    looked_up = [sql for sql in statements if "stock_movement" in sql and sql.lstrip().upper().startswith("SELECT")]
+    assert looked_up == []
+    if connection.vendor == "postgresql":  # one line posted by stock_post_line, in its one savepoint
+        assert sum(sql.startswith("SAVEPOINT") for sql in statements) == 1
