@@ -7,14 +7,16 @@ bench's baseline view is never mounted by the product."""
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, Permission, User
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from guardian.shortcuts import assign_perm, remove_perm
 from rest_framework.authtoken.models import Token
 
 from common import roles
 from stock.api import PostingOutputSerializer
+from tests.stock.factories import ledger_snapshot
 
 SALES = "/api/v1/sales/"
 WAREHOUSES = "/api/v1/warehouses/"
@@ -135,3 +137,75 @@ def test_a_sale_with_a_fresh_key_neither_looks_the_key_up_nor_nests_savepoints(w
     assert looked_up == []
     if connection.vendor == "postgresql":  # one line posted by stock_post_line, in its one savepoint
         assert sum(sql.startswith("SAVEPOINT") for sql in statements) == 1
+
+
+SALE_OF_ONE = {"reference": "S-5", "warehouse": "A", "lines": [{"sku": "WIDGET", "quantity": 1}]}
+
+
+def _permission_reads(statements: list[str]) -> tuple[list[str], list[str]]:
+    model = [sql for sql in statements if "auth_permission" in sql and "guardian_" not in sql]
+    objects = [sql for sql in statements if "guardian_" in sql]
+    return model, objects
+
+
+def test_a_clerks_model_permissions_and_warehouse_grants_are_one_statement_each(world, user, api):
+    """Django reads a user's and their groups' permissions in two statements and guardian a
+    warehouse's user and group grants in two: here each pair is one (common/backends.py,
+    catalog/permissions.py ``_OneQueryChecker``), read once per request."""
+    client = api(user(roles.WAREHOUSE_CLERK))
+    with CaptureQueriesContext(connection) as captured:
+        response = client.post(SALES, SALE_OF_ONE)
+
+    assert response.status_code == 201, response.json()
+    model, objects = _permission_reads([query["sql"] for query in captured.captured_queries])
+    assert len(model) == 1 and "auth_user_user_permissions" in model[0] and "auth_user_groups" in model[0]
+    assert len(objects) == 1 and "UNION" in objects[0].upper()
+
+
+def test_a_clerk_refused_in_another_warehouse_still_is(world, user, api):
+    client = api(user(roles.WAREHOUSE_CLERK))  # granted warehouse A only
+    before = ledger_snapshot()
+
+    response = client.post(SALES, {**SALE_OF_ONE, "warehouse": "B"})
+
+    assert response.status_code == 403, response.json()
+    assert ledger_snapshot() == before
+
+
+def test_a_revoked_role_permission_counts_from_the_next_request(world, user, api):
+    clerk = user(roles.WAREHOUSE_CLERK)
+    client = api(clerk)
+    assert client.post(SALES, SALE_OF_ONE).status_code == 201
+
+    Group.objects.get(name=roles.WAREHOUSE_CLERK).permissions.remove(Permission.objects.get(codename="add_movement"))
+    before = ledger_snapshot()
+    refused = client.post(SALES, {**SALE_OF_ONE, "reference": "S-6"})
+
+    assert refused.status_code == 403, refused.json()
+    assert ledger_snapshot() == before
+
+
+def test_a_revoked_warehouse_grant_counts_from_the_next_request(world, user, api):
+    clerk = user(roles.WAREHOUSE_CLERK)
+    client = api(clerk)
+    assert client.post(SALES, SALE_OF_ONE).status_code == 201
+
+    remove_perm("catalog.post_warehouse_movements", clerk, world["A"]["warehouse"])
+    before = ledger_snapshot()
+    refused = client.post(SALES, {**SALE_OF_ONE, "reference": "S-7"})
+
+    assert refused.status_code == 403, refused.json()
+    assert "may not receive, move, issue and scrap in warehouse A" in refused.json()["detail"]
+    assert ledger_snapshot() == before
+
+
+def test_a_grant_to_the_clerks_group_counts_like_one_to_the_clerk(world, user, api):
+    """The union's second half: a warehouse grant held through a group."""
+    clerk = user(None, username="grouped")
+    group = Group.objects.create(name="Shop B")
+    clerk.groups.add(group, Group.objects.get(name=roles.WAREHOUSE_CLERK))
+    assign_perm("catalog.post_warehouse_movements", group, world["B"]["warehouse"])
+
+    response = api(clerk).post(SALES, {**SALE_OF_ONE, "warehouse": "B"})
+
+    assert response.status_code == 201, response.json()
