@@ -33,6 +33,7 @@ from catalog.permissions import scope_to_warehouses
 from catalog.selectors import location_by_code
 from common.api.fields import QuantityField, decimal_string
 from common.api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
+from common.api.serializers import PrebuiltFieldsSerializer
 
 from .models import (
     Lot,
@@ -730,7 +731,7 @@ class _DocumentApi(APIView):
 
     required_permissions = {"POST": ["stock.add_movement"]}
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(PrebuiltFieldsSerializer):  # built once per thread: validated on every sale
         reference = serializers.CharField(max_length=100, help_text="The order or receipt number.")
         warehouse = serializers.CharField(max_length=20, help_text="Warehouse code.")
         occurred_at = serializers.DateTimeField(required=False, help_text="When it happened (default: now).")
