@@ -19,3 +19,12 @@ class CatalogConfig(AppConfig):
         options.FORMFIELD_FOR_DBFIELD_DEFAULTS.setdefault(models.DecimalField, {})["form_class"] = DecimalNumberField
         for model_admin in admin.site._registry.values():
             model_admin.formfield_overrides.setdefault(models.DecimalField, {})["form_class"] = DecimalNumberField
+
+        # The posting path's cached virtual locations (catalog.models.virtual_rows_forget)
+        from django.db.models.signals import post_delete, post_migrate, post_save
+
+        from .models import Location, virtual_rows_forget
+
+        post_migrate.connect(virtual_rows_forget, dispatch_uid="catalog.virtual_rows_forget")
+        for signal in (post_save, post_delete):
+            signal.connect(virtual_rows_forget, sender=Location, dispatch_uid="catalog.virtual_rows_forget")

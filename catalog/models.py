@@ -9,6 +9,7 @@ Invariants kept by the database (constraints) rather than by code alone:
 
 from __future__ import annotations
 
+import time
 import zoneinfo
 from decimal import Decimal
 from typing import TypedDict
@@ -432,12 +433,24 @@ class LocationQuerySet(models.QuerySet):
     def internal(self) -> LocationQuerySet:
         return self.filter(kind=LocationKind.INTERNAL)
 
-    def virtual(self, kind: str) -> Location:
+    def virtual(self, kind: str, *, cached: bool = False) -> Location:
         """The virtual location of ``kind`` (one per kind, made by the first migration). Every
         outgoing posting names one, so it is read with plain SQL (``common.db``): the same row
-        the ORM's ``get(kind=kind, warehouse__isnull=True)`` would give, without building it."""
+        the ORM's ``get(kind=kind, warehouse__isnull=True)`` would give, without building it.
+
+        ``cached=True`` (the posting path, ``stock.services.lines._virtual``): the row as read
+        at most ``VIRTUAL_ROWS_TTL`` seconds ago by this process, from the same database (keyed
+        by alias, database name and kind), as a new instance each time. A virtual location never
+        changes kind or warehouse (catalog/freezing.py) and is never deleted once in the ledger;
+        in this process any save or delete of a location without a warehouse and ``post_migrate``
+        (a new or flushed test database) forget the rows (catalog/apps.py); a rename in the
+        admin of another process shows here within the TTL."""
         if self.query.has_filters():
             return self.get(kind=kind, warehouse__isnull=True)
+        key = (connection.alias, str(connection.settings_dict["NAME"]), kind)
+        now = time.monotonic()
+        if cached and (hit := _VIRTUAL_ROWS.get(key)) is not None and now - hit[0] < VIRTUAL_ROWS_TTL:
+            return _LOCATION_ROWS.instance(hit[1])
         rows = fetch_rows(
             f"SELECT {_LOCATION_ROWS.columns('l')} FROM {connection.ops.quote_name(self.model._meta.db_table)} l "  # noqa: S608 - names from _meta
             "WHERE l.kind = %s AND l.warehouse_id IS NULL",
@@ -447,7 +460,21 @@ class LocationQuerySet(models.QuerySet):
             raise self.model.DoesNotExist(f"No virtual location of kind {kind!r}.")
         if len(rows) > 1:
             raise self.model.MultipleObjectsReturned(f"{len(rows)} virtual locations of kind {kind!r}.")
+        _VIRTUAL_ROWS[key] = (now, tuple(rows[0]))
         return _LOCATION_ROWS.instance(rows[0])
+
+
+# ``LocationQuerySet.virtual(cached=True)``: (alias, database name, kind) -> (read at, row)
+VIRTUAL_ROWS_TTL = 60.0
+_VIRTUAL_ROWS: dict[tuple[str, str, str], tuple[float, tuple]] = {}
+
+
+def virtual_rows_forget(*args: object, instance: object = None, **kwargs: object) -> None:
+    """Forget the cached virtual-location rows: a receiver of ``post_migrate`` and of a
+    location's ``post_save`` / ``post_delete`` (catalog/apps.py), where locations in a warehouse
+    change nothing cached."""
+    if getattr(instance, "warehouse_id", None) is None:
+        _VIRTUAL_ROWS.clear()
 
 
 class Location(models.Model):

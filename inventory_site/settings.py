@@ -144,7 +144,8 @@ AUTH_PASSWORD_VALIDATORS = [
 # AxesStandaloneBackend first: it refuses locked-out credentials before any backend checks them.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "common.backends.OneQueryModelBackend",  # model permissions in one statement (common/backends.py)
+    "django.contrib.auth.backends.ModelBackend",  # passwords and sessions
     "guardian.backends.ObjectPermissionBackend",
 ]
 LOGIN_URL = "admin:login"

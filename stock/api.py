@@ -33,6 +33,7 @@ from catalog.permissions import scope_to_warehouses
 from catalog.selectors import location_by_code
 from common.api.fields import QuantityField, decimal_string
 from common.api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
+from common.api.serializers import PrebuiltFieldsSerializer
 
 from .models import (
     Lot,
@@ -433,7 +434,10 @@ class MovementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         return scope_to_warehouses(self.queryset, self.request.user, "source__warehouse", "destination__warehouse")
 
     def _post(self, request: Request, requests: Sequence[StockRequest], key: str | None, occurred_at: Any) -> list:
-        return stock_post_batch(requests=requests, actor=request.user, idempotency_key=key, occurred_at=occurred_at)
+        # ``key`` comes from ``idempotent``, which has just claimed it: no posting exists under it
+        return stock_post_batch(
+            requests=requests, actor=request.user, idempotency_key=key, occurred_at=occurred_at, fresh_key=True
+        )
 
     @extend_schema(
         request=MovementInputSerializer,
@@ -728,7 +732,7 @@ class _DocumentApi(APIView):
 
     required_permissions = {"POST": ["stock.add_movement"]}
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(PrebuiltFieldsSerializer):  # built once per thread: validated on every sale
         reference = serializers.CharField(max_length=100, help_text="The order or receipt number.")
         warehouse = serializers.CharField(max_length=20, help_text="Warehouse code.")
         occurred_at = serializers.DateTimeField(required=False, help_text="When it happened (default: now).")
@@ -747,8 +751,12 @@ class _DocumentApi(APIView):
             requests = [
                 self.line_request(line, index, warehouse, document) for index, line in enumerate(document["lines"])
             ]
-            movements = stock_post_batch(
-                requests=requests, actor=request.user, idempotency_key=key, occurred_at=document.get("occurred_at")
+            movements = stock_post_batch(  # ``key`` just claimed by ``idempotent``: fresh
+                requests=requests,
+                actor=request.user,
+                idempotency_key=key,
+                occurred_at=document.get("occurred_at"),
+                fresh_key=True,
             )
             available = stock_available_by_item(item_ids=[r.item.pk for r in requests], warehouse=warehouse)
             output = {  # PostingOutputSerializer's shape, built directly (test_api_sales pins the two together)

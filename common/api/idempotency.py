@@ -108,7 +108,9 @@ def idempotent(request: Request, write: Callable[[str | None], Response]) -> Res
     answer is stored in the row before the commit. If the key is taken (a concurrent retry first
     waits on the unique key until the first request commits), nothing is written and the stored
     answer is replayed (422 if the request differs). An error rolls everything back, the claim
-    included: nothing was written, so a retry with the key runs again. The common case, a new
+    included: nothing was written, so a retry with the key runs again. ``write`` is given a key
+    only once this transaction has claimed it, so the services may skip their own look-up of
+    earlier postings under it (``stock_post_batch(fresh_key=True)``). The common case, a new
     key, costs two statements: the claim and the update storing the answer."""
     client_key = _idempotency_key(request)
     if client_key is None:

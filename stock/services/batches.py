@@ -21,7 +21,7 @@ from catalog.units import quantity_problem
 from common.actors import Actor
 
 from ..models import Lot, Movement, MovementKind, StockLevel
-from .errors import InvalidMovement, QuantityFinerThanUnit, _fmt
+from .errors import InsufficientStock, InvalidMovement, QuantityFinerThanUnit, _fmt
 from .lines import LevelKey, MovementLine, _occurred_at, _quantity, _require_reason, _virtual
 from .lots import _existing_lot, _resolve_lot, receipt_date, receipt_line
 from .picking import fefo_plan, fefo_retry
@@ -350,6 +350,7 @@ def requests_post(
     actor: Actor | None,
     idempotency_key: str | None = None,
     occurred_at: datetime | None = None,
+    fresh_key: bool = False,
 ) -> list[Movement]:
     """The one posting path of business actions: the idempotency look-up, the permission
     check (``_authorize_requests``, before any stock is read), each request's line built once
@@ -358,8 +359,15 @@ def requests_post(
     posting took picked stock meanwhile, the batch is planned again (``fefo_retry``). The same
     idempotency key returns the first posting's movements, also when retries race
     (``movement_post`` answers those). Runs in a transaction of its own only when building the
-    lines writes (a new lot); otherwise the posting's own is enough."""
-    if idempotency_key and (previous := movements_for_key(idempotency_key)):
+    lines writes (a new lot); otherwise the posting's own is enough.
+
+    ``fresh_key=True`` is the caller's word that no posting can exist under ``idempotency_key``
+    (the API has just claimed it in this transaction, common/api/idempotency.py): the look-up
+    is skipped. Should a posting exist all the same (a key whose store row was purged), the
+    movement's unique key refuses the new posting and ``movement_post`` answers with the first
+    one's movements, as for racing retries; a plan refused for want of stock looks the key up
+    then."""
+    if idempotency_key and not fresh_key and (previous := movements_for_key(idempotency_key)):
         return previous
     if not requests:
         raise InvalidMovement("Nothing to post: no lines.")
@@ -383,16 +391,21 @@ def requests_post(
                 lines, actor=actor, idempotency_key=idempotency_key, occurred_at=occurred_at, authorize=_authorized
             )
 
-        return fefo_retry(attempt, replans=any(isinstance(entry, _Pick) for entry in entries))
+        try:
+            return fefo_retry(attempt, replans=any(isinstance(entry, _Pick) for entry in entries))
+        except InsufficientStock:  # the plan is refused before the unique key could answer
+            if fresh_key and idempotency_key and (previous := movements_for_key(idempotency_key)):
+                return previous
+            raise
 
 
-@transaction.atomic
 def stock_post_batch(
     *,
     requests: Sequence[StockRequest],
     actor: Actor | None,
     idempotency_key: str | None = None,
     occurred_at: datetime | None = None,
+    fresh_key: bool = False,
 ) -> list[Movement]:
     """Post several business actions (the lines of a sale, a customer return or a bulk movement
     request) as ONE ``movement_post`` batch: all of them or none, with one round of locks in the
@@ -403,5 +416,12 @@ def stock_post_batch(
     "adjust" for adjustments, "post" for the rest (and ``stock.add_movement``). FEFO picks are
     planned without locks and checked under lock by ``movement_post``; if a concurrent posting
     took the stock meanwhile, the whole batch is planned again (at most ``FEFO_RETRIES`` times).
-    The same idempotency key returns the first posting's movements (``requests_post``)."""
-    return requests_post(requests, actor=actor, idempotency_key=idempotency_key, occurred_at=occurred_at)
+    The same idempotency key returns the first posting's movements (``requests_post``;
+    ``fresh_key``: see there).
+
+    No transaction of its own: every write of ``requests_post`` already runs in one (a new lot
+    with the posting, each ``movement_post`` attempt in its own atomic block), so a refusal
+    writes nothing and leaves the caller's transaction usable with one savepoint, not two."""
+    return requests_post(
+        requests, actor=actor, idempotency_key=idempotency_key, occurred_at=occurred_at, fresh_key=fresh_key
+    )

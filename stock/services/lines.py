@@ -285,7 +285,8 @@ def _require_reason(reason_code: str, what: str) -> str:
 
 
 def _virtual(kind: str) -> Location:
-    return Location.objects.virtual(kind)
+    """The virtual location of ``kind``, from this process's short cache (``Location.objects.virtual``)."""
+    return Location.objects.virtual(kind, cached=True)
 
 
 def _level_policy(location: Location) -> bool:

@@ -149,3 +149,23 @@ def test_the_purge_deletes_in_chunks_and_keeps_what_is_recent(world, admin_api):
     assert idempotent_requests_purge(before=cutoff, chunk=2) == 5
     assert IdempotentRequest.objects.get().key.endswith(":c-late")
     assert idempotent_requests_purge(before=cutoff) == 0
+
+
+def test_a_late_retry_after_the_stock_ran_out_still_answers_with_the_first_sale(world, admin_api):
+    """The API tells the posting its key is fresh (just claimed), so the posting skips its own
+    look-up; a key whose stored answer was purged is answered by the ledger all the same, also
+    when the plan is refused first because the stock has gone since."""
+    first = admin_api.post("/api/v1/sales/", SALE, HTTP_IDEMPOTENCY_KEY="k-late")
+    IdempotentRequest.objects.all().delete()  # purged
+    # WIDGET in A: 10 (BIN-1) + 5 (BIN-2); the first sale took 2 from BIN-1 (no expiry: first
+    # bin first) -> 8 + 5 left, and all of it goes now
+    services.stock_issue(item=world["widget"], location=world["A"]["bin1"], quantity=Decimal(8), actor=None)
+    services.stock_issue(item=world["widget"], location=world["A"]["bin2"], quantity=Decimal(5), actor=None)
+    before = ledger_snapshot()
+
+    retry = admin_api.post("/api/v1/sales/", SALE, HTTP_IDEMPOTENCY_KEY="k-late")
+
+    assert retry.status_code == 201, retry.json()
+    assert retry.json()["id"] == first.json()["id"]
+    assert ledger_snapshot() == before
+    assert Movement.objects.filter(reference_id="ORDER-9").count() == 1

@@ -7,14 +7,16 @@ bench's baseline view is never mounted by the product."""
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, Permission, User
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from guardian.shortcuts import assign_perm, remove_perm
 from rest_framework.authtoken.models import Token
 
 from common import roles
 from stock.api import PostingOutputSerializer
+from tests.stock.factories import ledger_snapshot
 
 SALES = "/api/v1/sales/"
 WAREHOUSES = "/api/v1/warehouses/"
@@ -116,3 +118,102 @@ def test_a_sales_answer_has_the_shape_of_its_schema(world, admin_api):
 @pytest.mark.parametrize("method", ["get", "post"])
 def test_the_benchs_baseline_view_is_not_in_the_product(world, admin_api, method):
     assert getattr(admin_api, method)("/bench/baseline/", {"note": "x"}).status_code == 404
+
+
+def test_a_sale_with_a_fresh_key_neither_looks_the_key_up_nor_nests_savepoints(world, admin_api):
+    """The API has just claimed the key, so the posting does not look for earlier postings under
+    it (``fresh_key``), and ``stock_post_batch`` opens no savepoint of its own around the
+    posting's one (a refusal still writes nothing: tests/stock/test_posting_sets.py)."""
+    # a first sale makes the customer's level rows (else the function is called twice, IV002)
+    admin_api.post(SALES, {"reference": "S-3b", "warehouse": "A", "lines": [{"sku": "WIDGET", "quantity": 1}]})
+    with CaptureQueriesContext(connection) as captured:
+        response = admin_api.post(
+            SALES,
+            {"reference": "S-4", "warehouse": "A", "lines": [{"sku": "WIDGET", "quantity": 1}]},
+            HTTP_IDEMPOTENCY_KEY="fresh-1",
+        )
+
+    assert response.status_code == 201, response.json()
+    statements = [query["sql"] for query in captured.captured_queries]
+    looked_up = [sql for sql in statements if "stock_movement" in sql and sql.lstrip().upper().startswith("SELECT")]
+    assert looked_up == []
+    if connection.vendor == "postgresql":  # one line posted by stock_post_line, in its one savepoint
+        claim = next(n for n, sql in enumerate(statements) if sql.startswith('INSERT INTO "stock_idempotentrequest"'))
+        answer = next(n for n, sql in enumerate(statements) if sql.startswith('UPDATE "stock_idempotentrequest"'))
+        # between the claim and the stored answer: the posting (the API's own transaction is a
+        # savepoint here only because the test runs in a transaction)
+        assert sum(sql.startswith("SAVEPOINT") for sql in statements[claim:answer]) == 1
+
+
+SALE_OF_ONE = {"reference": "S-5", "warehouse": "A", "lines": [{"sku": "WIDGET", "quantity": 1}]}
+
+
+def _permission_reads(statements: list[str]) -> tuple[list[str], list[str]]:
+    model = [sql for sql in statements if "auth_permission" in sql and "guardian_" not in sql]
+    objects = [sql for sql in statements if "guardian_" in sql]
+    return model, objects
+
+
+def test_a_clerks_model_permissions_and_warehouse_grants_are_one_statement_each(world, user, api):
+    """Django reads a user's and their groups' permissions in two statements and guardian a
+    warehouse's user and group grants in two: here each pair is one (common/backends.py,
+    catalog/permissions.py ``_OneQueryChecker``), read once per request."""
+    client = api(user(roles.WAREHOUSE_CLERK))
+    with CaptureQueriesContext(connection) as captured:
+        response = client.post(SALES, SALE_OF_ONE)
+
+    assert response.status_code == 201, response.json()
+    model, objects = _permission_reads([query["sql"] for query in captured.captured_queries])
+    assert len(model) == 1 and "auth_user_user_permissions" in model[0] and "auth_user_groups" in model[0]
+    assert len(objects) == 1 and "UNION" in objects[0].upper()
+
+
+def test_a_clerk_refused_in_another_warehouse_still_is(world, user, api):
+    client = api(user(roles.WAREHOUSE_CLERK))  # granted warehouse A only
+    before = ledger_snapshot()
+
+    response = client.post(SALES, {**SALE_OF_ONE, "warehouse": "B"})
+
+    assert response.status_code == 403, response.json()
+    assert ledger_snapshot() == before
+
+
+def _revoke_the_role_permission(world: dict, clerk: User) -> None:
+    Group.objects.get(name=roles.WAREHOUSE_CLERK).permissions.remove(Permission.objects.get(codename="add_movement"))
+
+
+def _revoke_the_warehouse_grant(world: dict, clerk: User) -> None:
+    remove_perm("catalog.post_warehouse_movements", clerk, world["A"]["warehouse"])
+
+
+@pytest.mark.parametrize(
+    ("revoke", "message"),
+    [
+        (_revoke_the_role_permission, "You do not have permission"),  # DRF's refusal of the model permission
+        (_revoke_the_warehouse_grant, "may not receive, move, issue and scrap in warehouse A"),
+    ],
+)
+def test_a_revoked_right_counts_from_the_next_request(world, user, api, revoke, message):
+    clerk = user(roles.WAREHOUSE_CLERK)
+    client = api(clerk)
+    assert client.post(SALES, SALE_OF_ONE).status_code == 201
+
+    revoke(world, clerk)
+    before = ledger_snapshot()
+    refused = client.post(SALES, {**SALE_OF_ONE, "reference": "S-6"})
+
+    assert refused.status_code == 403, refused.json()
+    assert message in refused.json()["detail"]
+    assert ledger_snapshot() == before
+
+
+def test_a_grant_to_the_clerks_group_counts_like_one_to_the_clerk(world, user, api):
+    """The union's second half: a warehouse grant held through a group."""
+    clerk = user(None, username="grouped")
+    group = Group.objects.create(name="Shop B")
+    clerk.groups.add(group, Group.objects.get(name=roles.WAREHOUSE_CLERK))
+    assign_perm("catalog.post_warehouse_movements", group, world["B"]["warehouse"])
+
+    response = api(clerk).post(SALES, {**SALE_OF_ONE, "warehouse": "B"})
+
+    assert response.status_code == 201, response.json()

@@ -8,16 +8,19 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.apps import apps
 from django.db import connection
+from django.db.models.signals import post_migrate
 from django.utils import timezone
 
-from catalog.models import Item, Location, LocationKind, Warehouse
+from catalog import models as catalog_models
+from catalog.models import Item, Location, LocationKind, Warehouse, virtual_rows_forget
 from catalog.selectors import item_by_code, warehouse_by_code
 from common.db import ModelRows, fetch_rows
 from stock.models import Lot, StockLevel
 from stock.selectors import stock_available_by_item, stock_levels_available_fefo
 from stock.services import stock_receive
-from tests.stock.factories import ItemFactory
+from tests.stock.factories import ItemFactory, ensure_virtual_locations
 
 D = Decimal
 
@@ -102,3 +105,56 @@ def test_look_ups_by_code_ignore_case_and_bring_the_base_unit(warehouse, django_
     assert warehouse_by_code(warehouse.code.lower()).pk == warehouse.pk
     assert isinstance(warehouse_by_code(warehouse.code), Warehouse)
     assert warehouse_by_code("NO-SUCH") is None
+
+
+def test_the_posting_paths_virtual_location_is_read_once_and_each_caller_gets_its_own(
+    virtual_locations, django_assert_num_queries
+):
+    virtual_rows_forget()
+    with django_assert_num_queries(1):
+        first = Location.objects.virtual(LocationKind.CUSTOMER, cached=True)
+    with django_assert_num_queries(0):
+        second = Location.objects.virtual(LocationKind.CUSTOMER, cached=True)
+    assert _values(second) == _values(first) == _values(virtual_locations["customer"])
+    assert second is not first  # a caller changing its instance changes no other's
+    with django_assert_num_queries(1):  # without cached=True: read as before
+        Location.objects.virtual(LocationKind.CUSTOMER)
+
+
+def test_a_saved_or_deleted_virtual_location_and_a_migrated_database_are_read_again(
+    virtual_locations, warehouse, django_assert_num_queries
+):
+    customer = virtual_locations["customer"]
+    Location.objects.virtual(LocationKind.CUSTOMER, cached=True)
+    Location.objects.create(warehouse=warehouse, code="BIN-NEW")  # in a warehouse: the cache stays
+    with django_assert_num_queries(0):
+        Location.objects.virtual(LocationKind.CUSTOMER, cached=True)
+
+    customer.name = "Customers (renamed)"
+    customer.save()
+    assert Location.objects.virtual(LocationKind.CUSTOMER, cached=True).name == "Customers (renamed)"
+
+    customer.delete()  # no movement names it in this test
+    recreated = ensure_virtual_locations()["customer"]  # a new row, a new primary key
+    assert recreated.pk != customer.pk
+    assert Location.objects.virtual(LocationKind.CUSTOMER, cached=True).pk == recreated.pk
+
+    catalog = apps.get_app_config("catalog")  # a new or flushed database (the tests' own)
+    post_migrate.send(sender=catalog, app_config=catalog, verbosity=0, interactive=False, using="default", plan=[])
+    with django_assert_num_queries(1):
+        Location.objects.virtual(LocationKind.CUSTOMER, cached=True)
+
+
+def test_the_cached_virtual_location_is_read_again_after_its_time_to_live(
+    virtual_locations, monkeypatch, django_assert_num_queries
+):
+    """A rename by another process (no signal here: plain SQL stands for it) shows within the TTL."""
+    Location.objects.virtual(LocationKind.CUSTOMER, cached=True)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE catalog_location SET name = 'Elsewhere' WHERE id = %s", [virtual_locations["customer"].pk]
+        )
+    assert Location.objects.virtual(LocationKind.CUSTOMER, cached=True).name != "Elsewhere"  # within the TTL
+    monkeypatch.setattr(catalog_models, "VIRTUAL_ROWS_TTL", 0.0)
+    with django_assert_num_queries(1):
+        assert Location.objects.virtual(LocationKind.CUSTOMER, cached=True).name == "Elsewhere"

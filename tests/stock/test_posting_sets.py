@@ -695,3 +695,26 @@ def test_a_set_and_a_short_batch_creating_the_same_valuation_do_not_deadlock(mon
     assert concurrency._on_hand(item, third) == 4
     assert valuation_of(item, first.warehouse) == (Decimal(8), Decimal(12))  # 2 x 4 at 1.50
     concurrency._assert_books_balance()
+
+
+@pytest.mark.parametrize("lines", [1, 2])  # one line: the database function on PostgreSQL; two: the Python path
+def test_a_refused_batch_inside_the_callers_transaction_writes_nothing_and_leaves_it_usable(
+    actor, item, bin_a, virtual, snapshot, lines
+):
+    """``stock_post_batch`` has no savepoint of its own: the posting's is enough. A refusal
+    rolls back the whole batch, and the caller's transaction goes on and commits."""
+    with transaction.atomic():
+        stock_post_batch(
+            requests=[StockRequest(kind=MovementKind.RECEIPT, item=item, quantity=Decimal(3), destination=bin_a)],
+            actor=actor,
+        )
+        before = snapshot()
+        sale = StockRequest(kind=MovementKind.ISSUE, item=item, quantity=Decimal(4) / lines, source=bin_a)
+        with pytest.raises(InsufficientStock) as refused:
+            stock_post_batch(requests=[sale] * lines, actor=actor)  # 4, or 2 + 2, of the 3 in the bin
+        assert (refused.value.asked, refused.value.available) == (Decimal(4), Decimal(3))
+        assert snapshot() == before
+        stock_post_batch(
+            requests=[StockRequest(kind=MovementKind.ISSUE, item=item, quantity=Decimal(1), source=bin_a)], actor=actor
+        )
+    assert level_of(item, bin_a) == (Decimal(2), 0)  # 3 received - 1 sold
