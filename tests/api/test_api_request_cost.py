@@ -189,7 +189,7 @@ def _revoke_the_warehouse_grant(world: dict, clerk: User) -> None:
 @pytest.mark.parametrize(
     ("revoke", "message"),
     [
-        (_revoke_the_role_permission, "You do not have permission"),  # DRF's refusal of the model permission
+        (_revoke_the_role_permission, "lacks the permission stock.add_movement"),  # the model permission, named
         (_revoke_the_warehouse_grant, "may not receive, move, issue and scrap in warehouse A"),
     ],
 )
