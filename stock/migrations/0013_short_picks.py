@@ -4,6 +4,8 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+from common.roles import sync_roles
+
 
 class Migration(migrations.Migration):
 
@@ -34,4 +36,5 @@ class Migration(migrations.Migration):
                 'indexes': [models.Index(fields=['warehouse', 'at'], name='shortpick_warehouse_at')],
             },
         ),
+        migrations.RunPython(sync_roles, migrations.RunPython.noop),  # the roles see Short picks
     ]

@@ -8,10 +8,14 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth.models import Group, User
+from django.urls import reverse
 from django.utils import timezone
+from guardian.shortcuts import assign_perm
 
 from catalog.models import LocationKind
-from catalog.permissions import WarehousePermissionDenied
+from catalog.permissions import WarehouseAction, WarehousePermissionDenied
+from common.roles import INVENTORY_MANAGER
 from stock.models import ShortPick
 from stock.services import InvalidMovement, short_pick_record
 from tests.stock.factories import LotFactory, UserFactory
@@ -62,3 +66,22 @@ def test_someone_who_may_not_pick_in_the_warehouse_records_nothing(item, bin_a):
     with pytest.raises(WarehousePermissionDenied):
         record(item, bin_a, actor=UserFactory(username="visitor"))
     assert not ShortPick.objects.exists()
+
+
+def test_the_admin_lists_them_read_only_within_the_managers_warehouses(
+    client, item, bin_a, bin_c, warehouse, other_warehouse
+):
+    manager = User.objects.create_user("manager", is_staff=True)
+    manager.groups.add(Group.objects.get(name=INVENTORY_MANAGER))
+    assign_perm(f"catalog.{WarehouseAction.VIEW}", manager, warehouse)
+    mine = record(item, bin_a, asked=Decimal(7), available=Decimal(3))
+    theirs = record(item, bin_c)
+    client.force_login(manager)
+    page = client.get(reverse("admin:stock_shortpick_changelist"))
+    assert page.status_code == 200
+    assert list(page.context["cl"].queryset) == [mine]  # not WH2's
+    assert "7 each" in page.content.decode()  # asked, with the unit
+    assert client.get(reverse("admin:stock_shortpick_add")).status_code == 403
+    assert client.get(reverse("admin:stock_shortpick_change", args=[theirs.pk])).status_code == 404
+    assert client.post(reverse("admin:stock_shortpick_delete", args=[mine.pk])).status_code == 403
+    assert ShortPick.objects.count() == 2
