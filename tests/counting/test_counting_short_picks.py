@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from catalog.models import Item
 from counting.models import Count, CountKind, CountLine
 from counting.services import count_line_record, count_plan, count_submit, plan_candidates
 from counting.services.planning import short_picks_open
@@ -24,6 +25,21 @@ FRIDAY, MONDAY, TUESDAY = date(2026, 12, 4), date(2026, 12, 7), date(2026, 12, 8
 
 def at(day: date, hour: int) -> datetime:
     return datetime(day.year, day.month, day.day, hour, tzinfo=timezone.get_current_timezone())
+
+
+def short(location, when: datetime, *, asked: str, available: str, by, source: str = "floor"):  # noqa: ANN001, ANN201
+    """WIDGET asked ``asked`` at ``location`` at ``when``, ``available`` there."""
+    item = Item.objects.get(sku="WIDGET")
+    return short_pick_record(
+        item=item,
+        location=location,
+        lot=None,
+        asked=Decimal(asked),
+        available=Decimal(available),
+        actor=by,
+        source=source,
+        at=when,
+    )
 
 
 @pytest.fixture
@@ -52,26 +68,8 @@ def test_without_a_short_pick_the_item_that_went_to_zero_comes_first(warehouse, 
 
 def test_a_short_pick_at_a01_makes_the_next_plan_count_a01_first_once(warehouse, shelves, item, bin_a, clerk):
     # Friday: the clerk asks 5 WIDGET at A-01, 2 are there; asks again at 16:00 the same day.
-    first = short_pick_record(
-        item=item,
-        location=bin_a,
-        lot=None,
-        asked=Decimal(5),
-        available=Decimal(2),
-        actor=clerk,
-        source="floor",
-        at=at(FRIDAY, 10),
-    )
-    again = short_pick_record(
-        item=item,
-        location=bin_a,
-        lot=None,
-        asked=Decimal(3),
-        available=Decimal(2),
-        actor=clerk,
-        source="api",
-        at=at(FRIDAY, 16),
-    )
+    first = short(bin_a, at(FRIDAY, 10), asked="5", available="2", by=clerk, source="floor")
+    again = short(bin_a, at(FRIDAY, 16), asked="3", available="2", by=clerk, source="api")
     assert again == first and ShortPick.objects.count() == 1  # twice the same day adds nothing
     assert (first.asked, first.available, first.by, first.day) == (Decimal(5), Decimal(2), clerk, FRIDAY)
 
@@ -104,16 +102,7 @@ def test_a_count_before_the_short_pick_does_not_settle_it(warehouse, shelves, it
         variance=Decimal(0),
         counted_at=at(FRIDAY, 8),
     )
-    short_pick_record(
-        item=item,
-        location=bin_a,
-        lot=None,
-        asked=Decimal(5),
-        available=Decimal(2),
-        actor=clerk,
-        source="floor",
-        at=at(FRIDAY, 10),
-    )
+    short(bin_a, at(FRIDAY, 10), asked="5", available="2", by=clerk, source="floor")
     # counted 08:00, short at 10:00: still open (the count at 08:00 is older than the short pick)
     assert short_picks_open(warehouse, MONDAY) == [(item.pk, bin_a.pk, None, "A-01", "WIDGET")]
     assert plan_candidates(warehouse, MONDAY)[0][0].item_id == item.pk
@@ -121,16 +110,7 @@ def test_a_count_before_the_short_pick_does_not_settle_it(warehouse, shelves, it
 
 def test_a_short_bin_with_no_stock_level_is_counted_too(warehouse, shelves, item, bin_b, clerk):
     # WIDGET was never in A-02: the pick there found 0; the plan counts A-02 for WIDGET as well.
-    short_pick_record(
-        item=item,
-        location=bin_b,
-        lot=None,
-        asked=Decimal(1),
-        available=Decimal(0),
-        actor=clerk,
-        source="floor",
-        at=at(FRIDAY, 10),
-    )
+    short(bin_b, at(FRIDAY, 10), asked="1", available="0", by=clerk, source="floor")
     counts = count_plan(warehouse=warehouse, actor=None, day=MONDAY)  # A-01 and A-02: no zone, a count each
     lines = [(line.location.code, line.item.sku) for count in counts for line in count.lines.all()]
     assert lines == [("A-01", "WIDGET"), ("A-02", "WIDGET")]
@@ -140,26 +120,8 @@ def test_a_short_pick_in_another_warehouse_or_after_the_day_is_not_planned(
     warehouse, other_warehouse, shelves, item, bin_a, bin_c, actor
 ):
     stock_receive(item=item, location=bin_c, quantity=Decimal(1), unit_cost=Decimal(1), actor=actor)
-    short_pick_record(
-        item=item,
-        location=bin_c,
-        lot=None,
-        asked=Decimal(4),
-        available=Decimal(1),
-        actor=actor,
-        source="api",
-        at=at(FRIDAY, 10),
-    )
-    short_pick_record(
-        item=item,
-        location=bin_a,
-        lot=None,
-        asked=Decimal(4),
-        available=Decimal(2),
-        actor=actor,
-        source="api",
-        at=at(TUESDAY, 10),
-    )
+    short(bin_c, at(FRIDAY, 10), asked="4", available="1", by=actor, source="api")
+    short(bin_a, at(TUESDAY, 10), asked="4", available="2", by=actor, source="api")
     assert short_picks_open(warehouse, MONDAY) == []  # WH2's is not WH1's; Tuesday's is after Monday
     assert plan_candidates(warehouse, MONDAY)[0][0].item_id == shelves["bolt"].pk
     assert Count.objects.filter(kind=CountKind.PLANNED).count() == 0
