@@ -41,6 +41,7 @@ from .models import (
     Movement,
     Reservation,
     ReservationLine,
+    ShortPick,
     StockLevel,
 )
 from .resources import OpeningBalanceResource
@@ -391,6 +392,22 @@ class CostLayerAdmin(WarehouseScopedAdminMixin, ReadOnlyAdmin):
 
 
 # --- Adjustments waiting for approval (from the clerk pages) and barcode labels ------------------
+
+
+@admin.register(ShortPick)
+class ShortPickAdmin(WarehouseScopedAdminMixin, ReadOnlyAdmin):
+    """Picks refused at a bin for lack of stock (floor Pick job, API issues and sales naming the
+    bin), read-only: ``stock.services.short_pick_record`` writes them, the count plan reads them."""
+
+    warehouse_lookups = ("warehouse",)
+    list_display = ["at", "warehouse", "location", "item", "lot", "asked_display", "available_display", "by", "source"]
+    list_filter = [PermittedWarehouseFilter, "source", "at"]
+    search_fields = ["item__sku", "item__name", "location__code", "lot__code"]
+    list_select_related = ["item__base_unit", "location__warehouse", "lot", "warehouse", "by"]
+    quantity_fields = ("asked", "available")
+    asked_display = quantity_column("asked")
+    available_display = quantity_column("available")
+    ordering = ["-at"]
 
 
 @admin.register(AdjustmentRequest)

@@ -14,7 +14,7 @@ A sale, a return or a bulk movement request is ONE posting (``stock_post_batch``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -46,11 +46,13 @@ from .models import (
 )
 from .selectors import lots_visible, stock_available_by_item
 from .services import (
+    InsufficientStock,
     StockRequest,
     movement_reverse,
     reservation_consume,
     reservation_create,
     reservation_release,
+    short_pick_from_refusal,
     stock_post_batch,
 )
 
@@ -60,6 +62,19 @@ QUANTITY_DIGITS = 13
 UNIT_COST_DIGITS = 11
 POSITIVE = Decimal("0.0001")
 MAX_LINES = 1000
+
+
+def _noting_short_picks(request: Request, post: Callable[[], Response], *, issues: bool) -> Response:
+    """Run ``post``; when it is refused because a named bin holds less than an issue asked
+    (``issues``: every line that takes stock out is an issue), record the short pick for the
+    count plan (``stock.services.short_pick_record``) after the refusal rolled back, then let
+    the 409 through: the refusal itself still writes no movement."""
+    try:
+        return post()
+    except InsufficientStock as exc:
+        if issues:
+            short_pick_from_refusal(exc, actor=request.user, source="api")
+        raise
 
 
 def quantity_field(**kwargs: Any) -> QuantityField:
@@ -454,7 +469,8 @@ class MovementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             movements = self._post(request, [_movement_request(serializer.validated_data)], key, None)
             return Response(MovementOutputSerializer(movements[0]).data, status=status.HTTP_201_CREATED)
 
-        return idempotent(request, write)
+        issue = serializer.validated_data["kind"] == MovementKind.ISSUE
+        return _noting_short_picks(request, lambda: idempotent(request, write), issues=issue)
 
     @extend_schema(
         request=BulkInputSerializer,
@@ -498,7 +514,9 @@ class MovementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             output = {"batch": movements[0].batch, "movements": movements}
             return Response(self.BulkOutputSerializer(output).data, status=status.HTTP_201_CREATED)
 
-        return idempotent(request, write)
+        taking_out = [line["kind"] for line in data["lines"] if SIDES[line["kind"]][0] is not False]
+        issues = all(kind == MovementKind.ISSUE for kind in taking_out)
+        return _noting_short_picks(request, lambda: idempotent(request, write), issues=issues)
 
     @extend_schema(
         request=ReverseInputSerializer, responses={201: MovementOutputSerializer}, parameters=[IDEMPOTENCY_PARAMETER]
@@ -821,8 +839,9 @@ class SaleApi(_DocumentApi):
         ],
     )
     def post(self, request: Request) -> Response:
-        """Post a sale: all lines or none. 409 insufficient_stock names the SKU and what is available."""
-        return super().post(request)
+        """Post a sale: all lines or none. 409 insufficient_stock names the SKU and what is
+        available; a line naming a bin that holds too little is recorded as a short pick."""
+        return _noting_short_picks(request, lambda: super(SaleApi, self).post(request), issues=True)
 
 
 class CustomerReturnApi(_DocumentApi):

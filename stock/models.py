@@ -542,3 +542,32 @@ class PeriodBalance(models.Model):
 
     def __str__(self) -> str:
         return f"{self.item_id}@{self.location_id or self.warehouse_id}: {plain(self.quantity)}"
+
+
+class ShortPick(models.Model):
+    """A pick that came up short at a bin: the clerk (floor Pick job, or an issue through the API
+    naming the bin) asked for more than the bin had available, so the pick was refused (the
+    refusal itself writes no movement). A signal for the count plan (``counting`` reads these:
+    stock never imports counting): the bin's book stock may be wrong. Written only by
+    ``stock.services.short_pick_record``, at most one per (item, bin, lot) and day; a count of
+    that item and bin counted at or after ``at`` settles it (counting decides, from its lines)."""
+
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="short_picks")
+    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="short_picks")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="short_picks")
+    lot = models.ForeignKey(Lot, null=True, blank=True, on_delete=models.PROTECT, related_name="short_picks")
+    asked = models.DecimalField(**QTY)
+    available = models.DecimalField(**QTY)
+    at = models.DateTimeField(db_index=True)
+    day = models.DateField(help_text="The local day of ``at`` (one record per item, bin, lot and day).")
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    source = models.CharField(max_length=10, help_text="floor or api")
+
+    class Meta:
+        ordering = ["-at"]
+        indexes = [models.Index(fields=["warehouse", "at"], name="shortpick_warehouse_at")]
+
+    def __str__(self) -> str:
+        lot = f" lot {self.lot.code}" if self.lot_id else ""
+        asked, there = plain(self.asked), plain(self.available)
+        return f"Short pick {self.item.sku}{lot} @ {self.location}: asked {asked}, {there} there"

@@ -11,13 +11,13 @@ from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import Count as Counted
-from django.db.models import Max, Q, Sum
+from django.db.models import Exists, Max, OuterRef, Q, Sum
 from django.utils import timezone
 
 from catalog.models import Item, Location, LocationKind, LocationLevel, Warehouse
 from catalog.permissions import WarehouseAction, warehouse_require
 from common.actors import Actor
-from stock.models import Movement, MovementKind, StockLevel
+from stock.models import Movement, MovementKind, ShortPick, StockLevel
 
 from ..models import AbcClass, Count, CountKind, CountLine, CountStatus, ItemClass
 from .counts import count_create
@@ -116,7 +116,7 @@ def working_days(year: int) -> int:
 @dataclass(frozen=True)
 class Candidate:
     item_id: int
-    rank: int  # 0 due by class, 1 recent variance, 2 went to zero, 3 never counted, 4 not due
+    rank: int  # 0 due by class, 1 short pick, 2 recent variance, 3 went to zero, 4 never counted, 5 not due
     abc_class: str
     value: Decimal
 
@@ -124,13 +124,41 @@ class Candidate:
         return (self.rank, CLASS_ORDER[self.abc_class], -self.value, self.item_id)
 
 
-def plan_candidates(warehouse: Warehouse, day: date) -> tuple[list[Candidate], int]:
-    """Every item with a stock level in ``warehouse`` that is on no open count there, in
-    priority order, and the day's quota (the year's counts of all of them, by their classes'
-    frequency, spread evenly over the year's working days, rounded up). Five queries."""
+ShortKey = tuple[int, int, int | None, str, str]  # item, bin, lot, bin code, SKU: a count line's key
+
+
+def short_picks_open(warehouse: Warehouse, day: date) -> list[ShortKey]:
+    """The (item, bin, lot) of ``warehouse`` where a pick came up short (``stock.models.ShortPick``)
+    up to the end of ``day`` and that no count line of that item and bin has counted since (a
+    count at or after the short pick settles it, whatever its lot). Each key once however many
+    short picks it had. One query."""
+    day_end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=timezone.get_current_timezone())
+    counted_since = CountLine.objects.filter(
+        count__warehouse=warehouse,
+        item_id=OuterRef("item_id"),
+        location_id=OuterRef("location_id"),
+        counted_at__gte=OuterRef("at"),
+    )
+    return list(
+        ShortPick.objects.filter(warehouse=warehouse, at__lt=day_end)
+        .filter(~Exists(counted_since))
+        .values_list("item_id", "location_id", "lot_id", "location__code", "item__sku")
+        .order_by()
+        .distinct()
+    )
+
+
+def plan_candidates(
+    warehouse: Warehouse, day: date, *, short: list[ShortKey] | None = None
+) -> tuple[list[Candidate], int]:
+    """Every item with a stock level in ``warehouse`` or an open short pick there
+    (``short_picks_open``, given or read) that is on no open count there, in priority order,
+    and the day's quota (the year's counts of all of them, by their classes' frequency, spread
+    evenly over the year's working days, rounded up). Six queries."""
     policies = class_policies(warehouse)
     tz = timezone.get_current_timezone()
     day_start = datetime.combine(day, time.min, tzinfo=tz)
+    short_items = {key[0] for key in (short_picks_open(warehouse, day) if short is None else short)}
     levels = (
         StockLevel.objects.filter(location__warehouse=warehouse, location__kind=LocationKind.INTERNAL)
         .values("item_id")
@@ -162,7 +190,8 @@ def plan_candidates(warehouse: Warehouse, day: date) -> tuple[list[Candidate], i
         )
     }
     candidates, per_year = [], 0
-    for item_id, zero in went_to_zero.items():
+    for item_id in went_to_zero.keys() | short_items:
+        zero = went_to_zero.get(item_id, True)  # short-picked with no level left: nothing there
         abc_class, value = classes.get(item_id, (AbcClass.C, ZERO))
         frequency = policies[abc_class].counts_per_year
         per_year += frequency
@@ -171,14 +200,16 @@ def plan_candidates(warehouse: Warehouse, day: date) -> tuple[list[Candidate], i
         last, varied = last_counted.get(item_id, (None, False))
         if last is not None and frequency and last <= day_start - timedelta(days=365 / frequency):
             rank = 0
-        elif varied:
+        elif item_id in short_items:
             rank = 1
-        elif zero:
+        elif varied:
             rank = 2
-        elif last is None:
+        elif zero:
             rank = 3
-        else:
+        elif last is None:
             rank = 4
+        else:
+            rank = 5
         candidates.append(Candidate(item_id, rank, abc_class, value))
     candidates.sort(key=Candidate.key)
     return candidates, math.ceil(per_year / working_days(day.year))
@@ -207,9 +238,10 @@ def _zones(warehouse: Warehouse) -> dict[int, int]:
 def count_plan(*, warehouse: Warehouse, actor: Actor | None, day: date | None = None) -> list[Count]:
     """Make the day's counts of ``warehouse``: the ``plan_candidates`` that fill the day's quota,
     highest priority first, each with every stock level it has in the warehouse (zero levels too:
-    a zero count is the cheapest), one count per zone (``planned_for=day``, lines in walk order:
-    bin code, then SKU). Nothing on Saturdays and Sundays. The warehouse row is locked, and a
-    day that has planned counts gets nothing more: running it twice adds nothing. Needs
+    a zero count is the cheapest) and every bin where it came up short, one count per zone
+    (``planned_for=day``, lines in walk order: bin code, then SKU). Nothing on Saturdays and
+    Sundays. The warehouse row is locked, and a day that has planned counts gets nothing more:
+    running it twice adds nothing. Needs
     ``counting.add_count`` and "approve" in the warehouse (the beat job is the system)."""
     warehouse_require(actor, warehouse, WarehouseAction.APPROVE, model_perm="counting.add_count")
     day = day or timezone.localdate()
@@ -217,13 +249,18 @@ def count_plan(*, warehouse: Warehouse, actor: Actor | None, day: date | None = 
     planned = Count.objects.filter(warehouse=warehouse, kind=CountKind.PLANNED, planned_for=day)
     if day.weekday() >= 5 or planned.exists():
         return []
-    candidates, quota = plan_candidates(warehouse, day)
+    short = short_picks_open(warehouse, day)
+    candidates, quota = plan_candidates(warehouse, day, short=short)
     chosen = {c.item_id for c in candidates[:quota]}
     if not chosen:
         return []
-    keys = StockLevel.objects.filter(
-        location__warehouse=warehouse, location__kind=LocationKind.INTERNAL, item_id__in=chosen
-    ).values_list("item_id", "location_id", "lot_id", "location__code", "item__sku")
+    keys = list(
+        StockLevel.objects.filter(
+            location__warehouse=warehouse, location__kind=LocationKind.INTERNAL, item_id__in=chosen
+        ).values_list("item_id", "location_id", "lot_id", "location__code", "item__sku")
+    )
+    have = {key[:3] for key in keys}
+    keys += [key for key in short if key[0] in chosen and key[:3] not in have]  # a short bin with no level
     zone_of = _zones(warehouse)
     by_zone: dict[int, list[tuple]] = defaultdict(list)
     for row in keys:

@@ -12,10 +12,19 @@ from django.db.models import F
 from django.utils import timezone
 
 from catalog.models import Item, Location, Warehouse
+from catalog.permissions import WarehouseAction, warehouse_allows
 from catalog.units import format_quantity
 from stock.models import Lot, StockLevel
 from stock.selectors import stock_by_location, stock_levels_available_fefo, stock_on_hand
-from stock.services import InsufficientStock, adjustment_submit, stock_issue, stock_receive, stock_transfer
+from stock.services import (
+    InsufficientStock,
+    adjustment_submit,
+    short_pick_from_refusal,
+    short_pick_record,
+    stock_issue,
+    stock_receive,
+    stock_transfer,
+)
 
 from .engine import Job, NewLot, State, Step, Value, check_bin, quantity_step, register_job
 from .scanning import REASONS, FloorError, Reason, lots_in_bin
@@ -226,16 +235,36 @@ class PickJob(Job):
                     f"{first.lot.expiry_date.isoformat()}, in {first.location.code}): nothing can be picked. "
                     "Scrap it under Scrap / adjust."
                 )
+            if location is not None and quantity is not None:
+                self._short(st, location, lot, quantity, Decimal(0))
             raise FloorError(f"No {item.sku} is available in {where}." + _where_else(item, st.warehouse, location))
         if quantity is not None:
             available = sum((level.available for level in levels), Decimal(0))
             if quantity > available:
+                if location is not None:
+                    self._short(st, location, lot, quantity, available)
                 message = InsufficientStock(
                     item=item, location=location or st.warehouse, lot=lot, asked=quantity, available=available
                 ).message
                 raise FloorError(
                     f"{message} Enter {format_quantity(available, item.base_unit, with_unit=False)} or less."
                 )
+
+    @staticmethod
+    def _short(st: State, location: Location, lot: Lot | None, asked: Decimal, available: Decimal) -> None:
+        """The named bin has less than asked: record the short pick (once a day per bin, item and
+        lot) for the count plan; the refusal that follows posts nothing. Only for a clerk who may
+        pick here (one who may not is refused anyway)."""
+        if warehouse_allows(st.user, st.warehouse, WarehouseAction.POST) and st.user.has_perm("stock.add_movement"):
+            short_pick_record(
+                item=st.get("item"),
+                location=location,
+                lot=lot,
+                asked=asked,
+                available=available,
+                actor=st.user,
+                source="floor",
+            )
 
     def context_for(self, st: State) -> dict:
         item = st.get("item")
@@ -247,15 +276,19 @@ class PickJob(Job):
 
     def post(self, st: State, *, actor, idempotency_key: str) -> None:  # noqa: ANN001
         location, lot = self._scope(st)
-        stock_issue(
-            item=st.get("item"),
-            quantity=st.get("quantity"),
-            actor=actor,
-            warehouse=st.warehouse,
-            location=location,
-            lot=lot,
-            idempotency_key=idempotency_key,
-        )
+        try:
+            stock_issue(
+                item=st.get("item"),
+                quantity=st.get("quantity"),
+                actor=actor,
+                warehouse=st.warehouse,
+                location=location,
+                lot=lot,
+                idempotency_key=idempotency_key,
+            )
+        except InsufficientStock as exc:  # taken meanwhile: the bin came up short after all
+            short_pick_from_refusal(exc, actor=actor, source="floor")
+            raise
 
 
 class ScrapJob(Job):

@@ -68,6 +68,7 @@ from .posting import (
 )
 from .reservations import reservation_consume, reservation_create, reservation_release
 from .revaluation import RECEIPT_ENTRY_KINDS, receipts_revalue, stock_write_down, value_entry_reverse
+from .shortpicks import short_pick_from_refusal, short_pick_record
 
 __all__ = [
     "period_balances_close",
@@ -98,6 +99,8 @@ __all__ = [
     "lot_get_or_create",
     "movement_post",
     "movement_reverse",
+    "short_pick_from_refusal",
+    "short_pick_record",
     "movements_for_key",
     "purchase_receipts_post",
     "receipt_line",

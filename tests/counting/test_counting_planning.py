@@ -119,9 +119,9 @@ def test_candidates_come_in_priority_order_and_the_quota_spreads_the_year(wareho
     candidates, quota = plan_candidates(warehouse, MONDAY)
     assert [(c.item_id, c.rank) for c in candidates] == [
         (plannable["thing"].pk, 0),  # due by class
-        (item.pk, 1),  # recent variance
-        (plannable["bolt"].pk, 2),  # went to zero
-        (plannable["gadget"].pk, 3),  # never counted
+        (item.pk, 2),  # recent variance
+        (plannable["bolt"].pk, 3),  # went to zero
+        (plannable["gadget"].pk, 4),  # never counted
     ]
     assert working_days(2026) == 261  # 52 weeks and Thursday 1 January
     assert quota == 1  # 4 class-C items x 2 counts a year = 8; 8 / 261 rounded up
