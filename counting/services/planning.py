@@ -116,7 +116,7 @@ def working_days(year: int) -> int:
 @dataclass(frozen=True)
 class Candidate:
     item_id: int
-    rank: int  # 0 due by class, 1 short pick, 2 recent variance, 3 went to zero, 4 never counted, 5 not due
+    rank: int  # 0 due by class, 1 recent variance, 2 short pick, 3 went to zero, 4 never counted, 5 not due
     abc_class: str
     value: Decimal
 
@@ -200,9 +200,9 @@ def plan_candidates(
         last, varied = last_counted.get(item_id, (None, False))
         if last is not None and frequency and last <= day_start - timedelta(days=365 / frequency):
             rank = 0
-        elif item_id in short_items:
-            rank = 1
         elif varied:
+            rank = 1
+        elif item_id in short_items:
             rank = 2
         elif zero:
             rank = 3
@@ -254,7 +254,7 @@ def count_plan(*, warehouse: Warehouse, actor: Actor | None, day: date | None = 
     chosen = {c.item_id for c in candidates[:quota]}
     if not chosen:
         return []
-    keys = list(
+    keys: list[tuple[int, int, int | None, str, str]] = list(
         StockLevel.objects.filter(
             location__warehouse=warehouse, location__kind=LocationKind.INTERNAL, item_id__in=chosen
         ).values_list("item_id", "location_id", "lot_id", "location__code", "item__sku")

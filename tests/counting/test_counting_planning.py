@@ -119,7 +119,7 @@ def test_candidates_come_in_priority_order_and_the_quota_spreads_the_year(wareho
     candidates, quota = plan_candidates(warehouse, MONDAY)
     assert [(c.item_id, c.rank) for c in candidates] == [
         (plannable["thing"].pk, 0),  # due by class
-        (item.pk, 2),  # recent variance
+        (item.pk, 1),  # recent variance
         (plannable["bolt"].pk, 3),  # went to zero
         (plannable["gadget"].pk, 4),  # never counted
     ]

@@ -1,5 +1,5 @@
-"""Short picks in the day's plan (issue 15): an open short pick ranks right after the class-due
-items, its bin is counted, a second short pick the same day adds nothing, and a count of that
+"""Short picks in the day's plan (issue 15): an open short pick ranks after the class-due items and
+recent variances, its bin is counted, a second short pick the same day adds nothing, and a count of that
 item and bin at or after the short pick settles it."""
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def test_a_short_pick_at_a01_makes_the_next_plan_count_a01_first_once(warehouse,
     assert (first.asked, first.available, first.by, first.day) == (Decimal(5), Decimal(2), clerk, FRIDAY)
 
     candidates, quota = plan_candidates(warehouse, MONDAY)
-    assert [(c.item_id, c.rank) for c in candidates][0] == (item.pk, 1)  # short pick: before BOLT (3)
+    assert [(c.item_id, c.rank) for c in candidates][0] == (item.pk, 2)  # short pick: before BOLT (3)
     (count,) = count_plan(warehouse=warehouse, actor=None, day=MONDAY)  # quota 1: only WIDGET
     assert [(line.location.code, line.item.sku, line.lot_id) for line in count.lines.all()] == [
         ("A-01", "WIDGET", None)
