@@ -32,15 +32,18 @@ def inside(side: str, query: ReportQuery) -> dict[str, object]:
     return _inside_ids(side, query.warehouse_ids)
 
 
-def value_flows(query: ReportQuery, start: datetime | None, end: datetime | None, *, by_kind: bool = False) -> dict:
+def value_flows(
+    query: ReportQuery, start: datetime | None, end: datetime | None, *, by_kind: bool = False, by_item: bool = True
+) -> dict:
     """Signed quantity and value that crossed into (+) or out of (-) each warehouse of the query
-    between ``start`` (inclusive) and ``end`` (exclusive), per (item, warehouse[, kind])."""
+    between ``start`` (inclusive) and ``end`` (exclusive), per (item, warehouse[, kind]), or
+    per (warehouse[, kind]) without ``by_item``."""
     movements = query.items(Movement.objects.all())
     if start is not None:
         movements = movements.filter(occurred_at__gte=start)
     if end is not None:
         movements = movements.filter(occurred_at__lt=end)
-    return value_sums(movements, query.warehouse_ids, by_kind=by_kind)
+    return value_sums(movements, query.warehouse_ids, by_kind=by_kind, by_item=by_item)
 
 
 def warehouse_values(query: ReportQuery, at: datetime | None = None) -> dict[Key, list[Decimal]]:

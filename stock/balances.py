@@ -62,13 +62,17 @@ def effective_kind() -> Coalesce:
     return Coalesce(F("reverses__kind"), F("kind"))
 
 
-def value_sums(movements: QuerySet[Movement], warehouse_ids: Iterable[int], *, by_kind: bool = False) -> dict:
+def value_sums(
+    movements: QuerySet[Movement], warehouse_ids: Iterable[int], *, by_kind: bool = False, by_item: bool = True
+) -> dict:
     """Signed quantity and value of ``movements`` crossing into (+) or out of (-) each warehouse,
-    per (item, warehouse[, kind]): ``{key: [quantity, value]}``."""
+    per (item, warehouse[, kind]): ``{key: [quantity, value]}``; without ``by_item`` per
+    (warehouse[, kind]), summed in SQL over the items (a few rows, whatever the items)."""
     ids = list(warehouse_ids)
     found: dict[Key, list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
     for side, other, sign in (("destination", "source", 1), ("source", "destination", -1)):
-        fields = ["item_id", f"{side}__warehouse_id", f"{other}__warehouse_id"]
+        fields = ["item_id"] if by_item else []
+        fields += [f"{side}__warehouse_id", f"{other}__warehouse_id"]
         if by_kind:
             fields.append("as_kind")
         rows = (
@@ -82,7 +86,9 @@ def value_sums(movements: QuerySet[Movement], warehouse_ids: Iterable[int], *, b
             here, there = row[f"{side}__warehouse_id"], row[f"{other}__warehouse_id"]
             if here == there:  # within one warehouse: no value crosses
                 continue
-            key = (row["item_id"], here, row["as_kind"]) if by_kind else (row["item_id"], here)
+            key = (row["item_id"], here) if by_item else (here,)
+            if by_kind:
+                key += (row["as_kind"],)
             found[key][0] += sign * as_decimal(row["quantity"])
             found[key][1] += sign * as_decimal(row["value"])
     return found
@@ -137,8 +143,15 @@ def _current_levels(warehouse_ids: list[int], narrow: Narrow) -> dict[Key, Decim
     return {(item_id, location_id, lot_id): on_hand for item_id, location_id, lot_id, on_hand in rows}
 
 
-def _stored(close: PeriodClose, warehouse_ids: list[int], narrow: Narrow) -> tuple[dict, dict]:
+def _stored(
+    close: PeriodClose, warehouse_ids: list[int], narrow: Narrow, quantities: bool, values: bool
+) -> tuple[dict, dict]:
+    """The close's balances (only those asked for: a value balance has no location)."""
     rows = narrow(PeriodBalance.objects.filter(close=close, warehouse_id__in=warehouse_ids), "item")
+    if not quantities:
+        rows = rows.filter(location_id__isnull=True)
+    if not values:
+        rows = rows.filter(location_id__isnull=False)
     quantities: dict[Key, Decimal] = {}
     values: dict[Key, list[Decimal]] = {}
     for item_id, warehouse_id, location_id, lot_id, quantity, value in rows.values_list(
@@ -183,7 +196,7 @@ def balances_as_of(
             if values:
                 _add(found_v, value_sums(after, ids), -1)
     else:
-        found_q, found_v = _stored(close, ids, narrow)
+        found_q, found_v = _stored(close, ids, narrow, quantities, values)
         since = movements.filter(occurred_at__gte=close.period_end, occurred_at__lte=at)
         late = movements.filter(id__gt=close.last_movement_id, occurred_at__lt=close.period_end)
         for part in (since, late):
