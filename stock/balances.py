@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import F, QuerySet, Sum
+from django.db.models import Case, F, OuterRef, QuerySet, Subquery, Sum, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -57,9 +57,19 @@ def inside(side: str, warehouse_ids: Iterable[int]) -> dict[str, object]:
     return {f"{side}__kind": LocationKind.INTERNAL, f"{side}__warehouse_id__in": list(warehouse_ids)}
 
 
+def reversed_or_own(field: str) -> Coalesce:
+    """``field`` of the movement a reversal reverses, else (or when that is empty) its own.
+
+    A subquery by primary key, evaluated only for reversals (``CASE``): a ``LEFT JOIN`` to the
+    reversed movement made PostgreSQL hash-join the whole movement table, so a month's report
+    took time in proportion to the length of history (bench/reports.py)."""
+    reversed_value = Subquery(Movement.objects.filter(pk=OuterRef("reverses_id")).values(field)[:1])
+    return Coalesce(Case(When(reverses_id__isnull=False, then=reversed_value)), F(field))
+
+
 def effective_kind() -> Coalesce:
     """The kind a movement counts as: a reversal counts as (minus) the kind it reverses."""
-    return Coalesce(F("reverses__kind"), F("kind"))
+    return reversed_or_own("kind")
 
 
 def value_sums(
@@ -75,13 +85,10 @@ def value_sums(
         fields += [f"{side}__warehouse_id", f"{other}__warehouse_id"]
         if by_kind:
             fields.append("as_kind")
-        rows = (
-            movements.filter(**inside(side, ids))
-            .annotate(as_kind=effective_kind())
-            .values(*fields)
-            .annotate(quantity=Sum("quantity"), value=Sum("total_cost"))
-            .order_by()
-        )
+        rows = movements.filter(**inside(side, ids))
+        if by_kind:  # an unused annotation would still join
+            rows = rows.annotate(as_kind=effective_kind())
+        rows = rows.values(*fields).annotate(quantity=Sum("quantity"), value=Sum("total_cost")).order_by()
         for row in rows:
             here, there = row[f"{side}__warehouse_id"], row[f"{other}__warehouse_id"]
             if here == there:  # within one warehouse: no value crosses

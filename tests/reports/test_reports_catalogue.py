@@ -197,6 +197,17 @@ def test_shrinkage_by_reason_and_month(ledger, manager):
     assert result.totals["value_by_reason"] == {"damaged": D(-3), "found": D(6)}
 
 
+def test_shrinkage_counts_a_reversal_in_the_reversed_kind_and_reason(ledger, manager):
+    scrap = ledger["widget"].movements.get(kind="scrap")
+    services.movement_reverse(movement=scrap, reason="scrapped the wrong one", actor=None)
+    today = timezone.localdate()
+    result = run("shrinkage", manager, date_from=today.isoformat(), date_to=today.isoformat())
+    # The reversal puts the scrapped 1 (worth 3) back into A2 today: scrap "damaged" +1, +3.
+    assert pick(result.rows, "warehouse", "kind", "reason", "quantity", "value") == [
+        ("A", "scrap", "damaged", D(1), D(3)),
+    ]
+
+
 def test_expiring_and_expired_lots(ledger, manager):
     milk = ledger["widget"].__class__.objects.create(
         sku="MILK", name="Milk", base_unit=ledger["each"], tracking="lot", perishable=True
