@@ -159,16 +159,16 @@ def _stored(
         rows = rows.filter(location_id__isnull=True)
     if not values:
         rows = rows.filter(location_id__isnull=False)
-    quantities: dict[Key, Decimal] = {}
-    values: dict[Key, list[Decimal]] = {}
+    found_q: dict[Key, Decimal] = {}
+    found_v: dict[Key, list[Decimal]] = {}
     for item_id, warehouse_id, location_id, lot_id, quantity, value in rows.values_list(
         "item_id", "warehouse_id", "location_id", "lot_id", "quantity", "value"
     ):
         if location_id is None:
-            values[(item_id, warehouse_id)] = [quantity, value]
+            found_v[(item_id, warehouse_id)] = [quantity, value]
         else:
-            quantities[(item_id, location_id, lot_id)] = quantity
-    return quantities, values
+            found_q[(item_id, location_id, lot_id)] = quantity
+    return found_q, found_v
 
 
 def balances_as_of(
