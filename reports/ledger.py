@@ -15,10 +15,10 @@ from decimal import Decimal
 
 from django.db.models import F
 
-from catalog.models import Item, Location
+from catalog.models import Item, Location, LocationKind
 from stock.balances import as_decimal, balances_as_of, value_sums
 from stock.balances import inside as _inside_ids
-from stock.models import Lot, Movement
+from stock.models import Lot, Movement, StockLevel
 
 from .framework import ZERO, ReportQuery
 
@@ -32,15 +32,18 @@ def inside(side: str, query: ReportQuery) -> dict[str, object]:
     return _inside_ids(side, query.warehouse_ids)
 
 
-def value_flows(query: ReportQuery, start: datetime | None, end: datetime | None, *, by_kind: bool = False) -> dict:
+def value_flows(
+    query: ReportQuery, start: datetime | None, end: datetime | None, *, by_kind: bool = False, by_item: bool = True
+) -> dict:
     """Signed quantity and value that crossed into (+) or out of (-) each warehouse of the query
-    between ``start`` (inclusive) and ``end`` (exclusive), per (item, warehouse[, kind])."""
+    between ``start`` (inclusive) and ``end`` (exclusive), per (item, warehouse[, kind]), or
+    per (warehouse[, kind]) without ``by_item``."""
     movements = query.items(Movement.objects.all())
     if start is not None:
         movements = movements.filter(occurred_at__gte=start)
     if end is not None:
         movements = movements.filter(occurred_at__lt=end)
-    return value_sums(movements, query.warehouse_ids, by_kind=by_kind)
+    return value_sums(movements, query.warehouse_ids, by_kind=by_kind, by_item=by_item)
 
 
 def warehouse_values(query: ReportQuery, at: datetime | None = None) -> dict[Key, list[Decimal]]:
@@ -52,6 +55,41 @@ def location_quantities(query: ReportQuery, at: datetime | None = None) -> dict[
     """(item, location, lot or None) -> quantity in the internal locations of the query's
     warehouses, now or as of ``at``."""
     return balances_as_of(at, query.warehouse_ids, query.items, values=False)[0]
+
+
+# The names of a stock-on-hand row, joined in SQL from a ``StockLevel`` (``current_location_rows``).
+LOCATION_ROW_FIELDS = (
+    "item_id",
+    "location__warehouse_id",
+    "item__sku",
+    "item__name",
+    "item__category__path",
+    "location__warehouse__code",
+    "location__code",
+    "lot__code",
+    "lot__expiry_date",
+    "on_hand",
+    "item__base_unit__code",
+)
+
+
+def nothing_after(query: ReportQuery, at: datetime) -> bool:
+    """True when no movement of the query's items occurred after ``at``: the projection is then
+    the stock as of ``at`` (the usual case of a report "now"), read without the balances' sums."""
+    return not query.items(Movement.objects.filter(occurred_at__gt=at)).exists()
+
+
+def current_location_rows(query: ReportQuery) -> list[tuple]:
+    """The current non-zero quantities in the internal locations of the query's warehouses, one
+    tuple of ``LOCATION_ROW_FIELDS`` per (item, location, lot), names and units joined in the
+    same query (one statement, whatever the number of rows). The projection equals the ledger
+    (``reconcile``), so this is ``location_quantities(query)`` with its names."""
+    levels = query.items(
+        StockLevel.objects.filter(
+            location__kind=LocationKind.INTERNAL, location__warehouse_id__in=query.warehouse_ids
+        ).exclude(on_hand=0)
+    )
+    return list(levels.values_list(*LOCATION_ROW_FIELDS).order_by())
 
 
 def item_info(item_ids: Iterable[int]) -> dict[int, dict]:

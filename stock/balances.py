@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import F, QuerySet, Sum
+from django.db.models import Case, F, OuterRef, QuerySet, Subquery, Sum, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -57,32 +57,45 @@ def inside(side: str, warehouse_ids: Iterable[int]) -> dict[str, object]:
     return {f"{side}__kind": LocationKind.INTERNAL, f"{side}__warehouse_id__in": list(warehouse_ids)}
 
 
+def reversed_or_own(field: str) -> Coalesce:
+    """``field`` of the movement a reversal reverses, else (or when that is empty) its own.
+
+    A subquery by primary key, evaluated only for reversals (``CASE``): a ``LEFT JOIN`` to the
+    reversed movement made PostgreSQL hash-join the whole movement table, so a month's report
+    took time in proportion to the length of history (bench/reports.py)."""
+    reversed_value = Subquery(Movement.objects.filter(pk=OuterRef("reverses_id")).values(field)[:1])
+    return Coalesce(Case(When(reverses_id__isnull=False, then=reversed_value)), F(field))
+
+
 def effective_kind() -> Coalesce:
     """The kind a movement counts as: a reversal counts as (minus) the kind it reverses."""
-    return Coalesce(F("reverses__kind"), F("kind"))
+    return reversed_or_own("kind")
 
 
-def value_sums(movements: QuerySet[Movement], warehouse_ids: Iterable[int], *, by_kind: bool = False) -> dict:
+def value_sums(
+    movements: QuerySet[Movement], warehouse_ids: Iterable[int], *, by_kind: bool = False, by_item: bool = True
+) -> dict:
     """Signed quantity and value of ``movements`` crossing into (+) or out of (-) each warehouse,
-    per (item, warehouse[, kind]): ``{key: [quantity, value]}``."""
+    per (item, warehouse[, kind]): ``{key: [quantity, value]}``; without ``by_item`` per
+    (warehouse[, kind]), summed in SQL over the items (a few rows, whatever the items)."""
     ids = list(warehouse_ids)
     found: dict[Key, list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
     for side, other, sign in (("destination", "source", 1), ("source", "destination", -1)):
-        fields = ["item_id", f"{side}__warehouse_id", f"{other}__warehouse_id"]
+        fields = ["item_id"] if by_item else []
+        fields += [f"{side}__warehouse_id", f"{other}__warehouse_id"]
         if by_kind:
             fields.append("as_kind")
-        rows = (
-            movements.filter(**inside(side, ids))
-            .annotate(as_kind=effective_kind())
-            .values(*fields)
-            .annotate(quantity=Sum("quantity"), value=Sum("total_cost"))
-            .order_by()
-        )
+        rows = movements.filter(**inside(side, ids))
+        if by_kind:  # an unused annotation would still join
+            rows = rows.annotate(as_kind=effective_kind())
+        rows = rows.values(*fields).annotate(quantity=Sum("quantity"), value=Sum("total_cost")).order_by()
         for row in rows:
             here, there = row[f"{side}__warehouse_id"], row[f"{other}__warehouse_id"]
             if here == there:  # within one warehouse: no value crosses
                 continue
-            key = (row["item_id"], here, row["as_kind"]) if by_kind else (row["item_id"], here)
+            key = (row["item_id"], here) if by_item else (here,)
+            if by_kind:
+                key += (row["as_kind"],)
             found[key][0] += sign * as_decimal(row["quantity"])
             found[key][1] += sign * as_decimal(row["value"])
     return found
@@ -137,18 +150,25 @@ def _current_levels(warehouse_ids: list[int], narrow: Narrow) -> dict[Key, Decim
     return {(item_id, location_id, lot_id): on_hand for item_id, location_id, lot_id, on_hand in rows}
 
 
-def _stored(close: PeriodClose, warehouse_ids: list[int], narrow: Narrow) -> tuple[dict, dict]:
+def _stored(
+    close: PeriodClose, warehouse_ids: list[int], narrow: Narrow, quantities: bool, values: bool
+) -> tuple[dict, dict]:
+    """The close's balances (only those asked for: a value balance has no location)."""
     rows = narrow(PeriodBalance.objects.filter(close=close, warehouse_id__in=warehouse_ids), "item")
-    quantities: dict[Key, Decimal] = {}
-    values: dict[Key, list[Decimal]] = {}
+    if not quantities:
+        rows = rows.filter(location_id__isnull=True)
+    if not values:
+        rows = rows.filter(location_id__isnull=False)
+    found_q: dict[Key, Decimal] = {}
+    found_v: dict[Key, list[Decimal]] = {}
     for item_id, warehouse_id, location_id, lot_id, quantity, value in rows.values_list(
         "item_id", "warehouse_id", "location_id", "lot_id", "quantity", "value"
     ):
         if location_id is None:
-            values[(item_id, warehouse_id)] = [quantity, value]
+            found_v[(item_id, warehouse_id)] = [quantity, value]
         else:
-            quantities[(item_id, location_id, lot_id)] = quantity
-    return quantities, values
+            found_q[(item_id, location_id, lot_id)] = quantity
+    return found_q, found_v
 
 
 def balances_as_of(
@@ -183,7 +203,7 @@ def balances_as_of(
             if values:
                 _add(found_v, value_sums(after, ids), -1)
     else:
-        found_q, found_v = _stored(close, ids, narrow)
+        found_q, found_v = _stored(close, ids, narrow, quantities, values)
         since = movements.filter(occurred_at__gte=close.period_end, occurred_at__lte=at)
         late = movements.filter(id__gt=close.last_movement_id, occurred_at__lt=close.period_end)
         for part in (since, late):

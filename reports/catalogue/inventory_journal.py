@@ -12,7 +12,6 @@ signed ``total_cost``) are their own section. Account codes come from the settin
 
 from __future__ import annotations
 
-from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
@@ -68,11 +67,10 @@ class InventoryJournal(Report):
     total_keys = ("value",)
 
     def rows(self, query: ReportQuery) -> list[dict[str, Any]]:
-        flows = value_flows(query, query.start, query.end, by_kind=True)
+        # Summed over the items in SQL: one row per (warehouse, other warehouse, kind) and side.
+        flows = value_flows(query, query.start, query.end, by_kind=True, by_item=False)
         codes = dict(Warehouse.objects.filter(pk__in=query.warehouse_ids).values_list("pk", "code"))
-        summed: dict[tuple[int, str], Decimal] = defaultdict(Decimal)
-        for (_item, warehouse_id, kind), (_quantity, value) in flows.items():
-            summed[(warehouse_id, kind)] += value
+        summed = {key: value for key, (_quantity, value) in flows.items()}
         rows = [
             {
                 "date_from": query.date_from,

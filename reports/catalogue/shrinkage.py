@@ -8,11 +8,12 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, F, Sum
-from django.db.models.functions import Coalesce, TruncMonth
+from django.db.models import Count, Sum
+from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from catalog.models import Warehouse
+from stock.balances import reversed_or_own
 from stock.models import Movement, MovementKind
 
 from ..framework import ZERO, Column, Report, ReportQuery, register
@@ -42,11 +43,11 @@ class Shrinkage(Report):
     def rows(self, query: ReportQuery) -> list[dict[str, Any]]:
         movements = (
             query.items(Movement.objects.filter(occurred_at__gte=query.start, occurred_at__lt=query.end))
-            .annotate(as_kind=Coalesce(F("reverses__kind"), F("kind")))
+            .annotate(as_kind=reversed_or_own("kind"))
             .filter(as_kind__in=KINDS)
             .annotate(
                 month=TruncMonth("occurred_at", tzinfo=timezone.get_current_timezone()),
-                reason=Coalesce(F("reverses__reason_code"), F("reason_code")),
+                reason=reversed_or_own("reason_code"),
             )
         )
         found: dict[tuple, list] = defaultdict(lambda: [ZERO, ZERO, 0])

@@ -4,14 +4,24 @@ kept per item and warehouse: one pool, docs/ledger.md)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 from catalog.models import Warehouse
 
 from ..framework import Column, Report, ReportQuery, register
-from ..ledger import item_info, location_info, location_quantities, lot_info, warehouse_values
-from .common import ITEM_WAREHOUSE_COLUMNS, item_warehouse_cells, money, share
+from ..ledger import (
+    current_location_rows,
+    item_info,
+    location_info,
+    location_quantities,
+    lot_info,
+    nothing_after,
+    warehouse_values,
+)
+from .common import ITEM_WAREHOUSE_COLUMNS, money, share
 
 
 @register
@@ -32,32 +42,34 @@ class StockOnHand(Report):
     total_keys = ("value",)
 
     def rows(self, query: ReportQuery) -> list[dict[str, Any]]:
+        """Now (nothing moved after ``as_of``): one query reads the quantities with their names
+        and units (``current_location_rows``) and one the (item, warehouse) values; as of an
+        earlier moment: the balances (docs/reports.md, "As of") and their names. Either way a
+        row's value is its share of its (item, warehouse) value."""
         at = query.as_of
-        quantities = location_quantities(query, at)
-        values = warehouse_values(query, at)
-        warehouse_of = dict(Warehouse.objects.filter(pk__in=query.warehouse_ids).values_list("pk", "code"))
-        items, locations, lots = (
-            item_info(k[0] for k in quantities),
-            location_info(k[1] for k in quantities),
-            lot_info(k[2] for k in quantities),
-        )
+        if at is None or nothing_after(query, at):
+            found, values = current_location_rows(query), warehouse_values(query)
+        else:
+            found, values = _as_of_location_rows(query, at), warehouse_values(query, at)
+        no_value = (Decimal(0), Decimal(0))
         rows = []
-        for (item_id, location_id, lot_id), quantity in quantities.items():
-            location_code, warehouse_id = locations[location_id]
-            wh_quantity, wh_value = values.get((item_id, warehouse_id), (Decimal(0), Decimal(0)))
-            item, lot = items[item_id], lots.get(lot_id) or {}
+        for item_id, warehouse_id, sku, name, category, warehouse, location, lot, expiry, quantity, unit in found:
+            wh_quantity, wh_value = values.get((item_id, warehouse_id), no_value)
             rows.append(
                 {
-                    **item_warehouse_cells(item, warehouse_of[warehouse_id]),
-                    "location": location_code,
-                    "lot": lot.get("code", ""),
-                    "expiry_date": lot.get("expiry_date"),
+                    "sku": sku,
+                    "name": name,
+                    "category": category or "",
+                    "warehouse": warehouse,
+                    "location": location,
+                    "lot": lot or "",
+                    "expiry_date": expiry,
                     "quantity": quantity,
-                    "unit": item["unit"],
+                    "unit": unit,
                     "value": money(share(quantity, wh_quantity, wh_value)),
                 }
             )
-        rows.sort(key=lambda r: (r["sku"], r["warehouse"], r["location"], r["lot"]))
+        rows.sort(key=itemgetter("sku", "warehouse", "location", "lot"))
         return rows
 
     def totals(self, rows: list[dict[str, Any]], query: ReportQuery) -> dict[str, Any]:
@@ -67,3 +79,35 @@ class StockOnHand(Report):
         totals["quantity"] = sum((row["quantity"] for row in rows), Decimal(0)) if len(units) == 1 else None
         totals["as_of"] = query.as_of
         return totals
+
+
+def _as_of_location_rows(query: ReportQuery, at: datetime) -> list[tuple]:
+    """``current_location_rows``' tuples as of ``at``: the quantities from the balances, their
+    names in one query per kind of name."""
+    quantities = location_quantities(query, at)
+    warehouse_of = dict(Warehouse.objects.filter(pk__in=query.warehouse_ids).values_list("pk", "code"))
+    items, locations, lots = (
+        item_info(k[0] for k in quantities),
+        location_info(k[1] for k in quantities),
+        lot_info(k[2] for k in quantities),
+    )
+    found = []
+    for (item_id, location_id, lot_id), quantity in quantities.items():
+        location_code, warehouse_id = locations[location_id]
+        item, lot = items[item_id], lots.get(lot_id) or {}
+        found.append(
+            (
+                item_id,
+                warehouse_id,
+                item["sku"],
+                item["name"],
+                item["category_path"],
+                warehouse_of[warehouse_id],
+                location_code,
+                lot.get("code"),
+                lot.get("expiry_date"),
+                quantity,
+                item["unit"],
+            )
+        )
+    return found

@@ -44,6 +44,32 @@ def test_stock_on_hand_now_by_bin_with_value_shared_by_quantity(ledger, manager)
     assert result.totals["quantity"] == D(17)  # 11 + 6, one unit
 
 
+def test_stock_on_hand_now_reads_its_names_with_its_quantities(ledger, manager, user):
+    # Nothing moved after now: the rows come from the projection in one query, names and unit
+    # joined there; they must be the ones the as-of path (the balances, names looked up) gives.
+    from reports.catalogue.stock_on_hand import _as_of_location_rows
+    from reports.framework import parse_query
+    from reports.ledger import current_location_rows
+
+    result = run("stock-on-hand", manager)
+    assert result.rows[0] == {
+        "sku": "WIDGET",
+        "name": "Widget",
+        "category": "Home > Kitchen",
+        "warehouse": "A",
+        "location": "A1",
+        "lot": "",
+        "expiry_date": None,
+        "quantity": D(11),  # 10 - 5 + 10 - 4
+        "unit": "each",
+        "value": D(33),  # 11 of A's 17 worth 51: 11 x 3
+    }
+    query = parse_query(get_report("stock-on-hand"), manager, {})
+    assert sorted(current_location_rows(query)) == sorted(_as_of_location_rows(query, query.as_of))
+    only_b = user(roles.INVENTORY_MANAGER, ("B",), username="b_now")
+    assert run("stock-on-hand", only_b).rows == []  # B1 is empty now; A's bins are not theirs
+
+
 def test_stock_on_hand_as_of_a_day_is_its_end(ledger, manager):
     result = run("stock-on-hand", manager, as_of="2025-01-31")
     # After the move of 01-20: A1 20 - 5 = 15, A2 5; A worth 60 for 20 (avg 3): 45 and 15.
@@ -169,6 +195,17 @@ def test_shrinkage_by_reason_and_month(ledger, manager):
     ]
     assert result.totals["value"] == D(3)
     assert result.totals["value_by_reason"] == {"damaged": D(-3), "found": D(6)}
+
+
+def test_shrinkage_counts_a_reversal_in_the_reversed_kind_and_reason(ledger, manager):
+    scrap = ledger["widget"].movements.get(kind="scrap")
+    services.movement_reverse(movement=scrap, reason="scrapped the wrong one", actor=None)
+    today = timezone.localdate()
+    result = run("shrinkage", manager, date_from=today.isoformat(), date_to=today.isoformat())
+    # The reversal puts the scrapped 1 (worth 3) back into A2 today: scrap "damaged" +1, +3.
+    assert pick(result.rows, "warehouse", "kind", "reason", "quantity", "value") == [
+        ("A", "scrap", "damaged", D(1), D(3)),
+    ]
 
 
 def test_expiring_and_expired_lots(ledger, manager):
