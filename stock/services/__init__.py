@@ -27,7 +27,6 @@ system itself (migrations, operators' management commands) and is trusted.
 
 from .actions import (
     movement_reverse,
-    shipment_arrived_quantity,
     stock_adjust,
     stock_customer_return,
     stock_issue,
@@ -48,6 +47,7 @@ from .adjustments import (
 )
 from .balances import period_balances_close, period_close
 from .batches import StockRequest, stock_post_batch
+from .documents import shipment_arrived_quantity
 from .errors import (
     AlreadyReversed,
     BackdatedTooFar,

@@ -1,31 +1,17 @@
 """The single business actions (receive, issue, scrap, return, adjust, transfer, ship,
-arrive, reverse). Each is a thin wrapper: a ``StockRequest`` posted by ``batches.requests_post``,
-or, for the actions a request cannot express (shipment arrivals, reversals), one
-``MovementLine`` posted by ``movement_post``."""
+arrive, reverse). Each is a thin wrapper: one ``StockRequest`` posted by
+``batches.requests_post``, the one request builder and posting path."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
 
-from django.db import transaction
-from django.db.models import QuerySet
-
-from catalog.models import Item, Location, LocationKind, Warehouse
+from catalog.models import Item, Location, Warehouse
 from common.actors import Actor
 
-from ..models import (
-    MONEY_STEP,
-    ZERO,
-    Lot,
-    Movement,
-    MovementKind,
-)
+from ..models import Lot, Movement, MovementKind
 from .batches import StockRequest, requests_post
-from .errors import AlreadyReversed, InvalidMovement, _fmt
-from .lines import MovementLine, _quantity, _require_reason, _virtual, reversal_line
-from .posting import movement_post, movements_for_key
-from .revaluation import value_entry_reverse
 
 
 def _one(movements: list[Movement]) -> Movement:
@@ -302,20 +288,6 @@ def transfer_ship(
     return _one(requests_post([request], actor=actor, idempotency_key=idempotency_key, occurred_at=occurred_at))
 
 
-def _shipment_arrivals(shipment: Movement) -> QuerySet[Movement]:
-    """The arrivals of a shipment that still stand. A reversed arrival is left out, and so is
-    its reversal, which copies the arrival's reference but sends the stock back to transit."""
-    return Movement.objects.filter(
-        reference_type="stock.shipment-arrival", reference_id=str(shipment.pk), reversed_by__isnull=True
-    ).exclude(kind=MovementKind.REVERSAL)
-
-
-def shipment_arrived_quantity(shipment: Movement) -> Decimal:
-    """How much of a shipment has arrived (net of reversed arrivals)."""
-    return sum((m.quantity for m in _shipment_arrivals(shipment)), ZERO)
-
-
-@transaction.atomic
 def transfer_arrive(
     *,
     shipment: Movement,
@@ -326,49 +298,20 @@ def transfer_arrive(
     occurred_at: datetime | None = None,
     note: str = "",
 ) -> Movement:
-    """Receive (part of) a shipment at ``destination``, at the cost it left with. The shipment
-    row is locked first, so two arrivals cannot exceed what was shipped."""
-    if idempotency_key and (previous := movements_for_key(idempotency_key)):
-        return previous[0]
-    shipment = Movement.objects.select_for_update(of=("self",)).select_related("item", "lot").get(pk=shipment.pk)
-    transit = _virtual(LocationKind.TRANSIT)
-    if shipment.destination_id != transit.pk or Movement.objects.filter(reverses=shipment).exists():
-        raise InvalidMovement(f"Movement #{shipment.pk} is not an open shipment.")
-    if not destination.is_internal or destination.home_warehouse.code != shipment.reference_line:
-        raise InvalidMovement(
-            f"Shipment #{shipment.pk} goes to warehouse {shipment.reference_line}, not to {destination}."
-        )
-    arrived = shipment_arrived_quantity(shipment)
-    open_quantity = shipment.quantity - arrived
-    quantity = open_quantity if quantity is None else _quantity(quantity)
-    if quantity <= 0 or quantity > open_quantity:
-        raise InvalidMovement(
-            f"Shipment #{shipment.pk} has {_fmt(open_quantity)} still in transit; cannot arrive {_fmt(quantity)}."
-        )
-    total_cost = None
-    if quantity == open_quantity:  # the last arrival carries exactly what is left of the value
-        arrived_value = sum((m.total_cost for m in _shipment_arrivals(shipment)), ZERO)
-        total_cost = shipment.total_cost - arrived_value
-        unit_cost = total_cost / quantity
-    else:
-        unit_cost = shipment.unit_cost
-    line = MovementLine(
+    """Receive (part of) a shipment at ``destination`` (all still in transit when ``quantity``
+    is None), at the cost it left with. The shipment row is locked first, so two arrivals cannot
+    exceed what was shipped (``documents.arrival_line``)."""
+    request = StockRequest(
+        kind=MovementKind.TRANSFER,
         item=shipment.item,
         quantity=quantity,
-        source=transit,
         destination=destination,
-        kind=MovementKind.TRANSFER,
-        lot=shipment.lot,
-        unit_cost=unit_cost.quantize(MONEY_STEP),
-        total_cost=total_cost,
+        shipment=shipment,
         note=note,
-        reference_type="stock.shipment-arrival",
-        reference_id=str(shipment.pk),
     )
-    return _one(movement_post(lines=line, actor=actor, idempotency_key=idempotency_key, occurred_at=occurred_at))
+    return _one(requests_post([request], actor=actor, idempotency_key=idempotency_key, occurred_at=occurred_at))
 
 
-@transaction.atomic
 def movement_reverse(
     *,
     movement: Movement,
@@ -379,34 +322,15 @@ def movement_reverse(
 ) -> Movement:
     """Undo a movement with its mirror image: same item, lot and quantity from its destination
     back to its source. The cost: what the original took out goes back at the original cost;
-    what it brought in comes out of its own FIFO layer, or at the current average under moving
-    average (``_reverse_incoming``). A movement is reversed at most once; a reversal is not
-    reversed (post the movement again instead)."""
-    reason = _require_reason(reason, "reversal")
-    if idempotency_key and (previous := movements_for_key(idempotency_key)):
-        return previous[0]
-    original = (
-        Movement.objects.select_for_update(of=("self",))
-        .select_related("item", "lot", "source__warehouse", "destination__warehouse")
-        .get(pk=movement.pk)
+    what it brought in comes out of its own FIFO layer, or at its own unit cost under moving
+    average (docs/ledger.md, "Own cost back"). A movement is reversed at most once; a reversal
+    is not reversed (post the movement again instead). The movement's row is locked first
+    (``documents.reversible_check``); a value-only entry is undone by ``value_entry_reverse``."""
+    request = StockRequest(
+        kind=MovementKind.REVERSAL,
+        item=movement.item,
+        quantity=movement.quantity,
+        reverses=movement,
+        reason_code=reason,
     )
-    if original.quantity == 0:  # a value-only entry
-        return value_entry_reverse(original=original, actor=actor, reason=reason, occurred_at=occurred_at)
-    if original.kind == MovementKind.REVERSAL:
-        raise InvalidMovement(f"Movement #{original.pk} is itself a reversal; post the movement again instead.")
-    if Movement.objects.filter(reverses=original).exists():
-        raise AlreadyReversed(f"Movement #{original.pk} has already been reversed.")
-    named_by = list(
-        Movement.objects.filter(origin=original, reversed_by__isnull=True)
-        .exclude(kind__in=[MovementKind.COST_CORRECTION, MovementKind.REVERSAL])
-        .values_list("pk", flat=True)
-    )
-    if named_by:
-        listed = ", ".join(f"#{pk}" for pk in named_by)
-        raise InvalidMovement(
-            f"Movement #{original.pk} has returns or value entries naming it ({listed}); reverse those first."
-        )
-    if original.reference_type == "stock.shipment" and shipment_arrived_quantity(original) > 0:
-        raise InvalidMovement(f"Shipment #{original.pk} has arrivals; reverse those first.")
-    line = reversal_line(original, reason)
-    return _one(movement_post(lines=line, actor=actor, idempotency_key=idempotency_key, occurred_at=occurred_at))
+    return _one(requests_post([request], actor=actor, idempotency_key=idempotency_key, occurred_at=occurred_at))

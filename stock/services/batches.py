@@ -2,14 +2,15 @@
 known, ``_request_line`` the one builder of its line (``lots.receipt_line`` for receipts),
 ``picking.fefo_plan`` picks where the place is not exact, and ``requests_post`` posts them as
 ONE ``movement_post`` batch. ``stock_post_batch`` (API sales, returns, bulk movements) and the
-single actions of ``actions`` all go through ``requests_post``: one builder, one planner, one
-permission check, one idempotency look-up."""
+single actions of ``actions`` (reversals and shipment arrivals too, whose document row
+``requests_post`` locks first: ``documents``) all go through ``requests_post``: one builder, one
+planner, one permission check, one idempotency look-up."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -21,11 +22,22 @@ from catalog.units import quantity_problem
 from common.actors import Actor
 
 from ..models import Lot, Movement, MovementKind, StockLevel
-from .errors import InsufficientStock, InvalidMovement, QuantityFinerThanUnit, _fmt
-from .lines import LevelKey, MovementLine, _occurred_at, _quantity, _require_reason, _virtual
+from .documents import SHIPMENT, arrival_line, document_lock, reversible_check
+from .errors import InvalidMovement, QuantityFinerThanUnit, StockError, _fmt
+from .lines import (
+    LevelKey,
+    MovementLine,
+    _occurred_at,
+    _quantity,
+    _require_reason,
+    _virtual,
+    _warehouse_action,
+    reversal_line,
+)
 from .lots import _existing_lot, _resolve_lot, receipt_date, receipt_line
 from .picking import fefo_plan, fefo_retry
 from .posting import _post_movements, movements_for_key
+from .revaluation import value_entry_reverse
 
 # The kinds that take stock out to a virtual location, and where to: the ones a FEFO pick serves.
 OUTGOING: dict[str, str] = {
@@ -45,10 +57,14 @@ class StockRequest:
     ``kind``: receipt (into ``destination``; ``unit_cost`` defaults to the item's standard cost;
     ``lot`` is created if new, with ``expiry_date``), issue (from ``source``), transfer
     (``source`` to ``destination``, both internal; with ``to_warehouse`` instead of
-    ``destination``, a shipment to the in-transit location for ``transfer_arrive``), scrap (from
-    ``source``, reason required), supplier_return (from ``source``), adjustment (signed
-    ``quantity`` at ``destination`` or ``source``, reason required) or customer_return (into
-    ``destination``, else into the bin of ``warehouse`` the item was last issued from). With
+    ``destination``, a shipment to the in-transit location; with ``shipment`` instead of
+    ``source``, the arrival of that shipment at ``destination``, ``quantity`` None for all still
+    in transit), scrap (from ``source``, reason required), supplier_return (from ``source``),
+    adjustment (signed ``quantity`` at ``destination`` or ``source``, reason required),
+    customer_return (into ``destination``, else into the bin of ``warehouse`` the item was last
+    issued from) or reversal (of the whole movement ``reverses``, ``quantity`` its quantity;
+    ``reason_code`` says why, required, and becomes the reversal's note). A request naming a
+    document row (``reverses``, ``shipment``) is posted on its own. With
     ``pick`` (issues, scrap and supplier returns), a missing ``source`` (take from
     ``warehouse``), a missing lot or a ``source`` with sub-locations is chosen by FEFO, possibly
     over several bins and lots. A new lot (receipts, returns, gains) is received on the posting's
@@ -58,7 +74,7 @@ class StockRequest:
 
     kind: str
     item: Item
-    quantity: Decimal
+    quantity: Decimal | None  # None only for an arrival: all that is still in transit
     source: Location | None = None
     destination: Location | None = None
     warehouse: Warehouse | None = None
@@ -74,24 +90,30 @@ class StockRequest:
     to_warehouse: Warehouse | None = None
     rounds_off: bool = False
     origin: Movement | None = None  # supplier return: its receipt; customer return: its issue
+    reverses: Movement | None = None  # reversal: the movement it undoes
+    shipment: Movement | None = None  # arrival (a transfer): the shipment arriving
 
 
 def _request_warehouses(request: StockRequest) -> list[Warehouse]:
-    places = [request.warehouse] + [loc.warehouse for loc in (request.source, request.destination) if loc is not None]
+    """The warehouses a request names; a reversal's are those of the movement it undoes."""
+    sides = (request.source, request.destination)
+    if request.reverses is not None:
+        sides = (request.reverses.source, request.reverses.destination)
+    places = [request.warehouse] + [loc.warehouse for loc in sides if loc is not None]
     return [warehouse for warehouse in places if warehouse is not None]
 
 
 def _authorize_requests(actor: Actor | None, requests: Sequence[StockRequest]) -> None:
     """Refuse, before any stock is read, unless ``actor`` may post movements
     (``stock.add_movement``) and do each request's action in every warehouse it names:
-    "adjust" for adjustments, "post" for the rest. This covers every line the requests become
-    (picks stay in the named warehouse or the source's subtree), so the posting does not ask
-    again."""
+    "adjust" for adjustments and reversals, "post" for the rest (``lines._warehouse_action``).
+    This covers every line the requests become (picks stay in the named warehouse or the
+    source's subtree), so the posting does not ask again."""
     for action in (WarehouseAction.POST, WarehouseAction.ADJUST):
         warehouses = [
             warehouse
             for request in requests
-            if (request.kind == MovementKind.ADJUSTMENT) == (action == WarehouseAction.ADJUST)
+            if _warehouse_action(request.kind) == action
             for warehouse in _request_warehouses(request)
         ]
         if warehouses or action == WarehouseAction.POST:
@@ -127,7 +149,9 @@ def _return_location(request: StockRequest) -> Location:
 
 
 def _reason(request: StockRequest) -> str:
-    """The request's reason code; scrap and adjustments must give one."""
+    """The request's reason code; scrap, adjustments and reversals must give one."""
+    if request.kind == MovementKind.REVERSAL:
+        return _require_reason(request.reason_code, "reversal")
     if request.kind == MovementKind.SCRAP:
         return _require_reason(request.reason_code, "scrap")
     if request.kind == MovementKind.ADJUSTMENT:
@@ -136,8 +160,14 @@ def _reason(request: StockRequest) -> str:
 
 
 def _request_line(request: StockRequest, when: datetime) -> MovementLine:
-    """The one ledger line of a request that needs no FEFO pick."""
+    """The one ledger line of a request that needs no FEFO pick. A request naming a document
+    row (a reversal, an arrival) is built from that row as ``requests_post`` locked it."""
     kind, item = request.kind, request.item
+    if request.reverses is not None or request.shipment is not None or kind == MovementKind.REVERSAL:
+        return _document_line(request)
+    if request.quantity is None:
+        raise InvalidMovement(f"A {MovementKind(kind).label.lower()} of {item.sku} needs a quantity.")
+    quantity = request.quantity
 
     def line(
         *,
@@ -176,7 +206,7 @@ def _request_line(request: StockRequest, when: datetime) -> MovementLine:
     if kind == MovementKind.RECEIPT:
         return receipt_line(
             item=item,
-            quantity=request.quantity,
+            quantity=quantity,
             destination=need(request.destination, "destination"),
             occurred_at=when,
             lot=request.lot,
@@ -190,7 +220,7 @@ def _request_line(request: StockRequest, when: datetime) -> MovementLine:
     if kind in OUTGOING:
         reason_code = _reason(request)
         return line(
-            quantity=request.quantity,
+            quantity=quantity,
             source=need(request.source, "source"),
             destination=_virtual(OUTGOING[kind]),
             lot=_existing_lot(item, request.lot),
@@ -198,13 +228,13 @@ def _request_line(request: StockRequest, when: datetime) -> MovementLine:
             origin=request.origin,
         )
     if kind == MovementKind.TRANSFER and request.destination is None and request.to_warehouse is not None:
-        return _shipment_line(request, need(request.source, "source"))
+        return _shipment_line(request, need(request.source, "source"), quantity)
     if kind == MovementKind.TRANSFER:
         source, destination = need(request.source, "source"), need(request.destination, "destination")
         if not (source.is_internal and destination.is_internal):
             raise InvalidMovement("A transfer goes between two internal locations; use ship/arrive for transit.")
         return line(
-            quantity=request.quantity,
+            quantity=quantity,
             source=source,
             destination=destination,
             lot=_existing_lot(item, request.lot),
@@ -212,7 +242,7 @@ def _request_line(request: StockRequest, when: datetime) -> MovementLine:
     if kind == MovementKind.ADJUSTMENT:
         location = need(request.destination or request.source, "adjusted")
         reason_code = _reason(request)
-        delta = _quantity(request.quantity, "quantity change")
+        delta = _quantity(quantity, "quantity change")
         if delta == 0:
             raise InvalidMovement("An adjustment of zero changes nothing.")
         adjustment = _virtual(LocationKind.INVENTORY_ADJUSTMENT)
@@ -233,7 +263,7 @@ def _request_line(request: StockRequest, when: datetime) -> MovementLine:
         )
     if kind == MovementKind.CUSTOMER_RETURN:
         return line(
-            quantity=request.quantity,
+            quantity=quantity,
             source=_virtual(LocationKind.CUSTOMER),
             destination=request.destination or _return_location(request),
             lot=_resolve_lot(item, request.lot, request.expiry_date, received_on=receipt_date(when)),
@@ -244,7 +274,42 @@ def _request_line(request: StockRequest, when: datetime) -> MovementLine:
     raise InvalidMovement(f"A {kind!r} cannot be requested in a batch.")
 
 
-def _shipment_line(request: StockRequest, source: Location) -> MovementLine:
+def _document_line(request: StockRequest) -> MovementLine:
+    """The line of a reversal (``reverses``) or an arrival (``shipment``), from the document row
+    that ``requests_post`` locked (``_document_locked``); the rules are ``documents``'."""
+    kind, item, reverses, shipment = request.kind, request.item, request.reverses, request.shipment
+    if kind == MovementKind.REVERSAL and reverses is not None and shipment is None:
+        document = reverses
+    elif kind == MovementKind.TRANSFER and shipment is not None and reverses is None:
+        document = shipment
+    else:
+        raise InvalidMovement(
+            "A reversal names the movement it reverses, an arrival (a transfer) the shipment that arrives."
+        )
+    if document.item_id != item.pk:
+        raise InvalidMovement(f"Movement #{document.pk} is not of {item.sku}.")
+    if document is reverses:
+        if request.quantity is not None and request.quantity != document.quantity:
+            raise InvalidMovement(f"A reversal undoes all of movement #{document.pk} ({_fmt(document.quantity)}).")
+        reason = _reason(request)
+        reversible_check(document)
+        return reversal_line(document, reason)
+    if request.destination is None:
+        raise InvalidMovement(f"Say where shipment #{document.pk} arrives: a location.")
+    return arrival_line(document, destination=request.destination, quantity=request.quantity, note=request.note)
+
+
+def _document_locked(request: StockRequest) -> StockRequest:
+    """The request with its document row (the movement reversed, the shipment arriving) read
+    afresh under lock: step 1 of the lock order, before any level (``documents.document_lock``)."""
+    if request.reverses is not None:
+        return replace(request, reverses=document_lock(request.reverses))
+    if request.shipment is not None:
+        return replace(request, shipment=document_lock(request.shipment))
+    return request
+
+
+def _shipment_line(request: StockRequest, source: Location, quantity: Decimal) -> MovementLine:
     """A transfer towards ``request.to_warehouse``: to the in-transit location, referenced as
     a shipment that ``transfer_arrive`` receives."""
     to_warehouse = request.to_warehouse
@@ -253,13 +318,13 @@ def _shipment_line(request: StockRequest, source: Location) -> MovementLine:
         raise InvalidMovement("Within one warehouse, transfer directly instead of shipping.")
     return MovementLine(
         item=request.item,
-        quantity=request.quantity,
+        quantity=quantity,
         source=source,
         destination=_virtual(LocationKind.TRANSIT),
         kind=MovementKind.TRANSFER,
         lot=_existing_lot(request.item, request.lot),
         note=request.note,
-        reference_type="stock.shipment",
+        reference_type=SHIPMENT,
         reference_id=request.reference_id or f"{source.home_warehouse.code}>{to_warehouse.code}",
         reference_line=to_warehouse.code,
     )
@@ -358,8 +423,16 @@ def requests_post(
     and the whole batch posted by ONE ``movement_post`` (``_post_movements``). If a concurrent
     posting took picked stock meanwhile, the batch is planned again (``fefo_retry``). The same
     idempotency key returns the first posting's movements, also when retries race
-    (``movement_post`` answers those). Runs in a transaction of its own only when building the
-    lines writes (a new lot); otherwise the posting's own is enough.
+    (``movement_post`` answers those; a refusal before the posting, such as a plan without stock
+    or a document already reversed or arrived, looks the key up then). Runs in a transaction of
+    its own when building the lines writes (a new lot) or locks (a document row); otherwise the
+    posting's own is enough.
+
+    A request naming a document row (a reversal, an arrival) is posted on its own: its row is
+    locked first (step 1 of the lock order) and read afresh, and its line built from it. A
+    reversal of a value-only entry (quantity 0) changes no level: after the same look-up,
+    permission check and lock it is posted by ``revaluation.value_entry_reverse``, the writer of
+    value-only entries (docs/ledger.md, "One path per business action").
 
     ``fresh_key=True`` is the caller's word that no posting can exist under ``idempotency_key``
     (the API has just claimed it in this transaction, common/api/idempotency.py): the look-up
@@ -371,32 +444,59 @@ def requests_post(
         return previous
     if not requests:
         raise InvalidMovement("Nothing to post: no lines.")
+    documents = any(request.reverses is not None or request.shipment is not None for request in requests)
+    if documents and len(requests) > 1:
+        raise InvalidMovement("A reversal or an arrival is posted on its own, not in a batch.")
     _authorize_requests(actor, requests)
     when = _occurred_at(
         occurred_at, actor=actor, warehouses=[w for r in requests for w in _request_warehouses(r) if w is not None]
     )
-    writes = any(request.kind in INCOMING and isinstance(request.lot, str) for request in requests)
-    with transaction.atomic() if writes else nullcontext():
-        entries = [_pick_or_line(request, when) for request in requests]
-
-        def attempt() -> list[Movement]:
-            taken: dict[LevelKey, Decimal] = {}
-            lines: list[MovementLine] = []
-            for entry in entries:
-                if isinstance(entry, MovementLine):
-                    lines.append(entry)
-                else:
-                    lines.extend(_pick_lines(entry, taken))
-            return _post_movements(
-                lines, actor=actor, idempotency_key=idempotency_key, occurred_at=occurred_at, authorize=_authorized
+    writes = documents or any(request.kind in INCOMING and isinstance(request.lot, str) for request in requests)
+    try:
+        with transaction.atomic() if writes else nullcontext():
+            return _requests_post(
+                requests, actor=actor, idempotency_key=idempotency_key, occurred_at=occurred_at, when=when
             )
+    except StockError:  # refused before the unique key could answer: a racing retry may have posted
+        if idempotency_key and (previous := movements_for_key(idempotency_key)):
+            return previous
+        raise
 
-        try:
-            return fefo_retry(attempt, replans=any(isinstance(entry, _Pick) for entry in entries))
-        except InsufficientStock:  # the plan is refused before the unique key could answer
-            if fresh_key and idempotency_key and (previous := movements_for_key(idempotency_key)):
-                return previous
-            raise
+
+def _requests_post(
+    requests: Sequence[StockRequest],
+    *,
+    actor: Actor | None,
+    idempotency_key: str | None,
+    occurred_at: datetime | None,
+    when: datetime,
+) -> list[Movement]:
+    """``requests_post``'s body, in its transaction: document rows locked, lines built, posted."""
+    requests = [_document_locked(request) for request in requests]
+    if (original := requests[0].reverses) is not None and original.quantity == 0:  # a value-only entry
+        reversal = value_entry_reverse(
+            original=original,
+            actor=actor,
+            reason=_reason(requests[0]),
+            idempotency_key=idempotency_key,
+            occurred_at=occurred_at,
+        )
+        return [reversal]
+    entries = [_pick_or_line(request, when) for request in requests]
+
+    def attempt() -> list[Movement]:
+        taken: dict[LevelKey, Decimal] = {}
+        lines: list[MovementLine] = []
+        for entry in entries:
+            if isinstance(entry, MovementLine):
+                lines.append(entry)
+            else:
+                lines.extend(_pick_lines(entry, taken))
+        return _post_movements(
+            lines, actor=actor, idempotency_key=idempotency_key, occurred_at=occurred_at, authorize=_authorized
+        )
+
+    return fefo_retry(attempt, replans=any(isinstance(entry, _Pick) for entry in entries))
 
 
 def stock_post_batch(

@@ -149,6 +149,14 @@ def _period_closed(warehouse: Warehouse, when: datetime) -> bool:
     return False
 
 
+def _warehouse_action(kind: str) -> str:
+    """The warehouse right a movement of ``kind`` needs (catalog/permissions.py): "adjust" for
+    adjustments and reversals, "post" for everything else."""
+    if kind in (MovementKind.ADJUSTMENT, MovementKind.REVERSAL):
+        return WarehouseAction.ADJUST
+    return WarehouseAction.POST
+
+
 def _posting_warehouses(lines: Sequence[MovementLine]) -> list[Warehouse]:
     """The warehouses of the internal sides of ``lines`` (virtual locations have none)."""
     found: dict[int, Warehouse] = {}

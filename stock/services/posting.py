@@ -49,6 +49,7 @@ from .lines import (
     _posting_warehouses,
     _validate_line,
     _virtual,
+    _warehouse_action,
 )
 from .locks import (
     _insert_movements,
@@ -189,11 +190,7 @@ def _authorize(actor: Actor | None, lines: Sequence[MovementLine]) -> None:
         return
     needs: dict[str, dict[int, Warehouse]] = defaultdict(dict)
     for line in lines:
-        action = (
-            WarehouseAction.ADJUST
-            if line.kind in (MovementKind.ADJUSTMENT, MovementKind.REVERSAL)
-            else WarehouseAction.POST
-        )
+        action = _warehouse_action(line.kind)
         for location in (line.source, line.destination):
             if location.is_internal:
                 warehouse = location.home_warehouse

@@ -271,13 +271,19 @@ def _post_entries(
 
 
 def value_entry_reverse(
-    *, original: Movement, actor: Actor | None, reason: str, occurred_at: datetime | None = None
+    *,
+    original: Movement,
+    actor: Actor | None,
+    reason: str,
+    idempotency_key: str | None = None,
+    occurred_at: datetime | None = None,
 ) -> Movement:
-    """Undo a value-only entry (``movement_reverse`` calls this for quantity-0 movements): the
-    same sides, the opposite ``total_cost``, and under FIFO the same layers given back what it
-    did to them. Refused when that would leave stock valued below zero or value on nothing
-    (what it changed has left since: post an opposite entry instead). The caller holds the
-    original's row lock."""
+    """Undo a value-only entry (``movement_reverse`` calls this, through ``requests_post``, for
+    quantity-0 movements): the same sides, the opposite ``total_cost``, and under FIFO the same
+    layers given back what it did to them. Refused when that would leave stock valued below zero
+    or value on nothing (what it changed has left since: post an opposite entry instead). The
+    caller holds the original's row lock and has answered a used ``idempotency_key``; the
+    reversal carries it."""
     if original.kind not in VALUE_ONLY_KINDS:
         raise InvalidMovement(f"Movement #{original.pk} is not a value-only entry.")
     if Movement.objects.filter(reverses=original).exists():
@@ -303,4 +309,6 @@ def value_entry_reverse(
                 f"Entry #{original.pk} cannot be reversed: the value it changed has left the stock since; "
                 "post an opposite entry instead."
             )
-    return _post_entries([reversal_line(original, reason)], [changes], valuations, actor=actor, key=None, when=when)[0]
+    return _post_entries(
+        [reversal_line(original, reason)], [changes], valuations, actor=actor, key=idempotency_key, when=when
+    )[0]
