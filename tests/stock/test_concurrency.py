@@ -42,6 +42,8 @@ from stock.services import (
     stock_issue,
     stock_receive,
     stock_transfer,
+    transfer_arrive,
+    transfer_ship,
 )
 
 pytestmark = [
@@ -452,6 +454,50 @@ def test_one_movement_reversed_by_eight_workers_at_once_is_reversed_once():
     assert sum(status == "ok" for status, _ in outcomes) == 1
     assert Movement.objects.filter(reverses=receipt).count() == 1
     assert _on_hand(item, shelf) == 0
+    _assert_books_balance()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_reversal_retried_by_eight_workers_at_once_answers_each_with_that_reversal():
+    """Eight retries of one request (one idempotency key) at once: the first locks the movement
+    and reverses it; the others wait on that lock, find it reversed, and answer with the first
+    reversal instead of refusing (rule 6: a retry counts once and gets the first result)."""
+    actor = _actor()
+    _, (shelf,) = _warehouse("REV2", "A-01")
+    item = _item("REV-RETRY")
+    receipt = stock_receive(item=item, location=shelf, quantity=Decimal(4), unit_cost=Decimal(2), actor=actor)
+
+    outcomes = _race(
+        [lambda: movement_reverse(movement=receipt, actor=actor, reason="typo", idempotency_key="rev-retry")] * 8
+    )
+
+    _assert_only(outcomes)  # no refusal at all
+    (reversal,) = Movement.objects.filter(reverses=receipt)
+    assert [value.pk for _, value in outcomes] == [reversal.pk] * 8  # type: ignore[attr-defined]
+    assert reversal.idempotency_key == "rev-retry"
+    assert _on_hand(item, shelf) == 0  # 4 received, 4 taken back once
+    _assert_books_balance()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_shipment_arriving_by_eight_workers_at_once_arrives_once():
+    """Eight clerks receive all of one shipment at once: the shipment row is locked first, so
+    one arrival takes the 4 in transit and the others find nothing left."""
+    actor = _actor()
+    _, (here,) = _warehouse("SHIP1", "A-01")
+    there, (dock,) = _warehouse("SHIP2", "B-01")
+    item = _item("SHIP-RACE")
+    stock_receive(item=item, location=here, quantity=Decimal(4), unit_cost=Decimal(2), actor=actor)
+    shipment = transfer_ship(item=item, quantity=Decimal(4), source=here, to_warehouse=there, actor=actor)
+
+    outcomes = _race([lambda: transfer_arrive(shipment=shipment, destination=dock, actor=actor)] * 8)
+
+    _assert_only(outcomes, InvalidMovement)
+    assert sum(status == "ok" for status, _ in outcomes) == 1
+    for exc in _errors(outcomes):
+        assert "has 0 still in transit" in str(exc)
+    assert _on_hand(item, dock) == 4  # all 4 arrived, once
+    assert Movement.objects.filter(reference_type="stock.shipment-arrival", reference_id=str(shipment.pk)).count() == 1
     _assert_books_balance()
 
 

@@ -149,6 +149,31 @@ def test_service_permission_matrix(world, action, role, where):
         assert list(Reservation.objects.order_by("pk").values()) == reservations_before
 
 
+@pytest.mark.parametrize("role", list(roles.ROLE_SPECS))
+@pytest.mark.parametrize("where", ["A", "B"])
+def test_a_shipment_arrives_only_for_who_may_post_where_it_arrives(world, role, where):
+    other = "B" if where == "A" else "A"
+    shipment = services.transfer_ship(
+        item=world["item"],
+        quantity=Decimal(3),
+        source=world[other]["bin1"],
+        to_warehouse=world[where]["warehouse"],
+        actor=None,
+    )
+    allowed = POSTING[role][0 if where == "A" else 1]  # "post" in the arrival's warehouse, as any posting
+    user = world["users"][role]
+    before = ledger_snapshot()
+
+    if allowed:
+        arrival = services.transfer_arrive(shipment=shipment, destination=world[where]["bin2"], actor=user)
+        assert (arrival.quantity, arrival.destination) == (Decimal(3), world[where]["bin2"])
+    else:
+        with pytest.raises(WarehousePermissionDenied):
+            services.transfer_arrive(shipment=shipment, destination=world[where]["bin2"], actor=user)
+        assert ledger_snapshot() == before  # nothing written, the 3 still in transit
+        assert services.shipment_arrived_quantity(shipment) == 0
+
+
 def test_a_denied_receipt_of_a_new_lot_leaves_no_lot_behind(world):
     lot_item = Item.objects.create(
         sku="LOT-P",

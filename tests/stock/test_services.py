@@ -503,6 +503,53 @@ def test_a_shipment_with_arrivals_cannot_be_reversed_until_they_are(
         transfer_arrive(shipment=shipment, destination=bin_c, actor=actor)
 
 
+def test_an_arrival_retried_with_its_key_counts_once(actor, other_warehouse, bin_a, bin_c, item, snapshot):
+    receive(item, bin_a, "10", "2.00", actor)
+    shipment = transfer_ship(item=item, quantity=D(5), source=bin_a, to_warehouse=other_warehouse, actor=actor)
+    first = transfer_arrive(shipment=shipment, destination=bin_c, quantity=D(2), actor=actor, idempotency_key="gate-7")
+    before = snapshot()
+
+    # The scanner retries after a timeout, even with another quantity: the first arrival comes back.
+    again = transfer_arrive(shipment=shipment, destination=bin_c, quantity=D(3), actor=actor, idempotency_key="gate-7")
+
+    assert again == first
+    assert snapshot() == before
+    assert services.shipment_arrived_quantity(shipment) == D(2)  # 2 of 5 arrived: 3 still in transit
+    assert level_of(item, bin_c) == (D(2), D(0))
+
+
+def test_a_reversal_or_an_arrival_is_posted_on_its_own_not_in_a_batch(
+    actor, other_warehouse, bin_a, bin_b, bin_c, item, snapshot
+):
+    receipt = receive(item, bin_a, "10", "2.00", actor)
+    shipment = transfer_ship(item=item, quantity=D(4), source=bin_a, to_warehouse=other_warehouse, actor=actor)
+    move = services.StockRequest(kind=MovementKind.TRANSFER, item=item, quantity=D(1), source=bin_a, destination=bin_b)
+    reverse = services.StockRequest(kind=MovementKind.REVERSAL, item=item, quantity=D(10), reverses=receipt)
+    arrive = services.StockRequest(
+        kind=MovementKind.TRANSFER, item=item, quantity=None, destination=bin_c, shipment=shipment
+    )
+    before = snapshot()
+
+    for requests in ([move, reverse], [arrive, move], [reverse, arrive]):
+        with pytest.raises(InvalidMovement, match="posted on its own, not in a batch"):
+            services.stock_post_batch(requests=requests, actor=actor)
+
+    assert snapshot() == before
+
+
+def test_a_reversal_request_undoes_the_whole_movement_or_nothing(actor, bin_a, item, snapshot):
+    receipt = receive(item, bin_a, "10", "2.00", actor)
+    before = snapshot()
+
+    part = services.StockRequest(
+        kind=MovementKind.REVERSAL, item=item, quantity=D(4), reverses=receipt, reason_code="wrong"
+    )
+    with pytest.raises(InvalidMovement, match=f"A reversal undoes all of movement #{receipt.pk} \\(10\\)"):
+        services.stock_post_batch(requests=[part], actor=actor)
+
+    assert snapshot() == before
+
+
 # --- Scrap -----------------------------------------------------------------------------------
 
 

@@ -95,6 +95,24 @@ def test_a_price_difference_down_and_its_reversal(fifo, actor, warehouse, bin_a)
     assert reconcile() == []
 
 
+def test_a_reversal_of_a_value_entry_retried_with_its_key_counts_once(actor, warehouse, bin_a) -> None:
+    item = ItemFactory()
+    receipt = receive(item, bin_a, "4", "10.00", actor)  # 4, 40.00
+    [entry] = receipts_revalue(  # all 4 still here: -4.00 to stock                 -> 4, 36.00
+        kind=MovementKind.PRICE_DIFFERENCE, shares=[(receipt, D("-4.00"))], reason_code="invoice", actor=actor
+    )
+    first = movement_reverse(movement=entry, actor=actor, reason="wrong invoice", idempotency_key="rev-9")  # 40.00
+    assert (first.total_cost, first.idempotency_key) == (D("4.00"), "rev-9")
+
+    # A retry after a timeout gets the first reversal back, not "already reversed".
+    again = movement_reverse(movement=entry, actor=actor, reason="wrong invoice", idempotency_key="rev-9")
+
+    assert again == first
+    assert Movement.objects.filter(reverses=entry).count() == 1
+    assert valuation_of(item, warehouse) == (D(4), D("40.00"))  # still 36.00 + 4.00, once
+    assert reconcile() == []
+
+
 @METHODS
 def test_a_write_down_takes_value_off_the_stock_and_cannot_exceed_it(fifo, actor, warehouse, bin_a) -> None:
     item = ItemFactory(fifo=fifo)
