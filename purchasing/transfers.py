@@ -19,12 +19,12 @@ from catalog.models import Item, LocationKind, Warehouse
 from catalog.permissions import warehouses_for
 from common.actors import Actor
 from stock.models import Movement, MovementKind
+from stock.selectors import shipment_arrivals
 
 from .models import DemandForecast, ReorderPolicy
 from .selectors import Suggestion, best_offers, policies_with_position
 
 ZERO = Decimal(0)
-ARRIVAL_REFERENCE = "stock.shipment-arrival"
 
 
 @dataclass(frozen=True)
@@ -54,12 +54,7 @@ def stock_in_transit(*, user: Actor | None = None, warehouse: Warehouse | None =
     shipments = list(query.order_by("occurred_at", "id"))
     arrived = {
         row["reference_id"]: (row["quantity"], row["value"])
-        for row in Movement.objects.filter(
-            reference_type=ARRIVAL_REFERENCE,
-            reference_id__in=[str(s.pk) for s in shipments],
-            reversed_by__isnull=True,
-        )
-        .exclude(kind=MovementKind.REVERSAL)
+        for row in shipment_arrivals(s.pk for s in shipments)
         .values("reference_id")
         .annotate(quantity=Sum("quantity"), value=Sum("total_cost"))
     }

@@ -25,7 +25,7 @@ from catalog.permissions import WarehouseAction, warehouses_for
 from catalog.selectors import item_by_code, location_by_barcode, location_in_warehouse
 from common.db import ModelRows, fetch_rows
 
-from .models import MONEY_STEP, ZERO, ItemValuation, Lot, Movement, StockLevel
+from .models import MONEY_STEP, ZERO, ItemValuation, Lot, Movement, MovementKind, StockLevel
 
 _DEC = DecimalField(max_digits=20, decimal_places=4)
 
@@ -293,6 +293,22 @@ def stock_valuation(*, warehouse: Warehouse | None = None) -> QuerySet[ItemValua
     if warehouse is not None:
         rows = rows.filter(warehouse=warehouse)
     return rows.order_by("item__sku", "warehouse__code")
+
+
+SHIPMENT_REFERENCE = "stock.shipment"  # a shipment's reference_type (``transfer_ship``)
+ARRIVAL_REFERENCE = "stock.shipment-arrival"  # an arrival's reference_type; its reference_id is the shipment's id
+
+
+def shipment_arrivals(shipment_ids: Iterable[int]) -> QuerySet[Movement]:
+    """The arrivals of these shipments that still stand (``transfer_arrive``). A reversed
+    arrival is left out, and so is its reversal, which copies the arrival's reference but sends
+    the stock back to transit. The one rule of what has arrived: the posting
+    (``documents.shipment_arrived_quantity``) and the transfers in transit read it."""
+    return Movement.objects.filter(
+        reference_type=ARRIVAL_REFERENCE,
+        reference_id__in=[str(pk) for pk in shipment_ids],
+        reversed_by__isnull=True,
+    ).exclude(kind=MovementKind.REVERSAL)
 
 
 def _warehouse_of(location: Location) -> int | None:

@@ -22,7 +22,8 @@ from catalog.units import quantity_problem
 from common.actors import Actor
 
 from ..models import Lot, Movement, MovementKind, StockLevel
-from .documents import SHIPMENT, arrival_line, document_lock, reversible_check
+from ..selectors import SHIPMENT_REFERENCE
+from .documents import arrival_line, document_lock, reversible_check
 from .errors import InvalidMovement, QuantityFinerThanUnit, StockError, _fmt
 from .lines import (
     LevelKey,
@@ -169,35 +170,6 @@ def _request_line(request: StockRequest, when: datetime) -> MovementLine:
         raise InvalidMovement(f"A {MovementKind(kind).label.lower()} of {item.sku} needs a quantity.")
     quantity = request.quantity
 
-    def line(
-        *,
-        quantity: Decimal,
-        source: Location,
-        destination: Location,
-        lot: Lot | None,
-        unit_cost: Decimal | None = None,
-        reason_code: str = "",
-        rounds_off: bool = False,
-        origin: Movement | None = None,
-    ) -> MovementLine:
-        """A line of this request: its item, kind, note and reference, with the given movement."""
-        return MovementLine(
-            item=item,
-            kind=kind,
-            quantity=quantity,
-            source=source,
-            destination=destination,
-            lot=lot,
-            unit_cost=unit_cost,
-            reason_code=reason_code,
-            rounds_off=rounds_off,
-            origin=origin,
-            note=request.note,
-            reference_type=request.reference_type,
-            reference_id=request.reference_id,
-            reference_line=request.reference_line,
-        )
-
     def need(location: Location | None, side: str) -> Location:
         if location is None:
             raise InvalidMovement(f"A {MovementKind(kind).label.lower()} of {item.sku} needs its {side} location.")
@@ -219,7 +191,8 @@ def _request_line(request: StockRequest, when: datetime) -> MovementLine:
         )
     if kind in OUTGOING:
         reason_code = _reason(request)
-        return line(
+        return _line(
+            request,
             quantity=quantity,
             source=need(request.source, "source"),
             destination=_virtual(OUTGOING[kind]),
@@ -233,7 +206,8 @@ def _request_line(request: StockRequest, when: datetime) -> MovementLine:
         source, destination = need(request.source, "source"), need(request.destination, "destination")
         if not (source.is_internal and destination.is_internal):
             raise InvalidMovement("A transfer goes between two internal locations; use ship/arrive for transit.")
-        return line(
+        return _line(
+            request,
             quantity=quantity,
             source=source,
             destination=destination,
@@ -252,7 +226,8 @@ def _request_line(request: StockRequest, when: datetime) -> MovementLine:
             if gain
             else _existing_lot(item, request.lot)
         )
-        return line(
+        return _line(
+            request,
             quantity=abs(delta),
             source=adjustment if gain else location,
             destination=location if gain else adjustment,
@@ -262,7 +237,8 @@ def _request_line(request: StockRequest, when: datetime) -> MovementLine:
             rounds_off=request.rounds_off and _rounds_off(item, location, lot, delta),
         )
     if kind == MovementKind.CUSTOMER_RETURN:
-        return line(
+        return _line(
+            request,
             quantity=quantity,
             source=_virtual(LocationKind.CUSTOMER),
             destination=request.destination or _return_location(request),
@@ -272,6 +248,38 @@ def _request_line(request: StockRequest, when: datetime) -> MovementLine:
             origin=request.origin,
         )
     raise InvalidMovement(f"A {kind!r} cannot be requested in a batch.")
+
+
+def _line(
+    request: StockRequest,
+    *,
+    quantity: Decimal,
+    source: Location,
+    destination: Location,
+    lot: Lot | None,
+    unit_cost: Decimal | None = None,
+    reason_code: str = "",
+    rounds_off: bool = False,
+    origin: Movement | None = None,
+) -> MovementLine:
+    """A line of ``request``: its item, kind, note and reference, with the given movement (the
+    one line of ``_request_line``, or one place of a FEFO pick)."""
+    return MovementLine(
+        item=request.item,
+        kind=request.kind,
+        quantity=quantity,
+        source=source,
+        destination=destination,
+        lot=lot,
+        unit_cost=unit_cost,
+        reason_code=reason_code,
+        rounds_off=rounds_off,
+        origin=origin,
+        note=request.note,
+        reference_type=request.reference_type,
+        reference_id=request.reference_id,
+        reference_line=request.reference_line,
+    )
 
 
 def _document_line(request: StockRequest) -> MovementLine:
@@ -324,7 +332,7 @@ def _shipment_line(request: StockRequest, source: Location, quantity: Decimal) -
         kind=MovementKind.TRANSFER,
         lot=_existing_lot(request.item, request.lot),
         note=request.note,
-        reference_type=SHIPMENT,
+        reference_type=SHIPMENT_REFERENCE,
         reference_id=request.reference_id or f"{source.home_warehouse.code}>{to_warehouse.code}",
         reference_line=to_warehouse.code,
     )
@@ -391,18 +399,13 @@ def _pick_lines(pick: _Pick, taken: dict[LevelKey, Decimal]) -> list[MovementLin
     )
     destination = _virtual(OUTGOING[request.kind])
     return [
-        MovementLine(
-            item=request.item,
+        _line(
+            request,
             quantity=take,
             source=location,
             destination=destination,
-            kind=request.kind,
             lot=lot,
             reason_code=pick.reason_code,
-            note=request.note,
-            reference_type=request.reference_type,
-            reference_id=request.reference_id,
-            reference_line=request.reference_line,
             origin=request.origin,
         )
         for location, lot, take in plan

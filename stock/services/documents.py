@@ -8,16 +8,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.db.models import QuerySet
-
 from catalog.models import Location, LocationKind
 
 from ..models import MONEY_STEP, ZERO, Movement, MovementKind
+from ..selectors import ARRIVAL_REFERENCE, SHIPMENT_REFERENCE, shipment_arrivals
 from .errors import AlreadyReversed, InvalidMovement, _fmt
 from .lines import MovementLine, _quantity, _virtual
-
-SHIPMENT = "stock.shipment"  # reference_type of a shipment (``batches._shipment_line``)
-ARRIVAL = "stock.shipment-arrival"  # reference_type of an arrival; its reference_id is the shipment's id
 
 
 def document_lock(document: Movement) -> Movement:
@@ -31,17 +27,9 @@ def document_lock(document: Movement) -> Movement:
     )
 
 
-def _shipment_arrivals(shipment: Movement) -> QuerySet[Movement]:
-    """The arrivals of a shipment that still stand. A reversed arrival is left out, and so is
-    its reversal, which copies the arrival's reference but sends the stock back to transit."""
-    return Movement.objects.filter(
-        reference_type=ARRIVAL, reference_id=str(shipment.pk), reversed_by__isnull=True
-    ).exclude(kind=MovementKind.REVERSAL)
-
-
 def shipment_arrived_quantity(shipment: Movement) -> Decimal:
     """How much of a shipment has arrived (net of reversed arrivals)."""
-    return sum((m.quantity for m in _shipment_arrivals(shipment)), ZERO)
+    return sum((m.quantity for m in shipment_arrivals([shipment.pk])), ZERO)
 
 
 def arrival_line(shipment: Movement, *, destination: Location, quantity: Decimal | None, note: str) -> MovementLine:
@@ -63,7 +51,7 @@ def arrival_line(shipment: Movement, *, destination: Location, quantity: Decimal
         )
     total_cost = None
     if quantity == open_quantity:  # the last arrival carries exactly what is left of the value
-        arrived_value = sum((m.total_cost for m in _shipment_arrivals(shipment)), ZERO)
+        arrived_value = sum((m.total_cost for m in shipment_arrivals([shipment.pk])), ZERO)
         total_cost = shipment.total_cost - arrived_value
         unit_cost = total_cost / quantity
     else:
@@ -78,7 +66,7 @@ def arrival_line(shipment: Movement, *, destination: Location, quantity: Decimal
         unit_cost=unit_cost.quantize(MONEY_STEP),
         total_cost=total_cost,
         note=note,
-        reference_type=ARRIVAL,
+        reference_type=ARRIVAL_REFERENCE,
         reference_id=str(shipment.pk),
     )
 
@@ -101,5 +89,5 @@ def reversible_check(original: Movement) -> None:
         raise InvalidMovement(
             f"Movement #{original.pk} has returns or value entries naming it ({listed}); reverse those first."
         )
-    if original.reference_type == SHIPMENT and shipment_arrived_quantity(original) > 0:
+    if original.reference_type == SHIPMENT_REFERENCE and shipment_arrived_quantity(original) > 0:
         raise InvalidMovement(f"Shipment #{original.pk} has arrivals; reverse those first.")
