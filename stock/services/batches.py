@@ -435,7 +435,7 @@ def requests_post(
     locked first (step 1 of the lock order) and read afresh, and its line built from it. A
     reversal of a value-only entry (quantity 0) changes no level: after the same look-up,
     permission check and lock it is posted by ``revaluation.value_entry_reverse``, the writer of
-    value-only entries (docs/ledger.md, "One path per business action").
+    value-only entries (docs/ledger.md, "Reversals and arrivals").
 
     ``fresh_key=True`` is the caller's word that no posting can exist under ``idempotency_key``
     (the API has just claimed it in this transaction, common/api/idempotency.py): the look-up
