@@ -476,11 +476,12 @@ def _requests_post(
 ) -> list[Movement]:
     """``requests_post``'s body, in its transaction: document rows locked, lines built, posted."""
     requests = [_document_locked(request) for request in requests]
-    if (original := requests[0].reverses) is not None and original.quantity == 0:  # a value-only entry
+    first, original = requests[0], requests[0].reverses
+    if first.kind == MovementKind.REVERSAL and original is not None and original.quantity == 0:  # a value-only entry
         reversal = value_entry_reverse(
             original=original,
             actor=actor,
-            reason=_reason(requests[0]),
+            reason=_reason(first),
             idempotency_key=idempotency_key,
             occurred_at=occurred_at,
         )
