@@ -12,13 +12,16 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
+from operator import itemgetter
 
-from django.db.models import F
+from django.db import connection
+from django.db.models import F, QuerySet
+from django.db.models.expressions import RawSQL
 
-from catalog.models import Item, Location, LocationKind
+from catalog.models import Item, Location, LocationKind, Warehouse
 from stock.balances import as_decimal, balances_as_of, value_sums
 from stock.balances import inside as _inside_ids
-from stock.models import Lot, Movement, StockLevel
+from stock.models import ItemValuation, Lot, Movement, StockLevel
 
 from .framework import ZERO, ReportQuery
 
@@ -92,9 +95,19 @@ def current_location_rows(query: ReportQuery) -> list[tuple]:
     return list(levels.values_list(*LOCATION_ROW_FIELDS).order_by())
 
 
+def with_ids(queryset: QuerySet, ids: Iterable[int | None]) -> QuerySet:
+    """``queryset`` narrowed to the primary keys ``ids`` (None left out). On PostgreSQL the ids
+    travel as one array parameter: thousands of ``IN (%s, ...)`` parameters cost more to build
+    and to parse than the query takes to run (bench/reports.py)."""
+    wanted = sorted({pk for pk in ids if pk is not None})
+    if connection.vendor == "postgresql":
+        return queryset.filter(pk__in=RawSQL("SELECT unnest(%s::bigint[])", (wanted,)))
+    return queryset.filter(pk__in=wanted)
+
+
 def item_info(item_ids: Iterable[int]) -> dict[int, dict]:
     """id -> sku, name, category path, unit code of the items, in one query."""
-    rows = Item.objects.filter(pk__in=set(item_ids)).values(
+    rows = with_ids(Item.objects.all(), item_ids).values(
         "pk", "sku", "name", category_path=F("category__path"), unit=F("base_unit__code")
     )
     return {row["pk"]: {**row, "category_path": row["category_path"] or ""} for row in rows}
@@ -102,13 +115,47 @@ def item_info(item_ids: Iterable[int]) -> dict[int, dict]:
 
 def location_info(location_ids: Iterable[int]) -> dict[int, tuple[str, int]]:
     """id -> (code, warehouse id) of the locations."""
-    rows = Location.objects.filter(pk__in=set(location_ids)).values_list("pk", "code", "warehouse_id")
+    rows = with_ids(Location.objects.all(), location_ids).values_list("pk", "code", "warehouse_id")
     return {pk: (code, warehouse_id) for pk, code, warehouse_id in rows}
 
 
 def lot_info(lot_ids: Iterable[int | None]) -> dict[int, dict]:
-    rows = Lot.objects.filter(pk__in={pk for pk in lot_ids if pk}).values("pk", "code", "expiry_date")
+    rows = with_ids(Lot.objects.all(), lot_ids).values("pk", "code", "expiry_date")
     return {row["pk"]: row for row in rows}
+
+
+# The names and figures of a valuation row, joined in SQL from an ``ItemValuation``.
+VALUE_ROW_FIELDS = (
+    "item__sku",
+    "item__name",
+    "item__category__path",
+    "warehouse__code",
+    "item__base_unit__code",
+    "quantity",
+    "value",
+)
+
+
+def value_rows(query: ReportQuery, at: datetime | None = None) -> list[tuple]:
+    """One tuple of ``VALUE_ROW_FIELDS`` per (item, warehouse) of the query with a quantity or
+    a value, now or as of ``at``. Now (nothing moved after ``at``) it is one query over
+    ``ItemValuation`` with the names joined; otherwise the balances (``warehouse_values``) and
+    their names in one query per kind of name. Ordered by SKU (a sort after it is cheap)."""
+    if at is None or nothing_after(query, at):
+        levels = query.items(ItemValuation.objects.filter(warehouse_id__in=query.warehouse_ids))
+        levels = levels.exclude(quantity=0, value=0).order_by("item__sku", "warehouse__code")
+        return list(levels.values_list(*VALUE_ROW_FIELDS))
+    values = warehouse_values(query, at)
+    items = item_info(item_id for item_id, _ in values)
+    codes = dict(Warehouse.objects.filter(pk__in=query.warehouse_ids).values_list("pk", "code"))
+    found = []
+    for (item_id, warehouse_id), (quantity, value) in values.items():
+        item = items[item_id]
+        found.append(
+            (item["sku"], item["name"], item["category_path"], codes[warehouse_id], item["unit"], quantity, value)
+        )
+    found.sort(key=itemgetter(0, 3))
+    return found
 
 
 def issued(query: ReportQuery, start: datetime, end: datetime) -> dict[Key, list[Decimal]]:

@@ -7,12 +7,18 @@ dicts keyed by ids:
   rule (``stock.reconciliation``): a movement's ``total_cost`` counts for a warehouse only when
   it crosses its boundary; moves between bins of one warehouse change no value.
 
-As of T (docs/reports.md, "Period balances"), the base is whichever is nearer to T in time:
+As of T (docs/reports.md, "As of, and period balances"), the base is whichever is nearest to T
+in time:
 - the current projection (``StockLevel``, ``ItemValuation``, proven equal to the ledger by
-  ``reconcile``) minus the movements after T; or
+  ``reconcile``) minus the movements after T;
 - the latest ``PeriodClose`` at or before T: its balances, plus the movements from its end up to
   T, plus the movements back-dated into the closed period after it closed (``id >
-  last_movement_id``). So the work follows the movements near T, not the length of history.
+  last_movement_id``); or
+- the earliest ``PeriodClose`` after T: its balances, minus the movements it holds between T
+  and its end, plus those up to T posted after it closed.
+Closes are weekly and monthly (``period_ends``), so the movements summed span at most half a
+week (plus the back-dated ones): the work follows the movements near T, not the length of
+history.
 
 ``narrow(queryset, prefix)`` restricts a queryset to the caller's items (``prefix`` names the
 item field: ``"item"``); ``warehouse_ids`` to the caller's warehouses.
@@ -171,6 +177,28 @@ def _stored(
     return found_q, found_v
 
 
+def _bases(at: datetime) -> dict[str, PeriodClose | None]:
+    """The closes on either side of ``at``: ``before`` (the latest at or before ``at``) and
+    ``after`` (the earliest after it). A close at P holds the movements before P: as of
+    P - 1 microsecond exactly (a period's opening or the previous period's closing), so it
+    serves as ``before`` up to that moment."""
+    edge = at + MICROSECOND
+    return {
+        "before": PeriodClose.objects.filter(period_end__lte=edge).order_by("-period_end").first(),
+        "after": PeriodClose.objects.filter(period_end__gt=edge).order_by("period_end").first(),
+    }
+
+
+def _nearest(at: datetime, closes: dict[str, PeriodClose | None]) -> str:
+    """The base nearest ``at`` in time (so the fewest movements to sum, whatever the length of
+    history): the close before, the close after, or the projection (now)."""
+    distances = {"projection": abs(timezone.now() - at)}
+    for side, close in closes.items():
+        if close is not None:
+            distances[side] = abs(at - close.period_end)
+    return min(distances, key=lambda side: distances[side])
+
+
 def balances_as_of(
     at: datetime | None,
     warehouse_ids: Iterable[int],
@@ -181,50 +209,66 @@ def balances_as_of(
     base: str = "nearer",
 ) -> tuple[dict[Key, Decimal], dict[Key, list[Decimal]]]:
     """(quantities per (item, location, lot), [quantity, value] per (item, warehouse)) of the
-    warehouses now (``at`` None) or as of ``at`` inclusive; zero entries left out. ``base``
-    ("nearer", "projection" or "balances") forces a base for tests and benchmarks: both give
-    the same answer."""
+    warehouses now (``at`` None) or as of ``at`` inclusive; zero entries left out.
+
+    The base is the nearest to ``at`` in time (``base="nearer"``) of:
+    - ``projection``: the projection minus the movements after ``at``;
+    - ``before``: the latest close at P <= ``at``: its balances plus the movements with
+      P <= occurred_at <= ``at``, plus those back-dated before P after it closed (id > its
+      ``last_movement_id``);
+    - ``after``: the earliest close at P > ``at``: its balances minus the movements it holds
+      with ``at`` < occurred_at < P (id <= its ``last_movement_id``), plus those with
+      occurred_at <= ``at`` posted after it closed (id > ``last_movement_id``).
+    All three give the same answer (property-based test); ``base`` forces one for tests and
+    benchmarks (a close that does not exist falls back to the projection)."""
     ids = list(warehouse_ids)
     movements = narrow(Movement.objects.all(), "item")
     close = None
+    parts: list[tuple[QuerySet, int]] = []
     if at is not None:
-        # A close at P holds the movements before P: as of P - 1 microsecond exactly (a period's
-        # opening or the previous period's closing), so it serves up to P - 1 microsecond.
-        close = PeriodClose.objects.filter(period_end__lte=at + MICROSECOND).order_by("-period_end").first()
-        nearer_now = close is not None and (at - close.period_end) > (timezone.now() - at)
-        if base == "projection" or (base == "nearer" and nearer_now):
-            close = None
-    if at is None or close is None:
+        closes = _bases(at)
+        side = _nearest(at, closes) if base == "nearer" else base
+        close = closes.get(side)
+        if close is None:
+            parts = [(movements.filter(occurred_at__gt=at), -1)]
+        elif side == "before":
+            parts = [
+                (movements.filter(occurred_at__gte=close.period_end, occurred_at__lte=at), 1),
+                (movements.filter(id__gt=close.last_movement_id, occurred_at__lt=close.period_end), 1),
+            ]
+        else:
+            parts = [
+                (movements.filter(occurred_at__gt=at, occurred_at__lt=close.period_end, id__lte=close.last_movement_id), -1),
+                (movements.filter(id__gt=close.last_movement_id, occurred_at__lte=at), 1),
+            ]
+    if close is None:
         found_q, found_v = _current(ids, narrow, quantities, values)
-        if at is not None:
-            after = movements.filter(occurred_at__gt=at)
-            if quantities:
-                _add(found_q, quantity_sums(after, ids), -1)
-            if values:
-                _add(found_v, value_sums(after, ids), -1)
     else:
         found_q, found_v = _stored(close, ids, narrow, quantities, values)
-        since = movements.filter(occurred_at__gte=close.period_end, occurred_at__lte=at)
-        late = movements.filter(id__gt=close.last_movement_id, occurred_at__lt=close.period_end)
-        for part in (since, late):
-            if quantities:
-                _add(found_q, quantity_sums(part, ids))
-            if values:
-                _add(found_v, value_sums(part, ids))
+    for part, sign in parts:
+        if quantities:
+            _add(found_q, quantity_sums(part, ids), sign)
+        if values:
+            _add(found_v, value_sums(part, ids), sign)
     return (
         {k: q for k, q in found_q.items() if q} if quantities else {},
         {k: pair for k, pair in found_v.items() if pair[0] or pair[1]} if values else {},
     )
 
 
-def month_starts(first: datetime, last: datetime) -> list[datetime]:
-    """The local month starts after ``first`` up to ``last`` (inclusive), aware."""
+def period_ends(first: datetime, last: datetime) -> list[datetime]:
+    """The period boundaries after ``first`` up to ``last`` (inclusive), aware: local midnight
+    of every month's first day and of every Monday. Months keep the period reports' defaults
+    on a close; weeks bound what an as-of sums to half a week of movements either side
+    (docs/reports.md, "As of, and period balances")."""
     tz = timezone.get_current_timezone()
-    day = timezone.localtime(first, tz).date().replace(day=1)
+    day = timezone.localtime(first, tz).date()
     found = []
     while True:
-        day = (day + timedelta(days=32)).replace(day=1)
-        moment = timezone.make_aware(datetime(day.year, day.month, 1), tz)
+        day += timedelta(days=1)
+        if day.day != 1 and day.weekday() != 0:
+            continue
+        moment = timezone.make_aware(datetime(day.year, day.month, day.day), tz)
         if moment > last:
             return found
         found.append(moment)

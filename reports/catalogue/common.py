@@ -12,7 +12,15 @@ STEP = Decimal("0.0001")
 
 def money(value: Decimal) -> Decimal:
     """Money as the ledger stores it (4 places)."""
-    return Decimal(value).quantize(STEP, rounding=ROUND_HALF_UP)
+    if type(value) is not Decimal:
+        value = Decimal(value)
+    return value.quantize(STEP, rounding=ROUND_HALF_UP)
+
+
+def unit_cost(value: Decimal, quantity: Decimal) -> Decimal:
+    """``value / quantity`` to 4 places (``ratio(value, quantity, "0.0001")`` for a quantity
+    that is not 0, without its conversions: it runs once per row)."""
+    return (value / quantity).quantize(STEP, rounding=ROUND_HALF_UP)
 
 
 def share(part: Decimal, whole: Decimal, value: Decimal) -> Decimal:
