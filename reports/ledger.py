@@ -8,7 +8,6 @@ query each.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -23,7 +22,7 @@ from stock.balances import as_decimal, balances_as_of, value_sums
 from stock.balances import inside as _inside_ids
 from stock.models import ItemValuation, Lot, Movement, StockLevel
 
-from .framework import ZERO, ReportQuery
+from .framework import ReportQuery
 
 __all__ = ["as_decimal", "inside"]
 
@@ -36,22 +35,35 @@ def inside(side: str, query: ReportQuery) -> dict[str, object]:
 
 
 def value_flows(
-    query: ReportQuery, start: datetime | None, end: datetime | None, *, by_kind: bool = False, by_item: bool = True
+    query: ReportQuery,
+    start: datetime | None,
+    end: datetime | None,
+    *,
+    by_kind: bool = False,
+    by_item: bool = True,
+    kinds: Iterable[str] | None = None,
 ) -> dict:
     """Signed quantity and value that crossed into (+) or out of (-) each warehouse of the query
     between ``start`` (inclusive) and ``end`` (exclusive), per (item, warehouse[, kind]), or
-    per (warehouse[, kind]) without ``by_item``."""
+    per (warehouse[, kind]) without ``by_item``; only the movements counting as ``kinds`` when
+    given (``stock.balances.value_sums``)."""
     movements = query.items(Movement.objects.all())
     if start is not None:
         movements = movements.filter(occurred_at__gte=start)
     if end is not None:
         movements = movements.filter(occurred_at__lt=end)
-    return value_sums(movements, query.warehouse_ids, by_kind=by_kind, by_item=by_item)
+    return value_sums(movements, query.warehouse_ids, by_kind=by_kind, by_item=by_item, kinds=kinds)
 
 
 def warehouse_values(query: ReportQuery, at: datetime | None = None) -> dict[Key, list[Decimal]]:
     """(item, warehouse) -> [quantity, value] now, or as of ``at`` (inclusive)."""
     return balances_as_of(at, query.warehouse_ids, query.items, quantities=False)[1]
+
+
+def balances(query: ReportQuery, at: datetime) -> tuple[dict[Key, Decimal], dict[Key, list[Decimal]]]:
+    """``location_quantities`` and ``warehouse_values`` as of ``at`` from one base (one read of
+    a close's balances and one sum of the movements since)."""
+    return balances_as_of(at, query.warehouse_ids, query.items)
 
 
 def location_quantities(query: ReportQuery, at: datetime | None = None) -> dict[Key, Decimal]:
@@ -85,14 +97,16 @@ def nothing_after(query: ReportQuery, at: datetime) -> bool:
 def current_location_rows(query: ReportQuery) -> list[tuple]:
     """The current non-zero quantities in the internal locations of the query's warehouses, one
     tuple of ``LOCATION_ROW_FIELDS`` per (item, location, lot), names and units joined in the
-    same query (one statement, whatever the number of rows). The projection equals the ledger
-    (``reconcile``), so this is ``location_quantities(query)`` with its names."""
+    same query (one statement, whatever the number of rows), in the report's order (so sorting
+    them again is cheap). The projection equals the ledger (``reconcile``), so this is
+    ``location_quantities(query)`` with its names."""
     levels = query.items(
         StockLevel.objects.filter(
             location__kind=LocationKind.INTERNAL, location__warehouse_id__in=query.warehouse_ids
         ).exclude(on_hand=0)
     )
-    return list(levels.values_list(*LOCATION_ROW_FIELDS).order_by())
+    order = ("item__sku", "location__warehouse__code", "location__code", F("lot__code").asc(nulls_first=True))
+    return list(levels.values_list(*LOCATION_ROW_FIELDS).order_by(*order))
 
 
 def with_ids(queryset: QuerySet, ids: Iterable[int | None]) -> QuerySet:
@@ -160,14 +174,10 @@ def value_rows(query: ReportQuery, at: datetime | None = None) -> list[tuple]:
 
 def issued(query: ReportQuery, start: datetime, end: datetime) -> dict[Key, list[Decimal]]:
     """(item, warehouse) -> [quantity, value] issued to customers in the period, net of customer
-    returns and of reversals of either: the cost of goods sold."""
-    flows = value_flows(query, start, end, by_kind=True)
-    found: dict[Key, list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
-    for (item_id, warehouse_id, kind), (quantity, value) in flows.items():
-        if kind in ("issue", "customer_return"):
-            found[(item_id, warehouse_id)][0] -= quantity
-            found[(item_id, warehouse_id)][1] -= value
-    return found
+    returns and of reversals of either: the cost of goods sold. Only those kinds are summed (in
+    SQL), so the rows are one per (item, warehouse)."""
+    flows = value_flows(query, start, end, kinds=("issue", "customer_return"))
+    return {key: [-quantity, -value] for key, (quantity, value) in flows.items()}
 
 
 def values_before(query: ReportQuery, moment: datetime) -> dict[Key, list[Decimal]]:

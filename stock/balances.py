@@ -31,11 +31,12 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Case, F, OuterRef, QuerySet, Subquery, Sum, When
+from django.db import connection
+from django.db.models import Case, F, OuterRef, Q, QuerySet, Subquery, Sum, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from catalog.models import LocationKind
+from catalog.models import Location, LocationKind
 
 from .models import ZERO, ItemValuation, Movement, PeriodBalance, PeriodClose, StockLevel
 
@@ -79,31 +80,36 @@ def effective_kind() -> Coalesce:
 
 
 def value_sums(
-    movements: QuerySet[Movement], warehouse_ids: Iterable[int], *, by_kind: bool = False, by_item: bool = True
+    movements: QuerySet[Movement],
+    warehouse_ids: Iterable[int],
+    *,
+    by_kind: bool = False,
+    by_item: bool = True,
+    kinds: Iterable[str] | None = None,
 ) -> dict:
     """Signed quantity and value of ``movements`` crossing into (+) or out of (-) each warehouse,
     per (item, warehouse[, kind]): ``{key: [quantity, value]}``; without ``by_item`` per
-    (warehouse[, kind]), summed in SQL over the items (a few rows, whatever the items)."""
+    (warehouse[, kind]), summed in SQL over the items (a few rows, whatever the items). With
+    ``kinds``, only the movements that count as one of them (``effective_kind``). Moves within
+    one warehouse are left out in SQL (no value crosses), so a row is one key."""
     ids = list(warehouse_ids)
+    wanted = list(kinds) if kinds is not None else None
     found: dict[Key, list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
     for side, other, sign in (("destination", "source", 1), ("source", "destination", -1)):
         fields = ["item_id"] if by_item else []
-        fields += [f"{side}__warehouse_id", f"{other}__warehouse_id"]
+        fields.append(f"{side}__warehouse_id")
+        rows = movements.filter(**inside(side, ids)).exclude(**{f"{other}__warehouse_id": F(f"{side}__warehouse_id")})
+        if by_kind or wanted is not None:  # an unused annotation would still join
+            rows = rows.annotate(as_kind=effective_kind())
+        if wanted is not None:
+            rows = rows.filter(as_kind__in=wanted)
         if by_kind:
             fields.append("as_kind")
-        rows = movements.filter(**inside(side, ids))
-        if by_kind:  # an unused annotation would still join
-            rows = rows.annotate(as_kind=effective_kind())
-        rows = rows.values(*fields).annotate(quantity=Sum("quantity"), value=Sum("total_cost")).order_by()
-        for row in rows:
-            here, there = row[f"{side}__warehouse_id"], row[f"{other}__warehouse_id"]
-            if here == there:  # within one warehouse: no value crosses
-                continue
-            key = (row["item_id"], here) if by_item else (here,)
-            if by_kind:
-                key += (row["as_kind"],)
-            found[key][0] += sign * as_decimal(row["quantity"])
-            found[key][1] += sign * as_decimal(row["value"])
+        sums = rows.values(*fields).annotate(quantity=Sum("quantity"), value=Sum("total_cost")).order_by()
+        for *key, quantity, value in sums.values_list(*fields, "quantity", "value"):
+            pair = found[tuple(key)]
+            pair[0] += sign * as_decimal(quantity)
+            pair[1] += sign * as_decimal(value)
     return found
 
 
@@ -122,6 +128,49 @@ def quantity_sums(movements: QuerySet[Movement], warehouse_ids: Iterable[int]) -
         for row in rows:
             found[(row["item_id"], row[f"{side}_id"], row["lot_id"])] += sign * as_decimal(row["quantity"])
     return found
+
+
+def both_sums(movements: QuerySet[Movement], warehouse_ids: Iterable[int]) -> tuple[dict, dict]:
+    """``(quantity_sums(movements, ids), value_sums(movements, ids))`` in one statement: the
+    movements are read once (a common table expression), each counted on its destination (+)
+    and its source (-) side when that is an internal location of the warehouses, and grouped
+    per (item, location, lot, whether the other side is another warehouse). Groups that sum to
+    nothing (a receipt and its issue in the same span) are left out in SQL, so the rows that
+    travel are the balances that changed. The quantity per bin sums every group of the bin;
+    the value per (item, warehouse) only those that crossed its boundary."""
+    ids = list(warehouse_ids)
+    found_q: dict[Key, Decimal] = defaultdict(lambda: ZERO)
+    found_v: dict[Key, list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
+    if not ids:
+        return found_q, found_v
+    columns = ("item_id", "lot_id", "source_id", "destination_id", "quantity", "total_cost")
+    part, params = movements.order_by().values(*columns).query.sql_with_params()
+    location = Location._meta.db_table
+    marks = ", ".join(["%s"] * len(ids))
+    sides = [
+        f"""SELECT m.item_id, m.{side}_id AS location_id, m.lot_id, here.warehouse_id,
+                   CASE WHEN there.warehouse_id = here.warehouse_id THEN 0 ELSE 1 END AS crosses,
+                   {sign}m.quantity AS quantity, {sign}m.total_cost AS value
+              FROM m JOIN {location} here ON here.id = m.{side}_id JOIN {location} there ON there.id = m.{other}_id
+             WHERE here.kind = %s AND here.warehouse_id IN ({marks})"""  # noqa: S608 - names from _meta
+        for side, other, sign in (("destination", "source", ""), ("source", "destination", "-"))
+    ]
+    sql = f"""WITH m ({", ".join(columns)}) AS ({part})
+        SELECT item_id, location_id, lot_id, warehouse_id, crosses, SUM(quantity), SUM(value)
+          FROM ({sides[0]} UNION ALL {sides[1]}) x
+         GROUP BY item_id, location_id, lot_id, warehouse_id, crosses
+        HAVING SUM(quantity) <> 0 OR SUM(value) <> 0"""  # noqa: S608 - the movements' own query
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, *(LocationKind.INTERNAL, *ids) * 2])
+        rows = cursor.fetchall()
+    for item_id, location_id, lot_id, warehouse_id, crosses, moved, value in rows:
+        quantity = as_decimal(moved)
+        found_q[(item_id, location_id, lot_id)] += quantity
+        if crosses:  # within one warehouse: no value crosses
+            pair = found_v[(item_id, warehouse_id)]
+            pair[0] += quantity
+            pair[1] += as_decimal(value)
+    return found_q, found_v
 
 
 def _add(into: dict, more: dict, sign: int = 1) -> None:
@@ -232,13 +281,14 @@ def balances_as_of(
         if close is None:
             parts = [(movements.filter(occurred_at__gt=at), -1)]
         elif side == "before":
-            parts = [
-                (movements.filter(occurred_at__gte=close.period_end, occurred_at__lte=at), 1),
-                (movements.filter(id__gt=close.last_movement_id, occurred_at__lt=close.period_end), 1),
-            ]
+            late = Q(id__gt=close.last_movement_id, occurred_at__lt=close.period_end)
+            if at >= close.period_end:  # else as of the moment before the close: nothing since
+                late |= Q(occurred_at__gte=close.period_end, occurred_at__lte=at)
+            parts = [(movements.filter(late), 1)]
         else:
+            held = movements.filter(id__lte=close.last_movement_id)
             parts = [
-                (movements.filter(occurred_at__gt=at, occurred_at__lt=close.period_end, id__lte=close.last_movement_id), -1),
+                (held.filter(occurred_at__gt=at, occurred_at__lt=close.period_end), -1),
                 (movements.filter(id__gt=close.last_movement_id, occurred_at__lte=at), 1),
             ]
     if close is None:
@@ -246,9 +296,13 @@ def balances_as_of(
     else:
         found_q, found_v = _stored(close, ids, narrow, quantities, values)
     for part, sign in parts:
-        if quantities:
+        if quantities and values:
+            more_q, more_v = both_sums(part, ids)
+            _add(found_q, more_q, sign)
+            _add(found_v, more_v, sign)
+        elif quantities:
             _add(found_q, quantity_sums(part, ids), sign)
-        if values:
+        elif values:
             _add(found_v, value_sums(part, ids), sign)
     return (
         {k: q for k, q in found_q.items() if q} if quantities else {},

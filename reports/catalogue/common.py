@@ -8,6 +8,7 @@ from ..framework import Column
 
 CENT = Decimal("0.01")
 STEP = Decimal("0.0001")
+STEPS: dict[str, Decimal] = {}  # ratio()'s places, each parsed once
 
 
 def money(value: Decimal) -> Decimal:
@@ -36,7 +37,8 @@ def ratio(numerator: Decimal, denominator: Decimal, places: str = "0.01") -> Dec
     """``numerator / denominator`` rounded, or None when the denominator is 0."""
     if not denominator:
         return None
-    return (Decimal(numerator) / Decimal(denominator)).quantize(Decimal(places), rounding=ROUND_HALF_UP)
+    step = STEPS.get(places) or STEPS.setdefault(places, Decimal(places))
+    return (Decimal(numerator) / Decimal(denominator)).quantize(step, rounding=ROUND_HALF_UP)
 
 
 # The leading columns most reports share, and their cells for one (item, warehouse).

@@ -65,24 +65,24 @@ class StockOuts(Report):
     total_keys = ("days_out",)
 
     def rows(self, query: ReportQuery) -> list[dict[str, Any]]:
-        now = timezone.now()
+        now, start = timezone.now(), query.start  # start: once (a property that makes a time aware)
         end = min(query.end, now)
-        if end <= query.start:
+        if end <= start:
             return []
         pairs = set(
             query.items(ItemValuation.objects.filter(warehouse_id__in=query.warehouse_ids)).values_list(
                 "item_id", "warehouse_id"
             )
         )
-        opening = values_before(query, query.start)
+        opening = values_before(query, start)
         changes = _changes(query, end)
-        demand = issued(query, query.start, end)
+        demand = issued(query, start, end)
         items = item_info(k[0] for k in pairs)
         codes = dict(Warehouse.objects.filter(pk__in=query.warehouse_ids).values_list("pk", "code"))
-        period_days = Decimal((end - query.start).total_seconds()) / DAY
+        period_days = Decimal((end - start).total_seconds()) / DAY
         rows = []
         for key in pairs:
-            intervals = out_intervals(opening.get(key, (ZERO, ZERO))[0], changes.get(key, []), query.start, end)
+            intervals = out_intervals(opening.get(key, (ZERO, ZERO))[0], changes.get(key, []), start, end)
             if not intervals:
                 continue
             lengths = [Decimal(((until or end) - since).total_seconds()) / DAY for since, until in intervals]

@@ -1,6 +1,7 @@
 """Closing periods: storing the whole stock's balances at every period boundary (``PeriodClose``,
-``PeriodBalance``): each month's first day and each Monday, local midnight (``period_ends``), so that stock and value as of any date is a balance plus the movements
-since (``stock.balances.balances_as_of``; docs/reports.md, "Period balances").
+``PeriodBalance``): each month's first day and each Monday, local midnight (``period_ends``), so
+that stock and value as of any date is a balance plus the movements between it and that date
+(``stock.balances.balances_as_of``; docs/reports.md, "As of, and period balances").
 
 Invariants:
 - a close holds, for every (item, internal location, lot) and every (item, warehouse), the sum
@@ -24,7 +25,7 @@ from django.utils import timezone
 
 from catalog.models import Location
 
-from ..balances import _add, period_ends, quantity_sums, value_sums
+from ..balances import _add, both_sums, period_ends
 from ..models import Movement, PeriodBalance, PeriodClose
 
 
@@ -60,8 +61,9 @@ def period_close(*, period_end: datetime) -> PeriodClose:
                 else:
                     quantities[(item_id, location_id, lot_id)] = quantity
             movements = movements.exclude(id__lte=previous.last_movement_id, occurred_at__lt=previous.period_end)
-        _add(quantities, quantity_sums(movements, ids))
-        _add(values, value_sums(movements, ids))
+        more_quantities, more_values = both_sums(movements, ids)
+        _add(quantities, more_quantities)
+        _add(values, more_values)
         warehouse_of = dict(Location.objects.filter(warehouse__isnull=False).values_list("pk", "warehouse_id"))
         close = PeriodClose.objects.create(period_end=period_end, last_movement_id=last_id, closed_at=timezone.now())
         rows = [

@@ -172,7 +172,14 @@ def test_closing_is_idempotent_and_in_order(world):
     assert [c.period_end for c in first] == [datetime(2025, 1, 6, tzinfo=UTC)]  # the first Monday
     later = period_balances_close(until=START + timedelta(days=40))  # up to February 10, 00:00
     # the Mondays January 13, 20, 27, February 3, 10 and the month start February 1, in order
-    assert [(c.period_end.month, c.period_end.day) for c in later] == [(1, 13), (1, 20), (1, 27), (2, 1), (2, 3), (2, 10)]
+    assert [(c.period_end.month, c.period_end.day) for c in later] == [
+        (1, 13),
+        (1, 20),
+        (1, 27),
+        (2, 1),
+        (2, 3),
+        (2, 10),
+    ]
     assert period_balances_close(until=START + timedelta(days=40)) == []  # nothing new to close
     for close in first + later:  # each close holds the same: nothing moved after January 1st
         rows = {(b.location_id is None, b.quantity, b.value) for b in PeriodBalance.objects.filter(close=close)}
