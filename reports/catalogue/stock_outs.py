@@ -88,7 +88,7 @@ class StockOuts(Report):
         codes = dict(Warehouse.objects.filter(pk__in=query.warehouse_ids).values_list("pk", "code"))
         period_days = Decimal((end - start).total_seconds()) / DAY
         rows = []
-        for key in pairs:
+        for key in may_run_out:
             intervals = out_intervals(opening.get(key, (ZERO, ZERO))[0], changes.get(key, []), start, end)
             if not intervals:
                 continue

@@ -173,6 +173,28 @@ def test_stock_outs_with_their_length_and_the_demand_lost(ledger, manager):
     assert result.totals["still_out_at_end"] == 1
 
 
+def test_stock_outs_replays_only_the_pairs_whose_outflows_reach_their_opening(ledger, manager, monkeypatch):
+    from reports.catalogue import stock_outs
+    from reports.framework import parse_query
+
+    query = parse_query(get_report("stock-outs"), manager, FEB)
+    widget, a, b = ledger["widget"].pk, ledger["A"].pk, ledger["B"].pk
+    # February's crossings out: A issued 4 (02-05) and scrapped 1 (02-10); the move A1 -> A2 of
+    # January and the +2 found at A2 are not outflows. B issued its 8 (02-20).
+    assert stock_outs._outflows(query, query.start, query.end) == {(widget, a): D(-5), (widget, b): D(-8)}
+    # A opens February with 20 (10 + 10): 20 - 5 > 0, it cannot run out; B opens with 0.
+    replayed = []
+    real = stock_outs.out_intervals
+    monkeypatch.setattr(
+        stock_outs,
+        "out_intervals",
+        lambda opening, changes, *rest: replayed.append(opening) or real(opening, changes, *rest),
+    )
+    rows = run("stock-outs", manager, **FEB).rows
+    assert replayed == [D(0)]  # only B's pair was replayed
+    assert {row["warehouse"] for row in rows} == {"B"}
+
+
 def test_slow_moving_buckets_and_value_tied_up(ledger, manager):
     result = run("slow-moving", manager)
     # Only A holds stock (17 worth 51); its last issue was 2025-02-05, far more than 180 days ago.
