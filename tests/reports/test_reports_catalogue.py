@@ -66,7 +66,7 @@ def test_stock_on_hand_now_reads_its_names_with_its_quantities(ledger, manager, 
     }
     query = parse_query(get_report("stock-on-hand"), manager, {})
     as_of_rows = _as_of_location_rows(query, location_quantities(query, query.as_of))
-    assert current_location_rows(query) == sorted(as_of_rows, key=lambda r: (r[2], r[5], r[6], r[7] or ""))
+    assert sorted(current_location_rows(query)) == sorted(as_of_rows)
     only_b = user(roles.INVENTORY_MANAGER, ("B",), username="b_now")
     assert run("stock-on-hand", only_b).rows == []  # B1 is empty now; A's bins are not theirs
 
