@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
@@ -101,6 +101,13 @@ class ReportQuery:
             in_category = Item.objects.filter(category__path__startswith=self.category.path).values("pk")
             queryset = queryset.filter(**{f"{prefix}_id__in": in_category})
         return queryset
+
+    def item_ids(self, model: type[Model]) -> QuerySet | None:
+        """The item ids of ``model``'s rows that pass the item and category filter, as a
+        subquery (``model`` has an ``item`` field); None when neither filter is set (every item)."""
+        if self.item is None and self.category is None:
+            return None
+        return self.items(model._default_manager.all()).values("item_id")
 
 
 @dataclass

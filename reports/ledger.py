@@ -8,19 +8,20 @@ query each.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import F
+from django.db import connection
+from django.db.models import F, QuerySet
+from django.db.models.expressions import RawSQL
 
-from catalog.models import Item, Location, LocationKind
+from catalog.models import Item, Location, LocationKind, Warehouse
 from stock.balances import as_decimal, balances_as_of, value_sums
 from stock.balances import inside as _inside_ids
-from stock.models import Lot, Movement, StockLevel
+from stock.models import ItemValuation, Lot, Movement, StockLevel
 
-from .framework import ZERO, ReportQuery
+from .framework import ReportQuery
 
 __all__ = ["as_decimal", "inside"]
 
@@ -33,22 +34,35 @@ def inside(side: str, query: ReportQuery) -> dict[str, object]:
 
 
 def value_flows(
-    query: ReportQuery, start: datetime | None, end: datetime | None, *, by_kind: bool = False, by_item: bool = True
+    query: ReportQuery,
+    start: datetime | None,
+    end: datetime | None,
+    *,
+    by_kind: bool = False,
+    by_item: bool = True,
+    kinds: Iterable[str] | None = None,
 ) -> dict:
     """Signed quantity and value that crossed into (+) or out of (-) each warehouse of the query
     between ``start`` (inclusive) and ``end`` (exclusive), per (item, warehouse[, kind]), or
-    per (warehouse[, kind]) without ``by_item``."""
+    per (warehouse[, kind]) without ``by_item``; only the movements counting as ``kinds`` when
+    given (``stock.balances.value_sums``)."""
     movements = query.items(Movement.objects.all())
     if start is not None:
         movements = movements.filter(occurred_at__gte=start)
     if end is not None:
         movements = movements.filter(occurred_at__lt=end)
-    return value_sums(movements, query.warehouse_ids, by_kind=by_kind, by_item=by_item)
+    return value_sums(movements, query.warehouse_ids, by_kind=by_kind, by_item=by_item, kinds=kinds)
 
 
 def warehouse_values(query: ReportQuery, at: datetime | None = None) -> dict[Key, list[Decimal]]:
     """(item, warehouse) -> [quantity, value] now, or as of ``at`` (inclusive)."""
     return balances_as_of(at, query.warehouse_ids, query.items, quantities=False)[1]
+
+
+def balances(query: ReportQuery, at: datetime) -> tuple[dict[Key, Decimal], dict[Key, list[Decimal]]]:
+    """``location_quantities`` and ``warehouse_values`` as of ``at`` from one base (one read of
+    a close's balances and one sum of the movements since)."""
+    return balances_as_of(at, query.warehouse_ids, query.items)
 
 
 def location_quantities(query: ReportQuery, at: datetime | None = None) -> dict[Key, Decimal]:
@@ -82,8 +96,10 @@ def nothing_after(query: ReportQuery, at: datetime) -> bool:
 def current_location_rows(query: ReportQuery) -> list[tuple]:
     """The current non-zero quantities in the internal locations of the query's warehouses, one
     tuple of ``LOCATION_ROW_FIELDS`` per (item, location, lot), names and units joined in the
-    same query (one statement, whatever the number of rows). The projection equals the ledger
-    (``reconcile``), so this is ``location_quantities(query)`` with its names."""
+    same query (one statement, whatever the number of rows), unordered: an ``ORDER BY`` on the
+    four codes cost the server more than the report's sort in Python (bench/reports.py). The
+    projection equals the ledger (``reconcile``), so this is ``location_quantities(query)`` with
+    its names."""
     levels = query.items(
         StockLevel.objects.filter(
             location__kind=LocationKind.INTERNAL, location__warehouse_id__in=query.warehouse_ids
@@ -92,9 +108,19 @@ def current_location_rows(query: ReportQuery) -> list[tuple]:
     return list(levels.values_list(*LOCATION_ROW_FIELDS).order_by())
 
 
+def with_ids(queryset: QuerySet, ids: Iterable[int | None]) -> QuerySet:
+    """``queryset`` narrowed to the primary keys ``ids`` (None left out). On PostgreSQL the ids
+    travel as one array parameter: thousands of ``IN (%s, ...)`` parameters cost more to build
+    and to parse than the query takes to run (bench/reports.py)."""
+    wanted = sorted({pk for pk in ids if pk is not None})
+    if connection.vendor == "postgresql":
+        return queryset.filter(pk__in=RawSQL("SELECT unnest(%s::bigint[])", (wanted,)))
+    return queryset.filter(pk__in=wanted)
+
+
 def item_info(item_ids: Iterable[int]) -> dict[int, dict]:
     """id -> sku, name, category path, unit code of the items, in one query."""
-    rows = Item.objects.filter(pk__in=set(item_ids)).values(
+    rows = with_ids(Item.objects.all(), item_ids).values(
         "pk", "sku", "name", category_path=F("category__path"), unit=F("base_unit__code")
     )
     return {row["pk"]: {**row, "category_path": row["category_path"] or ""} for row in rows}
@@ -102,25 +128,53 @@ def item_info(item_ids: Iterable[int]) -> dict[int, dict]:
 
 def location_info(location_ids: Iterable[int]) -> dict[int, tuple[str, int]]:
     """id -> (code, warehouse id) of the locations."""
-    rows = Location.objects.filter(pk__in=set(location_ids)).values_list("pk", "code", "warehouse_id")
+    rows = with_ids(Location.objects.all(), location_ids).values_list("pk", "code", "warehouse_id")
     return {pk: (code, warehouse_id) for pk, code, warehouse_id in rows}
 
 
 def lot_info(lot_ids: Iterable[int | None]) -> dict[int, dict]:
-    rows = Lot.objects.filter(pk__in={pk for pk in lot_ids if pk}).values("pk", "code", "expiry_date")
+    rows = with_ids(Lot.objects.all(), lot_ids).values("pk", "code", "expiry_date")
     return {row["pk"]: row for row in rows}
+
+
+# The names and figures of a valuation row, joined in SQL from an ``ItemValuation``.
+VALUE_ROW_FIELDS = (
+    "item__sku",
+    "item__name",
+    "item__category__path",
+    "warehouse__code",
+    "item__base_unit__code",
+    "quantity",
+    "value",
+)
+
+
+def value_rows(query: ReportQuery, at: datetime | None = None) -> list[tuple]:
+    """One tuple of ``VALUE_ROW_FIELDS`` per (item, warehouse) of the query with a quantity or
+    a value, now or as of ``at``. Now (nothing moved after ``at``) it is one query over
+    ``ItemValuation`` with the names joined; otherwise the balances (``warehouse_values``) and
+    their names in one query per kind of name. Unordered (the report sorts)."""
+    if at is None or nothing_after(query, at):
+        levels = query.items(ItemValuation.objects.filter(warehouse_id__in=query.warehouse_ids))
+        return list(levels.exclude(quantity=0, value=0).values_list(*VALUE_ROW_FIELDS).order_by())
+    values = warehouse_values(query, at)
+    items = item_info(item_id for item_id, _ in values)
+    codes = dict(Warehouse.objects.filter(pk__in=query.warehouse_ids).values_list("pk", "code"))
+    found = []
+    for (item_id, warehouse_id), (quantity, value) in values.items():
+        item = items[item_id]
+        found.append(
+            (item["sku"], item["name"], item["category_path"], codes[warehouse_id], item["unit"], quantity, value)
+        )
+    return found
 
 
 def issued(query: ReportQuery, start: datetime, end: datetime) -> dict[Key, list[Decimal]]:
     """(item, warehouse) -> [quantity, value] issued to customers in the period, net of customer
-    returns and of reversals of either: the cost of goods sold."""
-    flows = value_flows(query, start, end, by_kind=True)
-    found: dict[Key, list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
-    for (item_id, warehouse_id, kind), (quantity, value) in flows.items():
-        if kind in ("issue", "customer_return"):
-            found[(item_id, warehouse_id)][0] -= quantity
-            found[(item_id, warehouse_id)][1] -= value
-    return found
+    returns and of reversals of either: the cost of goods sold. Only those kinds are summed (in
+    SQL), so the rows are one per (item, warehouse)."""
+    flows = value_flows(query, start, end, kinds=("issue", "customer_return"))
+    return {key: [-quantity, -value] for key, (quantity, value) in flows.items()}
 
 
 def values_before(query: ReportQuery, moment: datetime) -> dict[Key, list[Decimal]]:

@@ -42,8 +42,9 @@ def reconcile_nightly() -> int:
 
 @shared_task(name="stock.period_balances_close")
 def period_balances_close_nightly() -> int:
-    """Close every month that has ended and is not closed yet (``stock.services.period_balances_close``).
-    Idempotent: a closed month is left as it is. Returns how many months were closed."""
+    """Close every period (week or month) that has ended and is not closed yet
+    (``stock.services.period_balances_close``). Idempotent: a closed period is left as it is.
+    Returns how many periods were closed."""
     closed = period_balances_close()
     logger.info("Closed %d period(s) of stock balances.", len(closed))
     return len(closed)

@@ -8,11 +8,20 @@ from ..framework import Column
 
 CENT = Decimal("0.01")
 STEP = Decimal("0.0001")
+STEPS: dict[str, Decimal] = {}  # ratio()'s places, each parsed once
 
 
 def money(value: Decimal) -> Decimal:
     """Money as the ledger stores it (4 places)."""
-    return Decimal(value).quantize(STEP, rounding=ROUND_HALF_UP)
+    if type(value) is not Decimal:
+        value = Decimal(value)
+    return value.quantize(STEP, rounding=ROUND_HALF_UP)
+
+
+def unit_cost(value: Decimal, quantity: Decimal) -> Decimal:
+    """``value / quantity`` to 4 places (``ratio(value, quantity, "0.0001")`` for a quantity
+    that is not 0, without its conversions: it runs once per row)."""
+    return (value / quantity).quantize(STEP, rounding=ROUND_HALF_UP)
 
 
 def share(part: Decimal, whole: Decimal, value: Decimal) -> Decimal:
@@ -28,7 +37,8 @@ def ratio(numerator: Decimal, denominator: Decimal, places: str = "0.01") -> Dec
     """``numerator / denominator`` rounded, or None when the denominator is 0."""
     if not denominator:
         return None
-    return (Decimal(numerator) / Decimal(denominator)).quantize(Decimal(places), rounding=ROUND_HALF_UP)
+    step = STEPS.get(places) or STEPS.setdefault(places, Decimal(places))
+    return (Decimal(numerator) / Decimal(denominator)).quantize(step, rounding=ROUND_HALF_UP)
 
 
 # The leading columns most reports share, and their cells for one (item, warehouse).

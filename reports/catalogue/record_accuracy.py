@@ -29,8 +29,7 @@ class RecordAccuracy(Report):
     )
 
     def rows(self, query: ReportQuery) -> list[dict[str, Any]]:
-        filtered = query.item is not None or query.category is not None
-        item_ids = query.items(CountLine.objects.all()).values("item_id") if filtered else None
+        item_ids = query.item_ids(CountLine)
         return [
             {
                 "warehouse": row.warehouse,

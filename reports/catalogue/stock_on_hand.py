@@ -4,7 +4,6 @@ kept per item and warehouse: one pool, docs/ledger.md)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 from operator import itemgetter
 from typing import Any
@@ -13,10 +12,10 @@ from catalog.models import Warehouse
 
 from ..framework import Column, Report, ReportQuery, register
 from ..ledger import (
+    balances,
     current_location_rows,
     item_info,
     location_info,
-    location_quantities,
     lot_info,
     nothing_after,
     warehouse_values,
@@ -50,7 +49,8 @@ class StockOnHand(Report):
         if at is None or nothing_after(query, at):
             found, values = current_location_rows(query), warehouse_values(query)
         else:
-            found, values = _as_of_location_rows(query, at), warehouse_values(query, at)
+            quantities, values = balances(query, at)
+            found = _as_of_location_rows(query, quantities)
         no_value = (Decimal(0), Decimal(0))
         rows = []
         for item_id, warehouse_id, sku, name, category, warehouse, location, lot, expiry, quantity, unit in found:
@@ -73,18 +73,17 @@ class StockOnHand(Report):
         return rows
 
     def totals(self, rows: list[dict[str, Any]], query: ReportQuery) -> dict[str, Any]:
-        totals = super().totals(rows, query)
-        units = {row["unit"] for row in rows}
+        totals: dict[str, Any] = {"rows": len(rows), "value": sum(map(itemgetter("value"), rows), Decimal(0))}
+        units = set(map(itemgetter("unit"), rows))
         # A sum of quantities means something only in one unit.
-        totals["quantity"] = sum((row["quantity"] for row in rows), Decimal(0)) if len(units) == 1 else None
+        totals["quantity"] = sum(map(itemgetter("quantity"), rows), Decimal(0)) if len(units) == 1 else None
         totals["as_of"] = query.as_of
         return totals
 
 
-def _as_of_location_rows(query: ReportQuery, at: datetime) -> list[tuple]:
-    """``current_location_rows``' tuples as of ``at``: the quantities from the balances, their
-    names in one query per kind of name."""
-    quantities = location_quantities(query, at)
+def _as_of_location_rows(query: ReportQuery, quantities: dict[tuple, Decimal]) -> list[tuple]:
+    """``current_location_rows``' tuples of ``quantities`` (per (item, location, lot), from the
+    balances as of a moment), their names in one query per kind of name."""
     warehouse_of = dict(Warehouse.objects.filter(pk__in=query.warehouse_ids).values_list("pk", "code"))
     items, locations, lots = (
         item_info(k[0] for k in quantities),

@@ -41,8 +41,7 @@ class SupplierPerformanceReport(Report):
     )
 
     def rows(self, query: ReportQuery) -> list[dict[str, Any]]:
-        filtered = query.item is not None or query.category is not None
-        item_ids = query.items(PurchaseOrderLine.objects.all()).values("item_id") if filtered else None
+        item_ids = query.item_ids(PurchaseOrderLine)
         assert query.date_from is not None and query.date_to is not None  # a period report always has both
         performance = supplier_performance(
             start=query.date_from,

@@ -5,6 +5,7 @@ goods sold per day), by item and warehouse with the item's category; totals over
 from __future__ import annotations
 
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 from catalog.models import Warehouse
@@ -49,19 +50,16 @@ class Turnover(Report):
         keys = set(opening) | set(closing) | {k for k, (q, v) in cogs.items() if q or v}
         items = item_info(k[0] for k in keys)
         codes = dict(Warehouse.objects.filter(pk__in=query.warehouse_ids).values_list("pk", "code"))
+        no_value = (ZERO, ZERO)
         rows = []
         for key in keys:
-            first, last = opening.get(key, (ZERO, ZERO))[1], closing.get(key, (ZERO, ZERO))[1]
+            first, last = opening.get(key, no_value)[1], closing.get(key, no_value)[1]
             item = items[key[0]]
-            rows.append(
-                {
-                    **item_warehouse_cells(item, codes[key[1]]),
-                    "opening_value": money(first),
-                    "closing_value": money(last),
-                    **turnover_figures(cogs.get(key, (ZERO, ZERO))[1], first, last, query.days),
-                }
-            )
-        rows.sort(key=lambda r: (r["sku"], r["warehouse"]))
+            row: dict[str, Any] = item_warehouse_cells(item, codes[key[1]])
+            row["opening_value"], row["closing_value"] = money(first), money(last)
+            row.update(turnover_figures(cogs.get(key, no_value)[1], first, last, query.days))
+            rows.append(row)
+        rows.sort(key=itemgetter("sku", "warehouse"))
         return rows
 
     def totals(self, rows: list[dict[str, Any]], query: ReportQuery) -> dict[str, Any]:

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
-from catalog.models import Warehouse
-
 from ..framework import Column, Report, ReportQuery, register
-from ..ledger import item_info, warehouse_values
-from .common import ITEM_WAREHOUSE_COLUMNS, item_warehouse_cells, money, ratio
+from ..ledger import value_rows
+from .common import ITEM_WAREHOUSE_COLUMNS, money, unit_cost
 
 
 @register
@@ -30,20 +29,22 @@ class Valuation(Report):
     total_keys = ("value",)
 
     def rows(self, query: ReportQuery) -> list[dict[str, Any]]:
-        values = warehouse_values(query, query.as_of)
-        items = item_info(k[0] for k in values)
-        codes = dict(Warehouse.objects.filter(pk__in=query.warehouse_ids).values_list("pk", "code"))
+        """One row per (item, warehouse) with a quantity or a value (``value_rows``: now, one
+        query with the names joined); the unit cost where the quantity is positive."""
         rows = [
             {
-                **item_warehouse_cells(items[item_id], codes[warehouse_id]),
+                "sku": sku,
+                "name": name,
+                "category": category or "",
+                "warehouse": warehouse,
                 "quantity": quantity,
-                "unit": items[item_id]["unit"],
-                "unit_cost": ratio(value, quantity, "0.0001") if quantity > 0 else None,
+                "unit": unit,
+                "unit_cost": unit_cost(value, quantity) if quantity > 0 else None,
                 "value": money(value),
             }
-            for (item_id, warehouse_id), (quantity, value) in values.items()
+            for sku, name, category, warehouse, unit, quantity, value in value_rows(query, query.as_of)
         ]
-        rows.sort(key=lambda r: (r["sku"], r["warehouse"]))
+        rows.sort(key=itemgetter("sku", "warehouse"))
         return rows
 
     def totals(self, rows: list[dict[str, Any]], query: ReportQuery) -> dict[str, Any]:

@@ -1,6 +1,7 @@
-"""Closing periods: storing the whole stock's balances at each month's start (``PeriodClose``,
-``PeriodBalance``), so that stock and value as of any date is a balance plus the movements
-since (``stock.balances.balances_as_of``; docs/reports.md, "Period balances").
+"""Closing periods: storing the whole stock's balances at every period boundary (``PeriodClose``,
+``PeriodBalance``): each month's first day and each Monday, local midnight (``period_ends``), so
+that stock and value as of any date is a balance plus the movements between it and that date
+(``stock.balances.balances_as_of``; docs/reports.md, "As of, and period balances").
 
 Invariants:
 - a close holds, for every (item, internal location, lot) and every (item, warehouse), the sum
@@ -9,7 +10,9 @@ Invariants:
 - on PostgreSQL the movement table is locked in SHARE mode while a close reads it, so no
   posting is in flight below ``last_movement_id`` (postings wait a moment; it runs at night);
 - closes are made in order, each from the previous one plus the movements between, so the
-  nightly job's work is one month of movements, whatever the history.
+  nightly job's work is the movements of the days since the last close, whatever the history;
+- storage: one close holds one row per non-zero (item, bin, lot) and per (item, warehouse) with
+  stock or value; about 64 closes a year (52 Mondays and 12 month starts, some the same day).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from django.utils import timezone
 
 from catalog.models import Location
 
-from ..balances import _add, month_starts, quantity_sums, value_sums
+from ..balances import _add, both_sums, period_ends
 from ..models import Movement, PeriodBalance, PeriodClose
 
 
@@ -49,14 +52,18 @@ def period_close(*, period_end: datetime) -> PeriodClose:
         values: dict = {}
         movements = Movement.objects.filter(id__lte=last_id, occurred_at__lt=period_end)
         if previous is not None:
-            for balance in PeriodBalance.objects.filter(close=previous).iterator(chunk_size=5000):
-                if balance.location_id is None:
-                    values[(balance.item_id, balance.warehouse_id)] = [balance.quantity, balance.value]
+            stored = PeriodBalance.objects.filter(close=previous).values_list(
+                "item_id", "warehouse_id", "location_id", "lot_id", "quantity", "value"
+            )
+            for item_id, warehouse_id, location_id, lot_id, quantity, value in stored.iterator(chunk_size=5000):
+                if location_id is None:
+                    values[(item_id, warehouse_id)] = [quantity, value]
                 else:
-                    quantities[(balance.item_id, balance.location_id, balance.lot_id)] = balance.quantity
+                    quantities[(item_id, location_id, lot_id)] = quantity
             movements = movements.exclude(id__lte=previous.last_movement_id, occurred_at__lt=previous.period_end)
-        _add(quantities, quantity_sums(movements, ids))
-        _add(values, value_sums(movements, ids))
+        more_quantities, more_values = both_sums(movements, ids)
+        _add(quantities, more_quantities)
+        _add(values, more_values)
         warehouse_of = dict(Location.objects.filter(warehouse__isnull=False).values_list("pk", "warehouse_id"))
         close = PeriodClose.objects.create(period_end=period_end, last_movement_id=last_id, closed_at=timezone.now())
         rows = [
@@ -83,8 +90,9 @@ def period_close(*, period_end: datetime) -> PeriodClose:
 
 
 def period_balances_close(*, until: datetime | None = None) -> list[PeriodClose]:
-    """Close every month that has ended (up to ``until``, default now) and is not closed yet,
-    from the month after the latest close, or after the first movement. The nightly job."""
+    """Close every period (week or month, ``period_ends``) that has ended (up to ``until``,
+    default now) and is not closed yet, from the boundary after the latest close, or after the
+    first movement. The nightly job."""
     until = until or timezone.now()
     latest = PeriodClose.objects.order_by("-period_end").first()
     first = (
@@ -94,4 +102,4 @@ def period_balances_close(*, until: datetime | None = None) -> list[PeriodClose]
     )
     if first is None:
         return []
-    return [period_close(period_end=end) for end in month_starts(first, until)]
+    return [period_close(period_end=end) for end in period_ends(first, until)]

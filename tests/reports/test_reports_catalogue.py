@@ -49,7 +49,7 @@ def test_stock_on_hand_now_reads_its_names_with_its_quantities(ledger, manager, 
     # joined there; they must be the ones the as-of path (the balances, names looked up) gives.
     from reports.catalogue.stock_on_hand import _as_of_location_rows
     from reports.framework import parse_query
-    from reports.ledger import current_location_rows
+    from reports.ledger import current_location_rows, location_quantities
 
     result = run("stock-on-hand", manager)
     assert result.rows[0] == {
@@ -65,7 +65,8 @@ def test_stock_on_hand_now_reads_its_names_with_its_quantities(ledger, manager, 
         "value": D(33),  # 11 of A's 17 worth 51: 11 x 3
     }
     query = parse_query(get_report("stock-on-hand"), manager, {})
-    assert sorted(current_location_rows(query)) == sorted(_as_of_location_rows(query, query.as_of))
+    as_of_rows = _as_of_location_rows(query, location_quantities(query, query.as_of))
+    assert sorted(current_location_rows(query)) == sorted(as_of_rows)
     only_b = user(roles.INVENTORY_MANAGER, ("B",), username="b_now")
     assert run("stock-on-hand", only_b).rows == []  # B1 is empty now; A's bins are not theirs
 
@@ -170,6 +171,28 @@ def test_stock_outs_with_their_length_and_the_demand_lost(ledger, manager):
     assert rows[1]["out_until"] is None  # still out at the end of the period
     assert result.totals["days_out"] == D(20)
     assert result.totals["still_out_at_end"] == 1
+
+
+def test_stock_outs_replays_only_the_pairs_whose_outflows_reach_their_opening(ledger, manager, monkeypatch):
+    from reports.catalogue import stock_outs
+    from reports.framework import parse_query
+
+    query = parse_query(get_report("stock-outs"), manager, FEB)
+    widget, a, b = ledger["widget"].pk, ledger["A"].pk, ledger["B"].pk
+    # February's crossings out: A issued 4 (02-05) and scrapped 1 (02-10); the move A1 -> A2 of
+    # January and the +2 found at A2 are not outflows. B issued its 8 (02-20).
+    assert stock_outs._outflows(query, query.start, query.end) == {(widget, a): D(-5), (widget, b): D(-8)}
+    # A opens February with 20 (10 + 10): 20 - 5 > 0, it cannot run out; B opens with 0.
+    replayed = []
+    real = stock_outs.out_intervals
+    monkeypatch.setattr(
+        stock_outs,
+        "out_intervals",
+        lambda opening, changes, *rest: replayed.append(opening) or real(opening, changes, *rest),
+    )
+    rows = run("stock-outs", manager, **FEB).rows
+    assert replayed == [D(0)]  # only B's pair was replayed
+    assert {row["warehouse"] for row in rows} == {"B"}
 
 
 def test_slow_moving_buckets_and_value_tied_up(ledger, manager):

@@ -1,7 +1,8 @@
 """Period balances (stock.services.period_balances_close, stock.balances.balances_as_of): stock
 and value as of any moment through a closed period's balances equal the full sum of the ledger,
-across period boundaries and after postings back-dated into closed periods (property-based);
-the nightly close is idempotent and ``reconcile`` checks the latest close."""
+across period boundaries (weeks and months) and after postings back-dated into closed periods
+(property-based), from the close before, the close after and the projection alike; the nightly
+close is idempotent and ``reconcile`` checks the latest close."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from catalog.models import Item, Location, LocationKind, UnitOfMeasure, Warehouse
-from stock.balances import balances_as_of
+from stock import balances as balances_module
+from stock.balances import balances_as_of, period_ends
 from stock.models import Movement, PeriodBalance, PeriodClose
 from stock.reconciliation import reconcile
 from stock.services import (
@@ -30,7 +32,7 @@ from tests.stock.factories import ensure_virtual_locations
 
 D = Decimal
 START = datetime(2025, 1, 1, tzinfo=UTC)
-DAYS = 100  # postings over January to early April: three month boundaries
+DAYS = 100  # postings over January to early April: three month boundaries, fourteen Mondays
 BINS = ("A1", "A2", "B1")
 
 
@@ -124,35 +126,74 @@ def test_as_of_through_period_balances_equals_the_full_sum(world, history, late,
         for op in history:
             post(world, op)
         closes = period_balances_close(until=START + timedelta(days=DAYS + 3))
-        assert all(c.period_end.day == 1 and c.period_end.hour == 0 for c in closes)  # month starts
+        # month starts and Mondays, at midnight
+        assert all(c.period_end.day == 1 or c.period_end.weekday() == 0 for c in closes)
+        assert all(c.period_end.hour == c.period_end.minute == 0 for c in closes)
         for op in late:  # back-dated into the closed months, after they closed
             post(world, op)
         ends = [c.period_end - timedelta(microseconds=1) for c in closes]  # as of just before a close
         for at in [START + timedelta(hours=hour) for hour in probes] + ends:
             expected = full_sum(at)
-            for base in ("balances", "projection"):
+            for base in ("before", "after", "projection"):
                 quantities, values = balances_as_of(at, world["warehouses"], base=base)
                 assert (quantities, values) == expected, (base, at)
         assert reconcile() == []
         transaction.set_rollback(True)
 
 
+def test_periods_end_at_month_starts_and_mondays():
+    # 2025-01-01 is a Wednesday: the Mondays after it are January 6, 13, 20, 27, February 3, 10;
+    # February 1 (a Saturday) is a month start. Up to February 10 inclusive: seven ends.
+    ends = period_ends(START, datetime(2025, 2, 10, tzinfo=UTC))
+    days = [(e.month, e.day) for e in ends]
+    assert days == [(1, 6), (1, 13), (1, 20), (1, 27), (2, 1), (2, 3), (2, 10)]
+    assert all(e.hour == e.minute == e.second == 0 and e.tzinfo is not None for e in ends)
+    assert START not in ends  # only the boundaries after ``first``
+
+
+def test_each_base_is_chosen_when_nearest(world, monkeypatch):
+    post(world, ("receive", 0, "A1", "A1", 5, 2, 10))  # 5 @ 2 on January 1st, 10:07
+    period_balances_close(until=START + timedelta(days=15))  # closes January 6 and 13
+    chosen = []
+    real = balances_module._nearest
+    monkeypatch.setattr(balances_module, "_nearest", lambda at, closes: chosen.append(real(at, closes)) or chosen[-1])
+    for at in (
+        datetime(2025, 1, 7, 1, tzinfo=UTC),  # 1 h after the January 6 close, 5 days before the next
+        datetime(2025, 1, 12, 20, tzinfo=UTC),  # 4 h before the January 13 close
+        datetime(2025, 1, 3, tzinfo=UTC),  # no close before; January 6 is nearer than now
+    ):
+        assert balances_as_of(at, world["warehouses"]) == full_sum(at)
+    assert chosen == ["before", "after", "after"]
+
+
 def test_closing_is_idempotent_and_in_order(world):
     post(world, ("receive", 0, "A1", "A1", 5, 2, 10))  # 5 @ 2 on January 1st
-    first = period_balances_close(until=START + timedelta(days=40))
-    assert [c.period_end for c in first] == [datetime(2025, 2, 1, tzinfo=UTC)]
+    first = period_balances_close(until=START + timedelta(days=11))  # up to January 12, 00:00
+    assert [c.period_end for c in first] == [datetime(2025, 1, 6, tzinfo=UTC)]  # the first Monday
+    later = period_balances_close(until=START + timedelta(days=40))  # up to February 10, 00:00
+    # the Mondays January 13, 20, 27, February 3, 10 and the month start February 1, in order
+    assert [(c.period_end.month, c.period_end.day) for c in later] == [
+        (1, 13),
+        (1, 20),
+        (1, 27),
+        (2, 1),
+        (2, 3),
+        (2, 10),
+    ]
     assert period_balances_close(until=START + timedelta(days=40)) == []  # nothing new to close
-    rows = {(b.location_id is None, b.quantity, b.value) for b in PeriodBalance.objects.filter(close=first[0])}
-    assert rows == {(False, D(5), D(0)), (True, D(5), D(10))}  # the bin's 5; A's 5 worth 10
+    for close in first + later:  # each close holds the same: nothing moved after January 1st
+        rows = {(b.location_id is None, b.quantity, b.value) for b in PeriodBalance.objects.filter(close=close)}
+        assert rows == {(False, D(5), D(0)), (True, D(5), D(10))}  # the bin's 5; A's 5 worth 10
+    assert PeriodBalance.objects.count() == 7 * 2  # two rows per close, none rewritten
 
 
 def test_reconcile_finds_a_wrong_stored_balance(world):
     post(world, ("receive", 0, "A1", "A1", 5, 2, 10))
-    close = period_balances_close(until=START + timedelta(days=40))[0]
+    close = period_balances_close(until=START + timedelta(days=40))[-1]  # reconcile checks the latest
     with connection.cursor() as cursor:  # drift injected on purpose
         cursor.execute(
             "UPDATE stock_periodbalance SET quantity = 4 WHERE close_id = %s AND location_id IS NOT NULL", [close.pk]
         )
     checks = {d.check for d in reconcile()}
     assert checks == {"period_balance_quantity"}
-    assert PeriodClose.objects.count() == 1
+    assert PeriodClose.objects.count() == 7  # January 6 to February 10: nothing closed again
