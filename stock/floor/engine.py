@@ -170,6 +170,11 @@ class Job:
     def post(self, st: State, *, actor, idempotency_key: str) -> None:  # noqa: ANN001
         raise NotImplementedError
 
+    def carried(self, st: State) -> tuple[str, ...]:
+        """The steps the next form keeps after this posting (``carry`` unless the job says more
+        precisely: a pick keeps its item only after a short report)."""
+        return tuple(n for n in self.carry if st.has(n))
+
     def outcome(self, idempotency_key: str) -> dict | None:
         """What the form with this full key did, for a job whose posting leaves no movement or
         adjustment request behind (counting records count lines): ``{"done": True, "title": ...,
