@@ -27,7 +27,7 @@ from django.conf import settings
 from django.db.models import F, Q, Sum
 from django.db.models.functions import Coalesce
 
-from catalog.models import LocationKind, Warehouse
+from catalog.models import Location, LocationKind, Warehouse
 from stock import models as stock_models
 from stock.models import Movement, MovementKind
 
@@ -149,8 +149,8 @@ def value_sold_at_once(query: ReportQuery) -> dict[tuple[int, str], Decimal]:
             occurred_at__gte=query.start,
             occurred_at__lt=query.end,
             quantity=0,
-            source__kind=LocationKind.SUPPLIER,
-            destination__kind=LocationKind.CUSTOMER,
+            source_id__in=Location.objects.filter(kind=LocationKind.SUPPLIER).values("pk"),
+            destination_id__in=Location.objects.filter(kind=LocationKind.CUSTOMER).values("pk"),
             origin__destination__warehouse_id__in=query.warehouse_ids,
         ).filter(
             Q(kind__in=stock_models.VALUE_ONLY_KINDS)
