@@ -310,14 +310,11 @@ def test_postings_that_ran_at_the_same_time_are_listed_in_id_order_in_their_plac
     # millisecond before the first one did (its transaction started first). The trail lists them
     # in id order (posting order), each with its own posted_at, next to each other, above what
     # came before them.
-    from types import SimpleNamespace
-
-    import stock.services.posting
-
     first = stock_receive(item=world["mug"], location=world["a01"], quantity=Decimal(1), actor=world["anna"])
     earlier = first.posted_at - timedelta(milliseconds=1)
-    monkeypatch.setattr(stock.services.posting, "timezone", SimpleNamespace(now=lambda: earlier))
-    second = stock_receive(item=world["mug"], location=world["a01"], quantity=Decimal(2), actor=world["boss"])
+    with monkeypatch.context() as clock:  # every posting path (SQLite's, PostgreSQL's sets) asks timezone.now
+        clock.setattr(timezone, "now", lambda: earlier)
+        second = stock_receive(item=world["mug"], location=world["a01"], quantity=Decimal(2), actor=world["boss"])
     assert second.pk > first.pk and second.posted_at < first.posted_at
 
     entries = _entries(client, world["otto"])
