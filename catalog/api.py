@@ -28,8 +28,9 @@ from catalog.models import (
     normalize_code,
     normalize_sku,
 )
-from catalog.permissions import WarehouseAction, scope_to_warehouses, warehouses_for
+from catalog.permissions import WarehouseAction, scope_to_warehouses, warehouse_allows, warehouses_for
 from catalog.selectors import item_by_code, location_by_code, warehouse_by_code
+from common.actors import Actor
 from common.api.errors import ApiError
 
 # --- Look-ups used by the writing endpoints -------------------------------------------------------
@@ -79,6 +80,53 @@ def location_from_reference(
             f"No location has the code{where} or the barcode {reference!r}.", location=reference, field=field, **extra
         )
     return location
+
+
+def viewable_warehouse_from_code(code: str, user: Actor | None, *, field: str = "warehouse") -> Warehouse:
+    """The warehouse a list filter names, for a user who may view its stock; ``unknown_warehouse``
+    otherwise. A warehouse the user may not view gets the same answer, word for word, as one that
+    does not exist: a filter never tells whether a warehouse the user may not see exists."""
+    warehouse = warehouse_by_code(code)
+    if warehouse is None or not warehouse_allows(user, warehouse, WarehouseAction.VIEW):
+        raise UnknownWarehouse(
+            f"No warehouse has the code {code!r} among those whose stock you may view.", warehouse=code, field=field
+        )
+    return warehouse
+
+
+class NamingFilterSet(filters.FilterSet):
+    """Filters that NAME something else (a warehouse, an item, a bin) rather than search the
+    listed rows: an unknown name is a 400 in the API's error contract (``unknown_warehouse``,
+    ``unknown_sku``, ``unknown_location``), never an empty 200 that reads as "nothing there".
+    Names follow the shared look-up rule (docs/api.md, "Naming things"); a warehouse or bin the
+    user may not view is answered as unknown. Declare a filter with ``method="filter_warehouse"``
+    (or ``filter_sku``, ``filter_location``) and ``field_name`` the lookup of the row's
+    warehouse (item, location): ``name`` below. An empty parameter is no filter."""
+
+    def filter_warehouse(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.filter(**{name: viewable_warehouse_from_code(value, self.request.user)})
+
+    def filter_sku(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.filter(**{name: item_from_reference(value)})
+
+    def filter_location(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        """The bin by barcode, else by code within the ``warehouse`` parameter; ``name`` is the
+        row's location id lookup: the bin's sub-locations are included."""
+        code = self.data.get("warehouse", "")
+        warehouse = viewable_warehouse_from_code(code, self.request.user) if code.strip() else None
+        location = location_by_code(value, warehouse)
+        if (
+            location is None
+            or location.kind != LocationKind.INTERNAL
+            or not warehouse_allows(self.request.user, location.warehouse_id, WarehouseAction.VIEW)
+        ):
+            where = f" in warehouse {warehouse.code}" if warehouse is not None else ""
+            raise UnknownLocation(
+                f"No location you may view has the code{where} or the barcode {value!r}.",
+                location=value,
+                field="location",
+            )
+        return queryset.filter(**{f"{name}__in": location.descendant_ids()})
 
 
 # --- Items ----------------------------------------------------------------------------------------
@@ -204,8 +252,8 @@ class LocationViewSet(viewsets.ReadOnlyModelViewSet):
             model = Location
             fields = ["id", "warehouse", "code", "name", "kind", "level", "parent", "barcode", "active"]
 
-    class Filter(filters.FilterSet):
-        warehouse = filters.CharFilter(field_name="warehouse__code", lookup_expr="iexact", help_text="Warehouse code.")
+    class Filter(NamingFilterSet):
+        warehouse = filters.CharFilter(field_name="warehouse", method="filter_warehouse", help_text="Warehouse code.")
         code = filters.CharFilter(field_name="code", lookup_expr="iexact")
         barcode = filters.CharFilter(field_name="barcode")
 

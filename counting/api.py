@@ -22,22 +22,18 @@ from rest_framework.generics import get_object_or_404
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from catalog.api import item_from_reference, location_from_reference, warehouse_from_code
+from catalog.api import NamingFilterSet, item_from_reference, location_from_reference, warehouse_from_code
 from catalog.models import UnitOfMeasure
 from catalog.permissions import WarehouseAction, scope_to_warehouses, warehouse_allows
 from common.api.errors import ApiError
 from common.api.fields import decimal_string
 from common.api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
-from stock.api import MAX_LINES, quantity_field
+from stock.api import MAX_LINES, UnknownLot, quantity_field
 from stock.models import StockLevel
 from stock.selectors import lot_by_code
 
 from .models import Count, CountLine, CountStatus, LineStatus, ReasonCode
 from .services import count_line_approve, count_line_record, count_line_reject, count_start, count_submit
-
-
-class UnknownLot(ApiError):
-    default_code = "unknown_lot"
 
 
 class UnknownUnit(ApiError):
@@ -134,8 +130,8 @@ def _lines_of(count: Count | None = None) -> QuerySet[CountLine]:
 class CountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Cycle counts: start one, record what was counted, submit, approve or reject variances."""
 
-    class Filter(filters.FilterSet):
-        warehouse = filters.CharFilter(field_name="warehouse__code", lookup_expr="iexact")
+    class Filter(NamingFilterSet):
+        warehouse = filters.CharFilter(field_name="warehouse", method="filter_warehouse", help_text="Warehouse code.")
         status = filters.ChoiceFilter(choices=CountStatus.choices)
 
         class Meta:

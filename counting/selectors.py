@@ -24,7 +24,8 @@ from catalog.models import Warehouse
 from catalog.permissions import WarehouseAction, warehouses_for
 from stock.models import Movement
 
-from .models import AbcClass, CountKind, CountLine, ItemClass, LineStatus
+from . import models as counting
+from .models import AbcClass, CountKind, CountLine, CountStatus, ItemClass, LineStatus
 
 _DEC = DecimalField(max_digits=20, decimal_places=4)
 ZERO = Decimal(0)
@@ -49,6 +50,19 @@ def with_book_quantity(lines: QuerySet[CountLine]) -> QuerySet[CountLine]:
     )
     total = moves.order_by().values("item_id").annotate(total=Sum(signed)).values("total")[:1]
     return lines.annotate(book_as_of=Coalesce(Subquery(total, output_field=_DEC), Value(ZERO), output_field=_DEC))
+
+
+def bins_counted_blind(warehouse: Warehouse) -> set[int]:
+    """The bins (location ids) of ``warehouse`` that an open blind count covers: the bins it was
+    started over and those of its lines (found items included). The floor's look-up shows them
+    without book quantities until the count is submitted (registered with
+    ``stock.floor.engine.register_blind_bins``; docs/floor.md, "Blind counts"). A count started
+    with ``blind=False`` shows the book anyway, so it hides nothing; a recount is an open blind
+    count of its own, so a bin stays hidden while a line of it waits for one."""
+    open_blind = counting.Count.objects.filter(warehouse=warehouse, status=CountStatus.OPEN, blind=True).values("pk")
+    scope = counting.Count.locations.through.objects.filter(count__in=open_blind).values_list("location_id", flat=True)
+    lines = CountLine.objects.filter(count__in=open_blind).values_list("location_id", flat=True)
+    return set(scope.order_by().union(lines.order_by()))
 
 
 def book_as_of(line: CountLine) -> Decimal:

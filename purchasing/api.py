@@ -31,7 +31,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from catalog.api import item_from_reference, location_from_reference, warehouse_from_code
+from catalog.api import (
+    NamingFilterSet,
+    item_from_reference,
+    location_from_reference,
+    viewable_warehouse_from_code,
+    warehouse_from_code,
+)
 from catalog.permissions import scope_to_warehouses
 from common.api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from stock.api import MAX_LINES, POSITIVE, MovementOutputSerializer, quantity_field, unit_cost_field
@@ -131,14 +137,17 @@ class CanReadOrders(BasePermission):
 class PurchaseOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Purchase orders: create a draft, place it, cancel it, receive what arrives."""
 
-    class Filter(filters.FilterSet):
+    class Filter(NamingFilterSet):
         status = filters.ChoiceFilter(choices=PurchaseOrderStatus.choices)
-        warehouse = filters.CharFilter(field_name="warehouse__code", lookup_expr="iexact")
-        supplier = filters.CharFilter(field_name="supplier__code", lookup_expr="iexact")
+        warehouse = filters.CharFilter(field_name="warehouse", method="filter_warehouse", help_text="Warehouse code.")
+        supplier = filters.CharFilter(method="filter_supplier", help_text="Supplier code.")
 
         class Meta:
             model = PurchaseOrder
             fields = ["status", "warehouse", "supplier"]
+
+        def filter_supplier(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+            return queryset.filter(supplier=supplier_from_code(value))
 
     @extend_schema_serializer(component_name="NewPurchaseOrderLine")
     class LineInputSerializer(serializers.Serializer):
@@ -398,8 +407,8 @@ class ReorderSuggestionApi(APIView):
         parameters=[OpenApiParameter("warehouse", str, description="Only this warehouse (code).")],
     )
     def get(self, request: Request) -> Response:
-        code = request.query_params.get("warehouse")
-        warehouse = warehouse_from_code(code) if code else None
+        code = request.query_params.get("warehouse", "")
+        warehouse = viewable_warehouse_from_code(code, request.user) if code.strip() else None
         suggestions = reorder_suggestions(user=request.user, warehouse=warehouse)
         transfers = {t.suggestion.policy.pk: t for t in transfer_suggestions(suggestions, user=request.user)}
         return Response(self.OutputSerializer(suggestions, many=True, context={"transfers": transfers}).data)

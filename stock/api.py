@@ -27,10 +27,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from catalog.api import item_from_reference, location_from_reference, warehouse_from_code
-from catalog.models import LocationKind, Warehouse, normalize_code
+from catalog.api import (
+    NamingFilterSet,
+    item_from_reference,
+    location_from_reference,
+    viewable_warehouse_from_code,
+    warehouse_from_code,
+)
+from catalog.models import LocationKind, Warehouse
 from catalog.permissions import scope_to_warehouses
-from catalog.selectors import location_by_code
+from common.api.errors import ApiError
 from common.api.fields import QuantityField, decimal_string
 from common.api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from common.api.serializers import PrebuiltFieldsSerializer
@@ -85,6 +91,21 @@ def unit_cost_field() -> QuantityField:
     return QuantityField(max_digits=UNIT_COST_DIGITS, min_value=Decimal(0), required=False, allow_null=True)
 
 
+class UnknownLot(ApiError):
+    default_code = "unknown_lot"
+
+
+class LedgerFilterSet(NamingFilterSet):
+    """``NamingFilterSet`` plus lots: ``method="filter_lot"`` names a lot by code (exactly),
+    among the lots the user may see (``stock.selectors.lots_visible``); none is ``unknown_lot``."""
+
+    def filter_lot(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        lots = lots_visible(Lot.objects.filter(code=value.strip()), self.request.user)
+        if not lots.exists():
+            raise UnknownLot(f"No lot you may view has the code {value!r}.", lot=value, field="lot")
+        return queryset.filter(**{f"{name}__in": lots})
+
+
 # --- Lots -----------------------------------------------------------------------------------------
 
 
@@ -100,8 +121,8 @@ class LotViewSet(viewsets.ReadOnlyModelViewSet):
             model = Lot
             fields = ["id", "item", "sku", "code", "expiry_date", "received_on"]
 
-    class Filter(filters.FilterSet):
-        sku = filters.CharFilter(field_name="item__sku", lookup_expr="iexact")
+    class Filter(NamingFilterSet):
+        sku = filters.CharFilter(field_name="item", method="filter_sku", help_text="SKU or barcode of the item.")
         code = filters.CharFilter(field_name="code")
         expires_before = filters.DateFilter(field_name="expiry_date", lookup_expr="lt")
         expires_after = filters.DateFilter(field_name="expiry_date", lookup_expr="gte")
@@ -148,16 +169,17 @@ class StockLevelViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         reserved = serializers.DecimalField(source="total_reserved", max_digits=20, decimal_places=4)
         available = serializers.DecimalField(source="total_available", max_digits=20, decimal_places=4)
 
-    class Filter(filters.FilterSet):
-        sku = filters.CharFilter(field_name="item__sku", lookup_expr="iexact", help_text="Exact SKU, ignoring case.")
+    class Filter(LedgerFilterSet):
+        sku = filters.CharFilter(field_name="item", method="filter_sku", help_text="SKU or barcode of the item.")
         warehouse = filters.CharFilter(
-            field_name="location__warehouse__code", lookup_expr="iexact", help_text="Warehouse code."
+            field_name="location__warehouse", method="filter_warehouse", help_text="Warehouse code."
         )
         location = filters.CharFilter(
+            field_name="location_id",
             method="filter_location",
             help_text="Location code (within ``warehouse``) or barcode; its sub-locations are included.",
         )
-        lot = filters.CharFilter(field_name="lot__code", help_text="Lot code.")
+        lot = filters.CharFilter(field_name="lot", method="filter_lot", help_text="Lot code.")
         group_by = filters.ChoiceFilter(
             choices=[(key, key) for key in GROUPINGS if key],
             method="keep",
@@ -171,13 +193,6 @@ class StockLevelViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
         def keep(self, queryset: QuerySet, name: str, value: object) -> QuerySet:
             return queryset  # applied by the view when it groups
-
-        def filter_location(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-            warehouse = Warehouse.objects.filter(code__iexact=normalize_code(self.data.get("warehouse", ""))).first()
-            location = location_by_code(value, warehouse)  # the shared rule: barcode, else code in warehouse
-            if location is None:
-                return queryset.none()
-            return queryset.filter(location_id__in=location.descendant_ids())
 
     serializer_class = OutputSerializer
     filterset_class = Filter
@@ -391,11 +406,11 @@ class MovementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     """The ledger's movements in posting order (``since_id`` to follow it), and the door to post
     receipts, issues, transfers, scraps and adjustments, one or many at once, and to reverse one."""
 
-    class Filter(filters.FilterSet):
-        sku = filters.CharFilter(field_name="item__sku", lookup_expr="iexact", help_text="Exact SKU, ignoring case.")
+    class Filter(LedgerFilterSet):
+        sku = filters.CharFilter(field_name="item", method="filter_sku", help_text="SKU or barcode of the item.")
         kind = filters.MultipleChoiceFilter(choices=MovementKind.choices)
         warehouse = filters.CharFilter(method="filter_warehouse", help_text="Into or out of this warehouse (code).")
-        lot = filters.CharFilter(field_name="lot__code", help_text="Lot code.")
+        lot = filters.CharFilter(field_name="lot", method="filter_lot", help_text="Lot code.")
         reference = filters.CharFilter(field_name="reference_id")
         batch = filters.UUIDFilter(field_name="batch")
         occurred_after = filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
@@ -419,10 +434,10 @@ class MovementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             ]
 
         def filter_warehouse(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-            code = normalize_code(value)
+            warehouse = viewable_warehouse_from_code(value, self.request.user)
             return queryset.filter(
-                Q(source__warehouse__code__iexact=code, source__kind=LocationKind.INTERNAL)
-                | Q(destination__warehouse__code__iexact=code, destination__kind=LocationKind.INTERNAL)
+                Q(source__warehouse=warehouse, source__kind=LocationKind.INTERNAL)
+                | Q(destination__warehouse=warehouse, destination__kind=LocationKind.INTERNAL)
             )
 
     @extend_schema_serializer(component_name="MovementBatch")
@@ -586,9 +601,9 @@ class ReservationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     """Stock held for an order: create when it is placed, consume when it ships (the stock is
     issued), release when it is cancelled."""
 
-    class Filter(filters.FilterSet):
-        sku = filters.CharFilter(field_name="item__sku", lookup_expr="iexact")
-        warehouse = filters.CharFilter(field_name="warehouse__code", lookup_expr="iexact")
+    class Filter(NamingFilterSet):
+        sku = filters.CharFilter(field_name="item", method="filter_sku", help_text="SKU or barcode of the item.")
+        warehouse = filters.CharFilter(field_name="warehouse", method="filter_warehouse", help_text="Warehouse code.")
         reference = filters.CharFilter(field_name="reference_id")
         status = filters.ChoiceFilter(choices=ReservationStatus.choices)
 

@@ -8,6 +8,14 @@ the ledger). A reversal counts in its reversed movement's kind (with the opposit
 Value-only entries (``stock.models.VALUE_ONLY_KINDS``: revaluations, landed costs; quantity 0,
 signed ``total_cost``) are their own section. Account codes come from the setting
 ``INVENTORY_JOURNAL_ACCOUNTS`` (kind -> code; ``docs/reports.md``).
+
+The share of a landed cost or price difference that went straight to cost of goods sold (the
+part of the receipt already sold: ``stock.services.receipts_revalue`` posts it from the supplier
+location to the customer location, so no warehouse's value moves) belongs to the warehouse of
+the receipt the entry names (``origin``): it is shown there as if it had entered the stock and
+left it at once, a value-only row of its kind (+) and a cost-of-goods-sold row of its kind (-,
+account: that of ``issue``). The two cancel, so the journal still adds up; the value-only
+section then holds the whole invoice amount, and cost of goods sold the part already sold.
 """
 
 from __future__ import annotations
@@ -16,9 +24,12 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.db.models import F, Q, Sum
+from django.db.models.functions import Coalesce
 
-from catalog.models import Warehouse
+from catalog.models import Location, LocationKind, Warehouse
 from stock import models as stock_models
+from stock.models import Movement, MovementKind
 
 from ..framework import ZERO, Column, Report, ReportQuery, register
 from ..ledger import value_flows, values_before
@@ -71,20 +82,31 @@ class InventoryJournal(Report):
         flows = value_flows(query, query.start, query.end, by_kind=True, by_item=False)
         codes = dict(Warehouse.objects.filter(pk__in=query.warehouse_ids).values_list("pk", "code"))
         summed = {key: value for key, (_quantity, value) in flows.items()}
+        sold_shares = value_sold_at_once(query)
+        for (warehouse_id, kind), value in sold_shares.items():  # as if it entered the stock...
+            summed[(warehouse_id, kind)] = summed.get((warehouse_id, kind), ZERO) + value
         rows = [
-            {
-                "date_from": query.date_from,
-                "date_to": query.date_to,
-                "warehouse": codes[warehouse_id],
-                "section": section_of(kind),
-                "kind": kind,
-                "account": account_of(kind),
-                "value": money(value),
-            }
+            self._row(query, codes[warehouse_id], section_of(kind), kind, account_of(kind), value)
             for (warehouse_id, kind), value in summed.items()
+        ]
+        rows += [  # ... and left it at once, to cost of goods sold
+            self._row(query, codes[warehouse_id], "cost_of_goods_sold", kind, account_of("issue"), -value)
+            for (warehouse_id, kind), value in sold_shares.items()
         ]
         rows.sort(key=lambda r: (r["warehouse"], ORDER.index(r["section"]), r["kind"]))
         return rows
+
+    @staticmethod
+    def _row(query: ReportQuery, warehouse: str, section: str, kind: str, account: str, value: Decimal) -> dict:
+        return {
+            "date_from": query.date_from,
+            "date_to": query.date_to,
+            "warehouse": warehouse,
+            "section": section,
+            "kind": kind,
+            "account": account,
+            "value": money(value),
+        }
 
     def totals(self, rows: list[dict[str, Any]], query: ReportQuery) -> dict[str, Any]:
         totals = super().totals(rows, query)
@@ -114,3 +136,30 @@ class InventoryJournal(Report):
 
 def _total(values: dict) -> Decimal:
     return sum((value for _quantity, value in values.values()), ZERO)
+
+
+def value_sold_at_once(query: ReportQuery) -> dict[tuple[int, str], Decimal]:
+    """(receipt's warehouse, kind) -> the value that value-only entries of the period sent from
+    the supplier location straight to the customer location (a landed cost's or price
+    difference's share of a receipt already sold), for the receipts of the query's warehouses
+    and items. A reversal counts in the kind it reverses, with its own (opposite) sign. Sums of
+    zero (an entry and its reversal) are left out. One grouped query."""
+    entries = query.items(
+        Movement.objects.filter(
+            occurred_at__gte=query.start,
+            occurred_at__lt=query.end,
+            quantity=0,
+            source_id__in=Location.objects.filter(kind=LocationKind.SUPPLIER).values("pk"),
+            destination_id__in=Location.objects.filter(kind=LocationKind.CUSTOMER).values("pk"),
+            origin__destination__warehouse_id__in=query.warehouse_ids,
+        ).filter(
+            Q(kind__in=stock_models.VALUE_ONLY_KINDS)
+            | Q(kind=MovementKind.REVERSAL, reverses__kind__in=stock_models.VALUE_ONLY_KINDS)
+        )
+    )
+    sums = (
+        entries.values(warehouse=F("origin__destination__warehouse_id"), entry_kind=Coalesce("reverses__kind", "kind"))
+        .annotate(value=Sum("total_cost"))
+        .order_by()
+    )
+    return {(row["warehouse"], row["entry_kind"]): row["value"] for row in sums if row["value"]}

@@ -12,7 +12,7 @@ so ``stock`` never imports them. Nothing here writes; a job's ``post`` calls ``s
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -170,6 +170,11 @@ class Job:
     def post(self, st: State, *, actor, idempotency_key: str) -> None:  # noqa: ANN001
         raise NotImplementedError
 
+    def carried(self, st: State) -> tuple[str, ...]:
+        """The steps the next form keeps after this posting (``carry`` unless the job says more
+        precisely: a pick keeps its item only after a short report)."""
+        return tuple(n for n in self.carry if st.has(n))
+
     def outcome(self, idempotency_key: str) -> dict | None:
         """What the form with this full key did, for a job whose posting leaves no movement or
         adjustment request behind (counting records count lines): ``{"done": True, "title": ...,
@@ -205,6 +210,24 @@ def register_job(job: Job) -> None:
     """Add a job of an app above ``stock`` (``purchasing`` registers receiving an order from its
     ``AppConfig.ready``), so the floor offers it without ``stock`` importing that app."""
     JOBS[job.slug] = job
+
+
+# Sources of the bins whose book quantities the floor must not show (a blind count is open there):
+# ``counting`` registers one from its ``AppConfig.ready``, so ``stock`` never imports it.
+BlindBinSource = Callable[[Warehouse], Iterable[int]]
+BLIND_BIN_SOURCES: list[BlindBinSource] = []
+
+
+def register_blind_bins(source: BlindBinSource) -> None:
+    """Add a source of bins (location ids of a warehouse) whose book quantities, and the
+    movements that would reveal them, the floor hides while something counts them blind."""
+    if source not in BLIND_BIN_SOURCES:
+        BLIND_BIN_SOURCES.append(source)
+
+
+def blind_bins(warehouse: Warehouse) -> frozenset[int]:
+    """The bins of ``warehouse`` the floor shows without book quantities ("count open")."""
+    return frozenset(pk for source in BLIND_BIN_SOURCES for pk in source(warehouse))
 
 
 def decode(step: Step, raw: str, st: State, job: Job) -> Value:

@@ -180,7 +180,7 @@ def job_view(request: HttpRequest, slug: str) -> HttpResponse:
                 errors.append(f"{exc.message} Nothing was posted.")
                 too_many = isinstance(exc, InsufficientStock)
             else:
-                kept = "".join(f"&s_{n}={quote(st.values[n].raw)}" for n in job.carry if st.has(n))
+                kept = "".join(f"&s_{n}={quote(st.values[n].raw)}" for n in job.carried(st))
                 return redirect(f"{reverse('floor:job', args=[slug])}?done={key}{kept}")
             # Keep what is still right; the last step (and a quantity found too large) is asked again.
             last = [s for s in steps if not s.optional][-1]

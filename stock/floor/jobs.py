@@ -26,6 +26,7 @@ from stock.services import (
     stock_transfer,
 )
 
+from . import short_report
 from .engine import Job, NewLot, State, Step, Value, check_bin, quantity_step, register_job
 from .scanning import REASONS, FloorError, Reason, lots_in_bin
 
@@ -194,18 +195,53 @@ class PickJob(Job):
     blurb = "Pick or issue: scan the item, take what the page shows"
     done_verb = "Picked"
 
+    carry = ("item", "pick_bin", "pick_lot", "reported")  # only after a short report (``carried``)
+
     def steps(self, st: State) -> list[Step]:
+        item_step = Step("item", "item", "Item", "Scan the item")
+        if short_report.reporting(st):
+            return short_report.short_steps(st, item_step)
         return [
-            Step("item", "item", "Item", "Scan the item"),
+            item_step,
             quantity_step(st),
             Step("pick_bin", "bin", "From bin", "", optional=True),
             Step("pick_lot", "lot", "Lot", "", optional=True),
+            Step("reported", "reported", "Reported short", "", optional=True),
         ]
+
+    def carried(self, st: State) -> tuple[str, ...]:
+        """A pick posts and the next form is empty; a short report keeps the pick going."""
+        return tuple(n for n in self.carry if st.has(n)) if short_report.reporting(st) else ()
+
+    def read(self, st: State, step: Step, text: str) -> Value | None:
+        word = text.strip()
+        if step.name == "quantity" and word.upper().startswith(short_report.SHORT):
+            return short_report.short_value(st, word[len(short_report.SHORT) :])
+        if step.name == "found":
+            return short_report.found_value(st, word)
+        if step.name == "confirm":
+            return short_report.confirm_value(st, word)
+        return None
+
+    def decode(self, st: State, step: Step, raw: str) -> Value | None:
+        if step.name == "quantity" and raw.startswith("short:"):
+            return short_report.short_value(st, raw.removeprefix("short:"))
+        if step.name == "found":
+            return short_report.found_value(st, raw)
+        if step.name == "confirm":
+            return short_report.confirm_value(st, raw)
+        if step.name == "reported":
+            return short_report.reported_value(st, raw)
+        return None
 
     def _scope(self, st: State) -> tuple[Location | None, Lot | None]:
         return st.get("pick_bin"), st.get("pick_lot")
 
     def validate(self, st: State) -> None:
+        if short_report.reporting(st):
+            short_report.check_short(st)
+            return
+        short_report.check_after_report(st)
         item, quantity = st.get("item"), st.get("quantity")
         location, lot = self._scope(st)
         today = timezone.localdate()
@@ -251,6 +287,28 @@ class PickJob(Job):
                 )
 
     @staticmethod
+    def _report_short(st: State, short: short_report.ShortBin, *, actor) -> None:  # noqa: ANN001
+        """Record the clerk's report (the book re-read now); the next form goes on with the item,
+        and with the bin when something was found there (``carried``)."""
+        item = st.get("item")
+        book = stock_on_hand(item=item, location=short.location, lot=short.lot, include_sublocations=False).on_hand
+        found = st.get("found")
+        record = short_pick_record(
+            item=item,
+            location=short.location,
+            lot=short.lot,
+            asked=book,
+            available=found,
+            actor=actor,
+            source="floor",
+        )
+        st.values["reported"] = Value(f"sp:{record.pk}", record, short.location.code)
+        if found > 0:
+            st.values["pick_bin"] = Value(f"loc:{short.location.pk}", short.location, short.location.code)
+            if short.lot is not None:
+                st.values["pick_lot"] = Value(f"lot:{short.lot.pk}", short.lot, short.lot.code)
+
+    @staticmethod
     def _short(st: State, location: Location, lot: Lot | None, asked: Decimal, available: Decimal) -> None:
         """The named bin has less than asked: record the short pick (once a day per bin, item and
         lot) for the count plan; the refusal that follows posts nothing. Only for a clerk who may
@@ -270,11 +328,27 @@ class PickJob(Job):
         item = st.get("item")
         if item is None:
             return {}
+        if short := short_report.reporting(st):
+            return {
+                "panel": "floor/_pick_short.html",
+                "short": short,
+                "found": st.get("found"),
+                "confirming": st.has("found") and not st.has("confirm"),
+                "unit": item.base_unit,
+            }
         location, lot = self._scope(st)
         levels = stock_levels_available_fefo(item=item, warehouse=st.warehouse, location=location, lot=lot)
-        return {"proposal": levels[:6], "today": timezone.localdate(), "unit": item.base_unit}
+        return {
+            "proposal": levels[:6],
+            "today": timezone.localdate(),
+            "unit": item.base_unit,
+            "short_report": not st.has("quantity"),  # the proposal's bins get a "Report short" button
+        }
 
     def post(self, st: State, *, actor, idempotency_key: str) -> None:  # noqa: ANN001
+        if short := short_report.reporting(st):
+            self._report_short(st, short, actor=actor)
+            return
         location, lot = self._scope(st)
         try:
             stock_issue(

@@ -20,10 +20,10 @@ from django.views.decorators.http import require_http_methods
 
 from catalog.models import Item, Location, Warehouse
 from catalog.permissions import WarehouseAction, warehouse_allows, warehouses_for
-from stock.models import AdjustmentRequest, AdjustmentRequestStatus, Lot, Movement
+from stock.models import AdjustmentRequest, AdjustmentRequestStatus, Lot, Movement, StockLevel
 from stock.selectors import stock_by_location, stock_by_lot, stock_on_hand
 
-from .engine import JOBS, other_warehouse_message
+from .engine import JOBS, blind_bins, other_warehouse_message
 from .labels import LABELS_PER_PAGE, Label, code128_svg, item_label, location_label
 from .scanning import FloorError, FloorLoginForm, floor_text, scan_resolve, unknown_code_message
 
@@ -137,7 +137,12 @@ def home(request: HttpRequest) -> HttpResponse:
 @floor_view
 def lookup(request: HttpRequest) -> HttpResponse:
     """What is where: an item's stock by bin and lot, a bin's contents, a lot's whereabouts,
-    and their last movements in this warehouse."""
+    and their last movements in this warehouse.
+
+    A bin that an open blind count covers (``engine.blind_bins``) shows what it holds but no
+    quantity ("count open"), and nothing that would let a clerk work its book out: the item's
+    totals and lot totals (they include that bin) and the movements in or out of it are left
+    out too, until the count is submitted. The admin is not the floor: managers see all there."""
     warehouse = request.floor_warehouse
     try:
         code = floor_text(request.GET.get("code"), label="Code")
@@ -155,11 +160,11 @@ def lookup(request: HttpRequest) -> HttpResponse:
             if scan.location.warehouse_id != warehouse.pk:
                 context["error"] = other_warehouse_message(scan.location, warehouse)
             else:
-                context.update(_lookup_location(scan.location))
+                context.update(_lookup_location(scan.location, blind_bins(warehouse)))
         elif scan.kind == "lot":
-            context.update(_lookup_item(scan.item, warehouse, lot=scan.lot))
+            context.update(_lookup_item(scan.item, warehouse, blind_bins(warehouse), lot=scan.lot))
         else:
-            context.update(_lookup_item(scan.item, warehouse))
+            context.update(_lookup_item(scan.item, warehouse, blind_bins(warehouse)))
     return render(request, "floor/lookup.html", context)
 
 
@@ -169,32 +174,49 @@ def _recent_movements(queryset, limit: int = 10) -> list[Movement]:  # noqa: ANN
     )
 
 
-def _lookup_item(item: Item, warehouse: Warehouse, lot: Lot | None = None) -> dict:
+def _hiding(levels: list[StockLevel], blind: frozenset[int]) -> list[str]:
+    """Mark each level under a blind count (``level.count_open``); the codes of those bins."""
+    for level in levels:
+        level.count_open = level.location_id in blind  # type: ignore[attr-defined]
+    return sorted({level.location.code for level in levels if level.location_id in blind})
+
+
+def _lookup_item(item: Item, warehouse: Warehouse, blind: frozenset[int], lot: Lot | None = None) -> dict:
     levels = list(stock_by_location(item=item, warehouse=warehouse))
     if lot is not None:
         levels = [level for level in levels if level.lot_id == lot.pk]
-    totals = stock_on_hand(item=item, warehouse=warehouse, lot=lot)
+    counted = _hiding(levels, blind)
     inside = Q(source__warehouse=warehouse) | Q(destination__warehouse=warehouse)
     movements = Movement.objects.filter(item=item).filter(inside)
     if lot is not None:
         movements = movements.filter(lot=lot)
+    if blind:
+        movements = movements.exclude(source_id__in=blind).exclude(destination_id__in=blind)
     return {
         "item": item,
         "lot": lot,
-        "totals": totals,
+        "counted_bins": counted,  # totals and lot totals include those bins: not shown
+        "totals": None if counted else stock_on_hand(item=item, warehouse=warehouse, lot=lot),
         "levels": levels,
-        "lots": [] if lot is not None else stock_by_lot(item=item, warehouse=warehouse),
+        "lots": [] if lot is not None or counted else stock_by_lot(item=item, warehouse=warehouse),
         "movements": _recent_movements(movements),
         "barcodes": list(item.barcodes.values_list("code", flat=True)),
         "today": timezone.localdate(),
     }
 
 
-def _lookup_location(location: Location) -> dict:
+def _lookup_location(location: Location, blind: frozenset[int]) -> dict:
+    levels = list(stock_by_location(location=location))
+    movements = Movement.objects.filter(Q(source=location) | Q(destination=location))
+    counted = _hiding(levels, blind)
+    if location.pk in blind and location.code not in counted:
+        counted.insert(0, location.code)  # an empty bin under count: "Empty." would be its book
     return {
         "location": location,
-        "levels": list(stock_by_location(location=location)),
-        "movements": _recent_movements(Movement.objects.filter(Q(source=location) | Q(destination=location))),
+        "levels": levels,
+        "counted_bins": counted,
+        "location_count_open": location.pk in blind,
+        "movements": [] if location.pk in blind else _recent_movements(movements),
         "today": timezone.localdate(),
     }
 

@@ -216,6 +216,37 @@ def test_move_and_pick_by_fefo(phone, world):
     assert (issue.lot, issue.quantity, issue.actor) == (world.early, Decimal(2), world.clerk)
 
 
+def test_pick_report_a_bin_short_at_phone_width(phone, world):
+    from playwright.sync_api import expect
+
+    from stock.models import ShortPick
+
+    page = phone
+    sign_in(page, "clerk")
+    page.goto("/floor/pick/")
+    scan(page, KNIFE_EAN)
+    button = page.locator(".proposal li.first .proposal-short")
+    expect(button).to_be_visible()
+    box = button.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390  # inside the phone's width
+    assert box["height"] >= 44  # a thumb's target
+    shot(page, "25-pick-report-short-button")
+    button.click()
+    expect_prompt(page, "How many KNF-0001 are there in A-01-01?")
+    scan(page, "3")
+    confirm = page.locator(".choice-confirm")
+    expect(confirm).to_be_visible()
+    shot(page, "26-pick-report-short-confirm")
+    confirm.click()
+    expect(page.locator(".alert-info")).to_contain_text("A-01-01 reported short of KNF-0001 (found 3")
+    expect_prompt(page, "Type the quantity")
+    shot(page, "27-pick-after-report")
+    short = ShortPick.objects.get()
+    assert (short.asked, short.available, short.by) == (Decimal(12), Decimal(3), world.clerk)
+    scan(page, "3")
+    expect(page.locator("#result")).to_contain_text("Picked 3 each KNF-0001")
+
+
 def test_adjustment_waits_for_a_manager_who_approves_in_the_admin(browser, phone, world, live_server):
     from playwright.sync_api import expect
 

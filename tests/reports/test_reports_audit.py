@@ -289,3 +289,60 @@ def test_a_value_only_entry_shows_its_value_change_and_what_it_is_about(client, 
     newest = _entries(client, world["otto"])[0]
     about = f"about movement #{receipt.pk} ({receipt.pk})"  # and its reference line: the receipt
     assert newest.what == f"Posted landed cost of value +1.5 on SKU-1 into AMS/A-01-01, {about}; reason: freight"
+
+
+def test_the_ledger_is_read_by_its_primary_key_not_by_posted_at(client, world):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(world["otto"])
+    with CaptureQueriesContext(connection) as queries:
+        client.get(URL)
+    ledger_reads = [q["sql"] for q in queries.captured_queries if 'FROM "stock_movement"' in q["sql"]]
+    assert ledger_reads, "the page reads the ledger"
+    for sql in ledger_reads:
+        order = sql.rsplit("ORDER BY", 1)[1]
+        assert '"stock_movement"."id" DESC' in order and "posted_at" not in order
+
+
+def test_postings_that_ran_at_the_same_time_are_listed_in_id_order_in_their_place(client, world, monkeypatch):
+    # Two postings at the same moment: the second to insert (the higher id) took its posted_at a
+    # millisecond before the first one did (its transaction started first). The trail lists them
+    # in id order (posting order), each with its own posted_at, next to each other, above what
+    # came before them.
+    first = stock_receive(item=world["mug"], location=world["a01"], quantity=Decimal(1), actor=world["anna"])
+    earlier = first.posted_at - timedelta(milliseconds=1)
+    with monkeypatch.context() as clock:  # every posting path (SQLite's, PostgreSQL's sets) asks timezone.now
+        clock.setattr(timezone, "now", lambda: earlier)
+        second = stock_receive(item=world["mug"], location=world["a01"], quantity=Decimal(2), actor=world["boss"])
+    assert second.pk > first.pk and second.posted_at < first.posted_at
+
+    entries = _entries(client, world["otto"])
+
+    assert [(e.who, e.what) for e in entries[:3]] == [
+        ("boss", "Posted receipt of 2 SKU-1 into AMS/A-01-01"),  # the higher id first
+        ("anna", "Posted receipt of 1 SKU-1 into AMS/A-01-01"),
+        ("boss", "Changed location RTM/B-01"),  # the world's last entry, before both
+    ]
+    assert (entries[0].when, entries[1].when) == (second.posted_at, first.posted_at)  # each its own time
+    assert all(e.when <= second.posted_at for e in entries[2:])
+
+
+def test_the_export_reads_the_ledger_in_id_chunks_without_gaps_or_repeats(client, world, monkeypatch):
+    import reports.audit
+
+    monkeypatch.setattr(reports.audit, "CHUNK", 2)
+    for n in range(5):  # 5 more receipts: 7 movements in chunks of 2
+        stock_receive(item=world["mug"], location=world["a01"], quantity=Decimal(n + 1), actor=world["boss"])
+    rows = list(_csv(client, world["otto"], kind=LEDGER))
+
+    # Newest first: the receipts of 5, 4, 3, 2, 1, then boss's 7 plates and anna's 5 mugs.
+    assert [r["what"].split(" into ")[0] for r in rows] == [
+        "Posted receipt of 5 SKU-1",
+        "Posted receipt of 4 SKU-1",
+        "Posted receipt of 3 SKU-1",
+        "Posted receipt of 2 SKU-1",
+        "Posted receipt of 1 SKU-1",
+        "Posted receipt of 7 SKU-2",
+        "Posted receipt of 5 SKU-1",
+    ]
