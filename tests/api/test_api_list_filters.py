@@ -43,7 +43,7 @@ def test_an_unknown_warehouse_is_a_400_naming_it(world, admin_api, path):
     assert "'ZZZ'" in body["detail"]
 
 
-@pytest.mark.parametrize("path", WAREHOUSE_FILTERED)
+@pytest.mark.parametrize("path", [path for path in WAREHOUSE_FILTERED if path != "/api/v1/transfers/"])
 def test_a_warehouse_the_user_may_not_view_is_answered_as_unknown(world, manager, path):
     mine = manager.get(f"{path}?warehouse=a")  # their own warehouse, any case: the list
     hidden = manager.get(f"{path}?warehouse=B")  # exists, not theirs
@@ -145,3 +145,21 @@ def test_an_unknown_supplier_is_a_400(world, admin_api):
 
     assert (response.status_code, response.json()["code"]) == (400, "unknown_supplier")
     assert "'NOBODY'" in response.json()["detail"]
+
+
+def test_transfers_may_name_the_other_end_of_a_shipment(world, manager):
+    # The transfers list is only what leaves or reaches the manager's own warehouse A, so naming
+    # B (which they may not view) filters it: 3 widgets shipped A -> B are listed under B.
+    services.transfer_ship(
+        item=world["widget"],
+        quantity=Decimal(3),
+        source=world["A"]["bin1"],
+        to_warehouse=world["B"]["warehouse"],
+        actor=None,
+    )
+
+    response = manager.get("/api/v1/transfers/?warehouse=B")
+
+    assert response.status_code == 200, response.json()
+    assert [(row["from_warehouse"], row["to_warehouse"]) for row in response.json()] == [("A", "B")]
+    assert manager.get("/api/v1/transfers/?warehouse=ZZZ").status_code == 400  # unknown is still unknown
