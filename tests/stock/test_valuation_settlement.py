@@ -268,3 +268,33 @@ def test_a_price_difference_on_a_short_pool_goes_to_cost_of_goods_sold_and_leave
     shortfall.refresh_from_db()
     assert (shortfall.remaining_quantity, shortfall.remaining_value) == (D(0), D("0.00"))
     assert reconcile() == []
+
+
+def test_a_price_difference_is_not_reversed_into_a_pool_gone_short_since(actor, short_warehouse, short_bin) -> None:
+    """The other way to the same finding: a price difference that lowered the stock, reversed
+    after the stock left and the pool went short, would raise the short pool above its
+    shortfalls. Refused (post an opposite entry instead); nothing written."""
+    item = _item(fifo=False)
+    receipt = receive(item, short_bin, "2", "13.00", actor)  # 2, 26.00
+    # The invoice says 6.50 each: -13.00, both still on hand, all to stock       -> 2, 13.00
+    [entry] = receipts_revalue(
+        kind=MovementKind.PRICE_DIFFERENCE, shares=[(receipt, D("-13.00"))], reason_code="invoice", actor=actor
+    )
+    assert (entry.destination_id, entry.total_cost) == (short_bin.pk, D("-13.00"))
+    assert valuation_of(item, short_warehouse) == (D(2), D("13.00"))
+    # Issue 3: the 2 on hand at 13.00, 1 beyond at the average 6.50 = 19.50       -> -1, -6.50
+    sale = issue(item, short_bin, "3", actor)
+    assert sale.total_cost == D("19.50")
+    assert valuation_of(item, short_warehouse) == (D(-1), D("-6.50"))
+    before = Movement.objects.count()
+    # Reversing the -13.00 would put +13.00 onto a pool holding nothing: -1 valued +6.50
+    # against a shortfall of -6.50. Refused.
+    with pytest.raises(InvalidMovement, match="has left the stock"):
+        movement_reverse(movement=entry, actor=actor, reason="wrong invoice")
+    assert Movement.objects.count() == before
+    assert valuation_of(item, short_warehouse) == (D(-1), D("-6.50"))
+    # Receive 1 @ 6.50: settles the shortfall at its estimate, no correction      -> 0, 0.00
+    receive(item, short_bin, "1", "6.50", actor)
+    assert corrections(item) == []
+    assert valuation_of(item, short_warehouse) == (D(0), D("0.00"))
+    assert reconcile() == []
