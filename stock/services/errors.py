@@ -103,6 +103,12 @@ class QuantityFinerThanUnit(InvalidMovement):
         self.problem = problem
 
 
+class _PlannedShort(InsufficientStock):
+    """``picking.fefo_plan`` found less available than asked before anything was locked: the
+    refusal is final (``fefo_retry`` re-plans only when the check under lock refuses a plan,
+    which means a concurrent posting took planned stock)."""
+
+
 class _Declined(Exception):  # noqa: N818 - a signal between the posting paths, never shown
     """A fast path (the PL/pgSQL function, ``function.py``; the set path, ``bulk.py``) does not
     handle this posting and has written nothing (its savepoint rolled back): ``posting._post``,

@@ -17,7 +17,7 @@ from catalog.units import countable
 
 from ..models import ZERO, Lot
 from ..selectors import stock_levels_available_fefo
-from .errors import InsufficientStock
+from .errors import InsufficientStock, _PlannedShort
 from .lines import LevelKey
 
 # An optimistic FEFO plan fails only when a concurrent posting took planned stock, and a plan
@@ -38,7 +38,8 @@ def fefo_plan(
     taken: dict[LevelKey, Decimal] | None = None,
 ) -> list[tuple[Location, Lot | None, Decimal]]:
     """Where to take ``quantity`` from: available stock of unexpired lots, first expiry first,
-    then oldest lot, then location code. Raises InsufficientStock if there is not enough.
+    then oldest lot, then location code. Raises InsufficientStock (``_PlannedShort``: final, not
+    re-planned) if there is not enough.
 
     ``taken`` (updated) is what earlier lines of the same batch already planned to take per
     (item, location, lot), so two lines of one item do not count the same stock twice."""
@@ -58,7 +59,7 @@ def fefo_plan(
         plan.append((level.location, level.lot, take))
         need -= take
     if need > 0:
-        raise InsufficientStock(
+        raise _PlannedShort(
             item=item, location=location or warehouse, lot=lot, asked=quantity, available=quantity - need
         )
     return plan
@@ -66,11 +67,14 @@ def fefo_plan(
 
 def fefo_retry(attempt: Callable[[], T], *, replans: bool = True) -> T:
     """Run ``attempt`` (plan, then post or reserve under lock) until it is not refused for
-    stock a concurrent posting took, at most ``FEFO_RETRIES`` times. Without ``replans`` (the
-    attempt has no plan to make again) a refusal is final."""
+    stock a concurrent posting took, at most ``FEFO_RETRIES`` times. A plan that finds too
+    little stock (``_PlannedShort``) is refused at once, not planned again; without ``replans``
+    (the attempt has no plan to make again) any refusal is final."""
     for number in range(FEFO_RETRIES):
         try:
             return attempt()
+        except _PlannedShort:
+            raise
         except InsufficientStock:
             if not replans or number == FEFO_RETRIES - 1:
                 raise

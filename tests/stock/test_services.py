@@ -985,6 +985,34 @@ def test_reservation_create_retries_when_a_concurrent_reservation_took_the_plann
     assert level_of(item, bin_b) == (D(5), D(5))
 
 
+def test_a_fefo_plan_that_finds_too_little_stock_is_refused_at_once_not_planned_again(
+    actor, warehouse, bin_a, item, monkeypatch, snapshot
+):
+    """Only a refusal under lock (someone took planned stock meanwhile) is worth a new plan;
+    a plan that finds 5 where 6 are asked is final: one plan for the sale, one for the
+    reservation, not ``FEFO_RETRIES`` of each."""
+    from stock.services import batches
+
+    receive(item, bin_a, "5", "1.00", actor)
+    plans = []
+
+    def counting_plan(**kwargs):
+        plans.append(kwargs["quantity"])
+        return services.fefo_plan(**kwargs)
+
+    monkeypatch.setattr(batches, "fefo_plan", counting_plan)  # looked up there
+    monkeypatch.setattr(reservations, "fefo_plan", counting_plan)
+    before = snapshot()
+
+    with pytest.raises(InsufficientStock, match="Only 5"):
+        stock_issue(item=item, quantity=D(6), warehouse=warehouse, actor=actor)
+    with pytest.raises(InsufficientStock, match="Only 5"):
+        reservation_create(item=item, warehouse=warehouse, quantity=D(6), actor=actor)
+
+    assert plans == [D(6), D(6)]  # one plan each
+    assert snapshot() == before
+
+
 # --- Batches and idempotency -----------------------------------------------------------------
 
 

@@ -19,6 +19,7 @@ from stock.reconciliation import reconcile
 from stock.services import (
     InvalidMovement,
     movement_reverse,
+    receipts_revalue,
     stock_customer_return,
     stock_issue,
     stock_receive,
@@ -226,3 +227,74 @@ def test_a_return_naming_a_movement_of_another_kind_or_item_is_refused(actor, wa
     with pytest.raises(InvalidMovement, match="names a sale"):
         stock_customer_return(item=item, location=bin_a, quantity=D(1), actor=actor, returns=receipt)
     assert Movement.objects.count() == before
+
+
+@METHODS
+def test_a_price_difference_on_a_short_pool_goes_to_cost_of_goods_sold_and_leaves_the_shortfall_whole(
+    fifo, actor, short_warehouse, short_bin
+) -> None:
+    """What the 10,000-step state machine once found (``fifo_layers_value: expected 0, found
+    -0.0013``): a price difference on a receipt of a pool that is short raised the pool to
+    value 0 while its shortfall still held its negative estimate. Nothing of the receipt is on
+    hand, so the difference belongs to cost of goods sold, all of it; a short pool is valued at
+    exactly its shortfalls, before and after."""
+    item = _item(fifo)
+    receipt = receive(item, short_bin, "2", "13.00", actor)  # 2, 26.00
+    # Issue 3: the 2 on hand at 26.00, 1 beyond at the current unit cost 13.00 -> -1, -13.00
+    sale = issue(item, short_bin, "3", actor)
+    assert sale.total_cost == D("39.00")  # 26.00 + 13.00
+    assert valuation_of(item, short_warehouse) == (D(-1), D("-13.00"))
+    shortfall = CostLayer.objects.get(item=item, quantity=0)
+    assert (shortfall.remaining_quantity, shortfall.remaining_value) == (D(-1), D("-13.00"))
+    # The invoice says 12.00 each: -2.00 on the receipt. None of it is on hand (the pool is
+    # short), so all -2.00 goes to cost of goods sold; the pool stays -1, -13.00 (it is NOT
+    # raised by 13.00 to value 0 with the -13.00 shortfall still open)
+    [entry] = receipts_revalue(
+        kind=MovementKind.PRICE_DIFFERENCE, shares=[(receipt, D("-2.00"))], reason_code="invoice", actor=actor
+    )
+    assert (entry.destination.kind, entry.quantity, entry.total_cost) == ("customer", D(0), D("-2.00"))
+    assert not Movement.objects.filter(item=item, quantity=0, destination=short_bin).exists()
+    assert valuation_of(item, short_warehouse) == (D(-1), D("-13.00"))
+    assert reconcile() == []
+    # Its reversal undoes it on the same side: +2.00 to cost of goods sold, the pool untouched
+    back = movement_reverse(movement=entry, actor=actor, reason="wrong invoice")
+    assert (back.destination.kind, back.total_cost) == ("customer", D("2.00"))
+    assert valuation_of(item, short_warehouse) == (D(-1), D("-13.00"))
+    # Receive 1 @ 12.00: settles the shortfall; 13.00 estimated - 12.00 actual = +1.00 back to
+    # stock, naming the sale                                                    -> 0, 0.00
+    receive(item, short_bin, "1", "12.00", actor)
+    assert corrections(item) == [(sale.pk, D("1.00"))]
+    assert valuation_of(item, short_warehouse) == (D(0), D("0.00"))
+    shortfall.refresh_from_db()
+    assert (shortfall.remaining_quantity, shortfall.remaining_value) == (D(0), D("0.00"))
+    assert reconcile() == []
+
+
+def test_a_price_difference_is_not_reversed_into_a_pool_gone_short_since(actor, short_warehouse, short_bin) -> None:
+    """The other way to the same finding: a price difference that lowered the stock, reversed
+    after the stock left and the pool went short, would raise the short pool above its
+    shortfalls. Refused (post an opposite entry instead); nothing written."""
+    item = _item(fifo=False)
+    receipt = receive(item, short_bin, "2", "13.00", actor)  # 2, 26.00
+    # The invoice says 6.50 each: -13.00, both still on hand, all to stock       -> 2, 13.00
+    [entry] = receipts_revalue(
+        kind=MovementKind.PRICE_DIFFERENCE, shares=[(receipt, D("-13.00"))], reason_code="invoice", actor=actor
+    )
+    assert (entry.destination_id, entry.total_cost) == (short_bin.pk, D("-13.00"))
+    assert valuation_of(item, short_warehouse) == (D(2), D("13.00"))
+    # Issue 3: the 2 on hand at 13.00, 1 beyond at the average 6.50 = 19.50       -> -1, -6.50
+    sale = issue(item, short_bin, "3", actor)
+    assert sale.total_cost == D("19.50")
+    assert valuation_of(item, short_warehouse) == (D(-1), D("-6.50"))
+    before = Movement.objects.count()
+    # Reversing the -13.00 would put +13.00 onto a pool holding nothing: -1 valued +6.50
+    # against a shortfall of -6.50. Refused.
+    with pytest.raises(InvalidMovement, match="has left the stock"):
+        movement_reverse(movement=entry, actor=actor, reason="wrong invoice")
+    assert Movement.objects.count() == before
+    assert valuation_of(item, short_warehouse) == (D(-1), D("-6.50"))
+    # Receive 1 @ 6.50: settles the shortfall at its estimate, no correction      -> 0, 0.00
+    receive(item, short_bin, "1", "6.50", actor)
+    assert corrections(item) == []
+    assert valuation_of(item, short_warehouse) == (D(0), D("0.00"))
+    assert reconcile() == []
