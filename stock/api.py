@@ -27,8 +27,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from catalog.api import item_from_reference, location_from_reference, warehouse_from_code
-from catalog.models import LocationKind, Warehouse, normalize_code
+from catalog.api import (
+    item_from_reference,
+    item_named,
+    location_from_reference,
+    warehouse_and_items,
+    warehouse_from_code,
+)
+from catalog.models import Item, LocationKind, Warehouse, normalize_code
 from catalog.permissions import scope_to_warehouses
 from catalog.selectors import location_by_code
 from common.api.fields import QuantityField, decimal_string
@@ -756,7 +762,11 @@ class _DocumentApi(APIView):
         occurred_at = serializers.DateTimeField(required=False, help_text="When it happened (default: now).")
         note = serializers.CharField(max_length=1000, required=False, allow_blank=True)
 
-    def line_request(self, line: dict, index: int, warehouse: Warehouse, document: dict) -> StockRequest:
+    def line_request(
+        self, line: dict, index: int, warehouse: Warehouse, document: dict, item: Item | None
+    ) -> StockRequest:
+        """The line's request; ``item``: the one its ``sku`` named (None: none, ``item_named``
+        refuses it after the line's location, as a look-up per line would)."""
         raise NotImplementedError
 
     def post(self, request: Request) -> Response:
@@ -765,9 +775,10 @@ class _DocumentApi(APIView):
         document = serializer.validated_data
 
         def write(key: str | None) -> Response:
-            warehouse = warehouse_from_code(document["warehouse"])
+            lines = document["lines"]  # the warehouse and every line's item: one statement
+            warehouse, items = warehouse_and_items(document["warehouse"], [line["sku"] for line in lines])
             requests = [
-                self.line_request(line, index, warehouse, document) for index, line in enumerate(document["lines"])
+                self.line_request(line, index, warehouse, document, items[index]) for index, line in enumerate(lines)
             ]
             movements = stock_post_batch(  # ``key`` just claimed by ``idempotent``: fresh
                 requests=requests,
@@ -804,13 +815,15 @@ class SaleApi(_DocumentApi):
     class InputSerializer(_DocumentApi.InputSerializer):
         lines = DocumentLineInputSerializer(many=True, min_length=1, max_length=MAX_LINES)
 
-    def line_request(self, line: dict, index: int, warehouse: Warehouse, document: dict) -> StockRequest:
+    def line_request(
+        self, line: dict, index: int, warehouse: Warehouse, document: dict, item: Item | None
+    ) -> StockRequest:
         location = None
         if line.get("location"):
             location = location_from_reference(line["location"], warehouse, field="location", line=index)
         return StockRequest(
             kind=MovementKind.ISSUE,
-            item=item_from_reference(line["sku"], line=index),
+            item=item_named(item, line["sku"], line=index),
             quantity=line["quantity"],
             source=location,
             warehouse=warehouse,
@@ -853,13 +866,15 @@ class CustomerReturnApi(_DocumentApi):
         lines = ReturnLineInputSerializer(many=True, min_length=1, max_length=MAX_LINES)
         reason = serializers.CharField(max_length=40, required=False, allow_blank=True)
 
-    def line_request(self, line: dict, index: int, warehouse: Warehouse, document: dict) -> StockRequest:
+    def line_request(
+        self, line: dict, index: int, warehouse: Warehouse, document: dict, item: Item | None
+    ) -> StockRequest:
         location = None
         if line.get("location"):
             location = location_from_reference(line["location"], warehouse, field="location", line=index)
         return StockRequest(
             kind=MovementKind.CUSTOMER_RETURN,
-            item=item_from_reference(line["sku"], line=index),
+            item=item_named(item, line["sku"], line=index),
             quantity=line["quantity"],
             destination=location,
             warehouse=warehouse,
