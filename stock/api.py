@@ -52,6 +52,7 @@ from .models import (
 )
 from .selectors import lots_visible, stock_available_by_item
 from .services import (
+    AvailableAfter,
     InsufficientStock,
     StockRequest,
     movement_reverse,
@@ -780,14 +781,17 @@ class _DocumentApi(APIView):
             requests = [
                 self.line_request(line, index, warehouse, document, items[index]) for index, line in enumerate(lines)
             ]
+            after = AvailableAfter(warehouse)  # read by a one-line posting in its own statement
             movements = stock_post_batch(  # ``key`` just claimed by ``idempotent``: fresh
                 requests=requests,
                 actor=request.user,
                 idempotency_key=key,
                 occurred_at=document.get("occurred_at"),
                 fresh_key=True,
+                available_after=after,
             )
-            available = stock_available_by_item(item_ids=[r.item.pk for r in requests], warehouse=warehouse)
+            unread = [r.item.pk for r in requests if r.item.pk not in after.by_item]
+            available = {**stock_available_by_item(item_ids=unread, warehouse=warehouse), **after.by_item}
             output = {  # PostingOutputSerializer's shape, built directly (test_api_sales pins the two together)
                 "id": str(movements[0].batch),
                 "reference": document["reference"],

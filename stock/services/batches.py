@@ -22,7 +22,7 @@ from common.actors import Actor
 
 from ..models import Lot, Movement, MovementKind, StockLevel
 from .errors import InsufficientStock, InvalidMovement, QuantityFinerThanUnit, _fmt
-from .lines import LevelKey, MovementLine, _occurred_at, _quantity, _require_reason, _virtual
+from .lines import AvailableAfter, LevelKey, MovementLine, _occurred_at, _quantity, _require_reason, _virtual
 from .lots import _existing_lot, _resolve_lot, receipt_date, receipt_line
 from .picking import fefo_plan, fefo_retry
 from .posting import _post_movements, movements_for_key
@@ -351,6 +351,7 @@ def requests_post(
     idempotency_key: str | None = None,
     occurred_at: datetime | None = None,
     fresh_key: bool = False,
+    available_after: AvailableAfter | None = None,
 ) -> list[Movement]:
     """The one posting path of business actions: the idempotency look-up, the permission
     check (``_authorize_requests``, before any stock is read), each request's line built once
@@ -366,7 +367,8 @@ def requests_post(
     is skipped. Should a posting exist all the same (a key whose store row was purged), the
     movement's unique key refuses the new posting and ``movement_post`` answers with the first
     one's movements, as for racing retries; a plan refused for want of stock looks the key up
-    then."""
+    then. ``available_after``: filled where the posting reads what is available after it in its
+    own statement (``function._post_line_in_database``)."""
     if idempotency_key and not fresh_key and (previous := movements_for_key(idempotency_key)):
         return previous
     if not requests:
@@ -388,7 +390,12 @@ def requests_post(
                 else:
                     lines.extend(_pick_lines(entry, taken))
             return _post_movements(
-                lines, actor=actor, idempotency_key=idempotency_key, occurred_at=occurred_at, authorize=_authorized
+                lines,
+                actor=actor,
+                idempotency_key=idempotency_key,
+                occurred_at=occurred_at,
+                authorize=_authorized,
+                available_after=available_after,
             )
 
         try:
@@ -406,6 +413,7 @@ def stock_post_batch(
     idempotency_key: str | None = None,
     occurred_at: datetime | None = None,
     fresh_key: bool = False,
+    available_after: AvailableAfter | None = None,
 ) -> list[Movement]:
     """Post several business actions (the lines of a sale, a customer return or a bulk movement
     request) as ONE ``movement_post`` batch: all of them or none, with one round of locks in the
@@ -421,7 +429,17 @@ def stock_post_batch(
 
     No transaction of its own: every write of ``requests_post`` already runs in one (a new lot
     with the posting, each ``movement_post`` attempt in its own atomic block), so a refusal
-    writes nothing and leaves the caller's transaction usable with one savepoint, not two."""
+    writes nothing and leaves the caller's transaction usable (a one-line posting through the
+    posting function without any savepoint: ``function._post_line_in_database``).
+
+    ``available_after`` (a sale's answer): gets the available quantity of the items in its
+    warehouse after posting where the posting reads it itself (one line through the posting
+    function); the caller reads the others (``stock.selectors.stock_available_by_item``)."""
     return requests_post(
-        requests, actor=actor, idempotency_key=idempotency_key, occurred_at=occurred_at, fresh_key=fresh_key
+        requests,
+        actor=actor,
+        idempotency_key=idempotency_key,
+        occurred_at=occurred_at,
+        fresh_key=fresh_key,
+        available_after=available_after,
     )
