@@ -52,8 +52,12 @@ PHASES: dict[str, list[tuple[str, str]]] = {
     "permission": [("rest_framework/views.py", "check_permissions")],
     "input_validation": [("rest_framework/serializers.py", "is_valid")],
     "idempotency": [("common/api/idempotency.py", "idempotent")],
-    "lookups": [("catalog/api.py", "item_from_reference"), ("catalog/api.py", "warehouse_from_code")],
-    "posting": [("stock/services/batches.py", "stock_post_batch")],
+    "lookups": [
+        ("catalog/api.py", "item_from_reference"),
+        ("catalog/api.py", "warehouse_from_code"),
+        ("catalog/api.py", "warehouse_and_items"),  # the two above in one statement (third round)
+    ],
+    "posting": [("stock/services/batches.py", "stock_post_batch")],  # with the available quantity (third round)
     # stock_on_hand and the serializer: the code before issue 13's item 7 (a before/after profile)
     "available_after": [("stock/selectors.py", "stock_on_hand"), ("stock/selectors.py", "stock_available_by_item")],
     "output_serialization": [("rest_framework/serializers.py", "data")],
