@@ -16,8 +16,10 @@ on stderr). Same PostgreSQL server and world as ``bench/api_sales.py`` (its scra
    process's CPU, so waits on PostgreSQL are left out) over the same loop, by the cumulative time
    of the functions that begin each phase: authentication, throttling, permission, input
    validation, idempotency (claim, fingerprint, stored answer, BEGIN/COMMIT), look-ups (SKU and
-   warehouse), the posting (``stock_post_batch``: its idempotency look-up, FEFO plan, savepoints
-   and ``movement_post``), the available quantity after posting, serialization of the answer,
+   warehouse, one statement since the third round), the posting (``stock_post_batch``: its
+   idempotency look-up, FEFO plan and ``movement_post``; since the third round, on PostgreSQL, the
+   available quantity after posting too), the available quantity after posting (when read apart),
+   serialization of the answer,
    rendering, and the middleware with the rest (``request``); ``phase_database_driver_percent``:
    the driver's ``execute`` (psycopg);
 4. ``ratio_sale_to_baseline_cpu`` and ``ratio_sale_to_baseline`` (wall) last.
