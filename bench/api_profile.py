@@ -16,8 +16,10 @@ on stderr). Same PostgreSQL server and world as ``bench/api_sales.py`` (its scra
    process's CPU, so waits on PostgreSQL are left out) over the same loop, by the cumulative time
    of the functions that begin each phase: authentication, throttling, permission, input
    validation, idempotency (claim, fingerprint, stored answer, BEGIN/COMMIT), look-ups (SKU and
-   warehouse), the posting (``stock_post_batch``: its idempotency look-up, FEFO plan, savepoints
-   and ``movement_post``), the available quantity after posting, serialization of the answer,
+   warehouse, one statement since the third round), the posting (``stock_post_batch``: its
+   idempotency look-up, FEFO plan and ``movement_post``; since the third round, on PostgreSQL, the
+   available quantity after posting too), the available quantity after posting (when read apart),
+   serialization of the answer,
    rendering, and the middleware with the rest (``request``); ``phase_database_driver_percent``:
    the driver's ``execute`` (psycopg);
 4. ``ratio_sale_to_baseline_cpu`` and ``ratio_sale_to_baseline`` (wall) last.
@@ -52,8 +54,12 @@ PHASES: dict[str, list[tuple[str, str]]] = {
     "permission": [("rest_framework/views.py", "check_permissions")],
     "input_validation": [("rest_framework/serializers.py", "is_valid")],
     "idempotency": [("common/api/idempotency.py", "idempotent")],
-    "lookups": [("catalog/api.py", "item_from_reference"), ("catalog/api.py", "warehouse_from_code")],
-    "posting": [("stock/services/batches.py", "stock_post_batch")],
+    "lookups": [
+        ("catalog/api.py", "item_from_reference"),
+        ("catalog/api.py", "warehouse_from_code"),
+        ("catalog/api.py", "warehouse_and_items"),  # the two above in one statement (third round)
+    ],
+    "posting": [("stock/services/batches.py", "stock_post_batch")],  # with the available quantity (third round)
     # stock_on_hand and the serializer: the code before issue 13's item 7 (a before/after profile)
     "available_after": [("stock/selectors.py", "stock_on_hand"), ("stock/selectors.py", "stock_available_by_item")],
     "output_serialization": [("rest_framework/serializers.py", "data")],

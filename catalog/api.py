@@ -10,6 +10,8 @@ so another warehouse's object by id is a 404.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from django.db.models import Prefetch, Q, QuerySet
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema_serializer
@@ -29,7 +31,7 @@ from catalog.models import (
     normalize_sku,
 )
 from catalog.permissions import WarehouseAction, scope_to_warehouses, warehouse_allows, warehouses_for
-from catalog.selectors import item_by_code, location_by_code, warehouse_by_code
+from catalog.selectors import item_by_code, location_by_code, warehouse_and_items_by_code, warehouse_by_code
 from common.actors import Actor
 from common.api.errors import ApiError
 
@@ -51,7 +53,11 @@ class UnknownLocation(ApiError):
 def item_from_reference(reference: str, *, line: int | None = None) -> Item:
     """The item ``reference`` names by the shared look-up rule (``catalog.selectors.item_by_code``:
     SKU as stored, barcode exact, SKU ignoring case; the floor uses it too); ``unknown_sku`` if none."""
-    item = item_by_code(reference)
+    return item_named(item_by_code(reference), reference, line=line)
+
+
+def item_named(item: Item | None, reference: str, *, line: int | None = None) -> Item:
+    """``item``, the one ``reference`` named (looked up by ``warehouse_and_items``); ``unknown_sku`` if none."""
     if item is None:
         extra = {"line": line} if line is not None else {}
         raise UnknownSku(f"No item has the SKU or barcode {reference!r}.", sku=reference, **extra)
@@ -60,7 +66,18 @@ def item_from_reference(reference: str, *, line: int | None = None) -> Item:
 
 def warehouse_from_code(code: str, *, field: str = "warehouse") -> Warehouse:
     """The warehouse with this code (ignoring case); ``unknown_warehouse`` if none."""
-    warehouse = warehouse_by_code(code)
+    return _warehouse_named(warehouse_by_code(code), code, field=field)
+
+
+def warehouse_and_items(code: str, references: Sequence[str]) -> tuple[Warehouse, list[Item | None]]:
+    """``warehouse_from_code(code)`` and the item each of ``references`` names (None for none:
+    ``item_named`` refuses it when its line is built, so errors come in the order of the lines),
+    in ONE statement (``catalog.selectors.warehouse_and_items_by_code``): a sale's look-ups."""
+    warehouse, items = warehouse_and_items_by_code(code, references)
+    return _warehouse_named(warehouse, code, field="warehouse"), items
+
+
+def _warehouse_named(warehouse: Warehouse | None, code: str, *, field: str) -> Warehouse:
     if warehouse is None:
         raise UnknownWarehouse(f"No warehouse has the code {code!r}.", warehouse=code, field=field)
     return warehouse

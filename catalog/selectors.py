@@ -3,6 +3,7 @@ among them the code look-up rule of items and locations (``item_by_code``, ``loc
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.apps import apps
@@ -215,28 +216,9 @@ def _finer_than_unit_problems() -> list[DataProblem]:
 
 
 _ITEM_ROWS = ModelRows(Item)
-_UNIT_ROWS = ModelRows(UnitOfMeasure)
-
-
-def _items_with_unit(join: str, condition: str, params: list[str]) -> list[Item]:
-    """Items (with their base unit) matching ``condition``: plain SQL, the look-up runs on every
-    API write and the queryset's building cost five times the query (``common.db``)."""
-    quote = connection.ops.quote_name
-    rows = fetch_rows(
-        f"SELECT {_ITEM_ROWS.columns('i')}, {_UNIT_ROWS.columns('u')} "  # noqa: S608 - names from _meta, values are parameters
-        f"FROM {quote(Item._meta.db_table)} i {join} "
-        f"JOIN {quote(UnitOfMeasure._meta.db_table)} u ON u.id = i.base_unit_id WHERE {condition}",
-        params,
-    )
-    items = []
-    for row in rows:
-        item = _ITEM_ROWS.instance(row)
-        _BASE_UNIT.set_cached_value(item, _UNIT_ROWS.instance(row, _ITEM_ROWS.width))
-        items.append(item)
-    return items
-
-
+_WAREHOUSE_ROWS = ModelRows(Warehouse)
 _BASE_UNIT = Item._meta.get_field("base_unit")
+_UNIT_ROWS = ModelRows(UnitOfMeasure)
 
 
 def item_by_code(code: str) -> Item | None:
@@ -250,41 +232,80 @@ def item_by_code(code: str) -> Item | None:
 
     An exact match wins over a case-folded one: when one item's barcode equals another item's
     SKU, the code names the item whose SKU it is; ``knf-1`` names the item with barcode
-    ``knf-1`` before the item with SKU ``KNF-1``. Two queries at most (one for a SKU as stored);
-    the base unit comes along. SKUs are compared as the unique constraint does (``LOWER``), so
-    the constraint's index serves the look-up."""
-    sku = normalize_sku(code)
-    if not sku:
-        return None
-    found = _items_with_unit("", "LOWER(i.sku) = LOWER(%s)", [sku])
-    by_sku = found[0] if found else None
-    if by_sku is not None and by_sku.sku.strip() == sku:
-        return by_sku
-    barcode = normalize_code(code)
-    if barcode:
-        by_barcode = _items_with_unit(
-            f"JOIN {connection.ops.quote_name(Barcode._meta.db_table)} b ON b.item_id = i.id", "b.code = %s", [barcode]
+    ``knf-1`` before the item with SKU ``KNF-1``. One statement (``warehouse_and_items_by_code``);
+    the base unit comes along."""
+    return warehouse_and_items_by_code(None, [code])[1][0]
+
+
+def warehouse_and_items_by_code(
+    warehouse_code: str | None, item_codes: Sequence[str]
+) -> tuple[Warehouse | None, list[Item | None]]:
+    """``warehouse_by_code(warehouse_code)`` (None when not asked or not found) and
+    ``item_by_code`` of each of ``item_codes`` (in their order, None for a code naming no item),
+    read in ONE statement whatever the number of codes: a sale's or return's look-ups. Its
+    branches use the indexes of the single look-ups: ``UPPER(code)`` of warehouses, the SKU's
+    unique ``LOWER(sku)`` and the barcode's unique code. Plain SQL: the look-ups run on every API
+    write and building their querysets cost several times the query (``common.db``)."""
+    wanted = normalize_code(warehouse_code or "")
+    skus = [(normalize_sku(code), n) for n, code in enumerate(item_codes)]
+    skus = [(sku, n) for sku, n in skus if sku]
+    barcodes = [(normalize_code(code), n) for n, code in enumerate(item_codes)]
+    barcodes = [(barcode, n) for barcode, n in barcodes if barcode]
+    items: list[Item | None] = [None] * len(item_codes)
+    if not wanted and not skus:
+        return None, items
+    quote = connection.ops.quote_name
+    item_width = _ITEM_ROWS.width + _UNIT_ROWS.width
+    no_items = ", ".join(["NULL"] * item_width)
+    no_warehouse = ", ".join(["NULL"] * _WAREHOUSE_ROWS.width)
+    items_and_unit = f"{_ITEM_ROWS.columns('i')}, {_UNIT_ROWS.columns('u')}"
+    unit = f"JOIN {quote(UnitOfMeasure._meta.db_table)} u ON u.id = i.base_unit_id"
+    branches: list[str] = []
+    params: list[object] = []
+    if wanted:
+        branches.append(
+            f"SELECT 0, NULL, {_WAREHOUSE_ROWS.columns('w')}, {no_items} "  # noqa: S608 - names from _meta
+            f"FROM {quote(Warehouse._meta.db_table)} w WHERE UPPER(w.code) = UPPER(%s)"
         )
-        if by_barcode:
-            return by_barcode[0]
-    return by_sku
-
-
-_WAREHOUSE_ROWS = ModelRows(Warehouse)
+        params.append(wanted)
+    for via, codes, join in (
+        (1, skus, f"JOIN {quote(Item._meta.db_table)} i ON LOWER(i.sku) = LOWER(c.code)"),
+        (
+            2,
+            barcodes,
+            f"JOIN {quote(Barcode._meta.db_table)} b ON b.code = c.code "
+            f"JOIN {quote(Item._meta.db_table)} i ON i.id = b.item_id",
+        ),
+    ):
+        if codes:
+            wanted_codes = " UNION ALL ".join(["SELECT %s AS code, %s AS n"] * len(codes))
+            branches.append(
+                f"SELECT {via}, c.n, {no_warehouse}, {items_and_unit} FROM ({wanted_codes}) c {join} {unit}"  # noqa: S608 - names from _meta
+            )
+            params.extend(value for pair in codes for value in pair)
+    warehouse: Warehouse | None = None
+    by_sku: dict[int, Item] = {}
+    by_barcode: dict[int, Item] = {}
+    for row in fetch_rows(" UNION ALL ".join(branches), params):
+        if row[0] == 0:
+            warehouse = _WAREHOUSE_ROWS.instance(row, 2)
+            continue
+        item = _ITEM_ROWS.instance(row, 2 + _WAREHOUSE_ROWS.width)
+        _BASE_UNIT.set_cached_value(item, _UNIT_ROWS.instance(row, 2 + _WAREHOUSE_ROWS.width + _ITEM_ROWS.width))
+        (by_sku if row[0] == 1 else by_barcode)[row[1]] = item
+    for sku, n in skus:
+        exact = by_sku.get(n)
+        if exact is not None and exact.sku.strip() == sku:  # 1. the SKU as stored
+            items[n] = exact
+        else:  # 2. the barcode, else 3. the SKU ignoring case
+            items[n] = by_barcode.get(n) or exact
+    return warehouse, items
 
 
 def warehouse_by_code(code: str) -> Warehouse | None:
     """The warehouse whose code is ``code`` ignoring case, after ``normalize_code`` (codes are
     unique; plain SQL for the same reason as ``item_by_code``)."""
-    wanted = normalize_code(code)
-    if not wanted:
-        return None
-    rows = fetch_rows(
-        f"SELECT {_WAREHOUSE_ROWS.columns('w')} FROM {connection.ops.quote_name(Warehouse._meta.db_table)} w "  # noqa: S608 - names from _meta
-        "WHERE UPPER(w.code) = UPPER(%s)",
-        [wanted],
-    )
-    return _WAREHOUSE_ROWS.instance(rows[0]) if rows else None
+    return warehouse_and_items_by_code(code, [])[0]
 
 
 def location_by_barcode(code: str) -> Location | None:

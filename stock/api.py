@@ -30,11 +30,13 @@ from rest_framework.views import APIView
 from catalog.api import (
     NamingFilterSet,
     item_from_reference,
+    item_named,
     location_from_reference,
     viewable_warehouse_from_code,
+    warehouse_and_items,
     warehouse_from_code,
 )
-from catalog.models import LocationKind, Warehouse
+from catalog.models import Item, LocationKind, Warehouse
 from catalog.permissions import scope_to_warehouses
 from common.api.errors import ApiError
 from common.api.fields import QuantityField, decimal_string
@@ -52,6 +54,7 @@ from .models import (
 )
 from .selectors import lots_visible, stock_available_by_item
 from .services import (
+    AvailableAfter,
     InsufficientStock,
     StockRequest,
     movement_reverse,
@@ -771,7 +774,11 @@ class _DocumentApi(APIView):
         occurred_at = serializers.DateTimeField(required=False, help_text="When it happened (default: now).")
         note = serializers.CharField(max_length=1000, required=False, allow_blank=True)
 
-    def line_request(self, line: dict, index: int, warehouse: Warehouse, document: dict) -> StockRequest:
+    def line_request(
+        self, line: dict, index: int, warehouse: Warehouse, document: dict, item: Item | None
+    ) -> StockRequest:
+        """The line's request; ``item``: the one its ``sku`` named (None: none, ``item_named``
+        refuses it after the line's location, as a look-up per line would)."""
         raise NotImplementedError
 
     def post(self, request: Request) -> Response:
@@ -780,18 +787,22 @@ class _DocumentApi(APIView):
         document = serializer.validated_data
 
         def write(key: str | None) -> Response:
-            warehouse = warehouse_from_code(document["warehouse"])
+            lines = document["lines"]  # the warehouse and every line's item: one statement
+            warehouse, items = warehouse_and_items(document["warehouse"], [line["sku"] for line in lines])
             requests = [
-                self.line_request(line, index, warehouse, document) for index, line in enumerate(document["lines"])
+                self.line_request(line, index, warehouse, document, items[index]) for index, line in enumerate(lines)
             ]
+            after = AvailableAfter(warehouse)  # read by a one-line posting in its own statement
             movements = stock_post_batch(  # ``key`` just claimed by ``idempotent``: fresh
                 requests=requests,
                 actor=request.user,
                 idempotency_key=key,
                 occurred_at=document.get("occurred_at"),
                 fresh_key=True,
+                available_after=after,
             )
-            available = stock_available_by_item(item_ids=[r.item.pk for r in requests], warehouse=warehouse)
+            unread = [r.item.pk for r in requests if r.item.pk not in after.by_item]
+            available = {**stock_available_by_item(item_ids=unread, warehouse=warehouse), **after.by_item}
             output = {  # PostingOutputSerializer's shape, built directly (test_api_sales pins the two together)
                 "id": str(movements[0].batch),
                 "reference": document["reference"],
@@ -819,13 +830,15 @@ class SaleApi(_DocumentApi):
     class InputSerializer(_DocumentApi.InputSerializer):
         lines = DocumentLineInputSerializer(many=True, min_length=1, max_length=MAX_LINES)
 
-    def line_request(self, line: dict, index: int, warehouse: Warehouse, document: dict) -> StockRequest:
+    def line_request(
+        self, line: dict, index: int, warehouse: Warehouse, document: dict, item: Item | None
+    ) -> StockRequest:
         location = None
         if line.get("location"):
             location = location_from_reference(line["location"], warehouse, field="location", line=index)
         return StockRequest(
             kind=MovementKind.ISSUE,
-            item=item_from_reference(line["sku"], line=index),
+            item=item_named(item, line["sku"], line=index),
             quantity=line["quantity"],
             source=location,
             warehouse=warehouse,
@@ -868,13 +881,15 @@ class CustomerReturnApi(_DocumentApi):
         lines = ReturnLineInputSerializer(many=True, min_length=1, max_length=MAX_LINES)
         reason = serializers.CharField(max_length=40, required=False, allow_blank=True)
 
-    def line_request(self, line: dict, index: int, warehouse: Warehouse, document: dict) -> StockRequest:
+    def line_request(
+        self, line: dict, index: int, warehouse: Warehouse, document: dict, item: Item | None
+    ) -> StockRequest:
         location = None
         if line.get("location"):
             location = location_from_reference(line["location"], warehouse, field="location", line=index)
         return StockRequest(
             kind=MovementKind.CUSTOMER_RETURN,
-            item=item_from_reference(line["sku"], line=index),
+            item=item_named(item, line["sku"], line=index),
             quantity=line["quantity"],
             destination=location,
             warehouse=warehouse,

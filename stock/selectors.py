@@ -139,7 +139,8 @@ def stock_levels_available_fefo(
     """Levels with available stock in pick order: first expiry first (lots without expiry last),
     then the oldest lot, then location code. Expired lots are left out (they cannot be sold).
     Internal locations only: of ``warehouse``, of ``location`` and its sub-locations, of ``lot``.
-    Each level comes with its location (and that location's warehouse) and its lot.
+    Each level comes with its location (and that location's warehouse: ``warehouse`` itself when
+    given) and its lot.
 
     Plain SQL (``common.db``): every sale without a location plans with it, and the queryset's
     building cost several times the query."""
@@ -157,11 +158,14 @@ def stock_levels_available_fefo(
         params.append(lot.pk)
     conditions += ["sl.on_hand > sl.reserved", "(lot.expiry_date IS NULL OR lot.expiry_date >= %s)"]
     params.append(today)
+    # Within ``warehouse`` every location's warehouse is that one: it is not read again.
+    places = "" if warehouse is not None else f"{_WAREHOUSE_ROWS.columns('w')}, "
+    joined = "" if warehouse is not None else f"LEFT JOIN {_table(Warehouse)} w ON w.id = loc.warehouse_id "
     rows = fetch_rows(
-        f"SELECT {_LEVEL_ROWS.columns('sl')}, {_LOCATION_ROWS.columns('loc')}, "  # noqa: S608 - names from _meta
-        f"{_WAREHOUSE_ROWS.columns('w')}, {_LOT_ROWS.columns('lot')} "
+        f"SELECT {_LEVEL_ROWS.columns('sl')}, {_LOCATION_ROWS.columns('loc')}, {places}"  # noqa: S608 - names from _meta
+        f"{_LOT_ROWS.columns('lot')} "
         f"FROM {_table(StockLevel)} sl JOIN {_table(Location)} loc ON loc.id = sl.location_id "
-        f"LEFT JOIN {_table(Warehouse)} w ON w.id = loc.warehouse_id LEFT JOIN {_table(Lot)} lot ON lot.id = sl.lot_id "
+        f"{joined}LEFT JOIN {_table(Lot)} lot ON lot.id = sl.lot_id "
         f"WHERE {' AND '.join(conditions)} "
         "ORDER BY lot.expiry_date IS NULL, lot.expiry_date, lot.received_on IS NULL, lot.received_on, sl.lot_id, "
         "loc.code",
@@ -173,10 +177,13 @@ def stock_levels_available_fefo(
         start = _LEVEL_ROWS.width
         place = _LOCATION_ROWS.instance(row, start)
         start += _LOCATION_ROWS.width
-        _LOCATION_WAREHOUSE.set_cached_value(
-            place, _WAREHOUSE_ROWS.instance(row, start) if place.warehouse_id is not None else None
-        )
-        start += _WAREHOUSE_ROWS.width
+        if warehouse is not None:
+            _LOCATION_WAREHOUSE.set_cached_value(place, warehouse)
+        else:
+            _LOCATION_WAREHOUSE.set_cached_value(
+                place, _WAREHOUSE_ROWS.instance(row, start) if place.warehouse_id is not None else None
+            )
+            start += _WAREHOUSE_ROWS.width
         _LEVEL_LOCATION.set_cached_value(level, place)
         _LEVEL_LOT.set_cached_value(level, _LOT_ROWS.instance(row, start) if level.lot_id is not None else None)
         levels.append(level)

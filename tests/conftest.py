@@ -43,8 +43,8 @@ LEDGER_TABLES = frozenset(
 # purpose to see reconciliation report it).
 LEDGER_WRITERS = (f"{PROJECT}/stock/services/", f"{PROJECT}/tests/")
 _WRITE = re.compile(r'\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(\w+)"?', re.IGNORECASE)
-# The posting function (migration stock 0006) writes the tables from inside the database.
-_POSTING_FUNCTION = "stock_post_line("
+# The posting functions (migrations stock 0006 and 0014) write the tables from inside the database.
+_POSTING_FUNCTION = re.compile(r"stock_post_line(_guarded)?\(")
 
 
 @dataclass
@@ -72,7 +72,7 @@ class LedgerWriteGuard:
         match = _WRITE.match(sql)
         if match is not None and match.group(1).lower() in LEDGER_TABLES:
             return match.group(1).lower()
-        if _POSTING_FUNCTION in sql:
+        if _POSTING_FUNCTION.search(sql):
             return "stock_post_line"
         return None
 

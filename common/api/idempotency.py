@@ -7,6 +7,7 @@ imports no app).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Callable
@@ -73,27 +74,36 @@ def _claim(key: str, request: Request, fingerprint: str) -> int | None:
     ``INSERT ... ON CONFLICT (key) DO NOTHING RETURNING id``: a retry racing an uncommitted
     first request waits on the unique key until that one commits (then None: replay its
     answer) or rolls back (then this one claims the key)."""
-    quote, meta = connection.ops.quote_name, IdempotentRequest._meta
-    columns = ", ".join(quote(meta.get_field(name).column) for name in _CLAIM_FIELDS)
+    meta = IdempotentRequest._meta
     values = [key, request.user.pk, request.method, request.path[:500], fingerprint, ""]
     values.append(meta.get_field("created_at").get_db_prep_save(timezone.now(), connection))
-    rows = fetch_rows(
-        f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({', '.join(['%s'] * len(values))}) "  # noqa: S608 - names from _meta
-        f"ON CONFLICT ({quote(meta.get_field('key').column)}) DO NOTHING RETURNING {quote(meta.pk.column)}",
-        values,
-    )
+    rows = fetch_rows(_statements(connection.vendor)[0], values)
     return rows[0][0] if rows else None
 
 
 def _store(claimed: int, response: Response) -> None:
     """Keep the answer in the claimed row (one UPDATE by primary key)."""
-    quote, meta = connection.ops.quote_name, IdempotentRequest._meta
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {quote(meta.db_table)} SET {quote(meta.get_field('status_code').column)} = %s, "  # noqa: S608 - names from _meta
-            f"{quote(meta.get_field('response').column)} = %s WHERE {quote(meta.pk.column)} = %s",
+            _statements(connection.vendor)[1],
             [response.status_code, json.dumps(response.data, cls=DjangoJSONEncoder), claimed],
         )
+
+
+@functools.cache
+def _statements(vendor: str) -> tuple[str, str]:
+    """The claim's INSERT and the answer's UPDATE (names from ``_meta``), built once per vendor."""
+    quote, meta = connection.ops.quote_name, IdempotentRequest._meta
+    columns = ", ".join(quote(meta.get_field(name).column) for name in _CLAIM_FIELDS)
+    claim = (
+        f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({', '.join(['%s'] * len(_CLAIM_FIELDS))}) "  # noqa: S608 - names from _meta
+        f"ON CONFLICT ({quote(meta.get_field('key').column)}) DO NOTHING RETURNING {quote(meta.pk.column)}"
+    )
+    store = (
+        f"UPDATE {quote(meta.db_table)} SET {quote(meta.get_field('status_code').column)} = %s, "  # noqa: S608 - names from _meta
+        f"{quote(meta.get_field('response').column)} = %s WHERE {quote(meta.pk.column)} = %s"
+    )
+    return claim, store
 
 
 _CLAIM_FIELDS = ("key", "user", "method", "path", "fingerprint", "response", "created_at")

@@ -56,7 +56,7 @@ from .errors import (
     QuantityFinerThanUnit,
     StockError,
 )
-from .lines import ALLOWED_SIDES, CLOCK_SKEW, LevelKey, MovementLine, ValuationKey
+from .lines import ALLOWED_SIDES, CLOCK_SKEW, AvailableAfter, LevelKey, MovementLine, ValuationKey
 from .lots import lot_get_or_create, receipt_line
 from .picking import FEFO_RETRIES, fefo_plan
 from .posting import (
@@ -80,6 +80,7 @@ __all__ = [
     "POSTING_FUNCTION_PINS",
     "AdjustmentOutcome",
     "AlreadyReversed",
+    "AvailableAfter",
     "BackdatedTooFar",
     "InsufficientStock",
     "InvalidMovement",

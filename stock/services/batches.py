@@ -26,6 +26,7 @@ from ..selectors import SHIPMENT_REFERENCE
 from .documents import arrival_line, document_lock, reversible_check
 from .errors import InvalidMovement, QuantityFinerThanUnit, StockError, _fmt
 from .lines import (
+    AvailableAfter,
     LevelKey,
     MovementLine,
     _occurred_at,
@@ -419,6 +420,7 @@ def requests_post(
     idempotency_key: str | None = None,
     occurred_at: datetime | None = None,
     fresh_key: bool = False,
+    available_after: AvailableAfter | None = None,
 ) -> list[Movement]:
     """The one posting path of business actions: the idempotency look-up, the permission
     check (``_authorize_requests``, before any stock is read), each request's line built once
@@ -442,7 +444,8 @@ def requests_post(
     is skipped. Should a posting exist all the same (a key whose store row was purged), the
     movement's unique key refuses the new posting and ``movement_post`` answers with the first
     one's movements, as for racing retries; a plan refused for want of stock looks the key up
-    then."""
+    then. ``available_after``: filled where the posting reads what is available after it in its
+    own statement (``function._post_line_in_database``)."""
     if idempotency_key and not fresh_key and (previous := movements_for_key(idempotency_key)):
         return previous
     if not requests:
@@ -458,7 +461,12 @@ def requests_post(
     try:
         with transaction.atomic() if writes else nullcontext():
             return _requests_post(
-                requests, actor=actor, idempotency_key=idempotency_key, occurred_at=occurred_at, when=when
+                requests,
+                actor=actor,
+                idempotency_key=idempotency_key,
+                occurred_at=occurred_at,
+                when=when,
+                available_after=available_after,
             )
     except StockError:  # refused before the unique key could answer: a racing retry may have posted
         if idempotency_key and (previous := movements_for_key(idempotency_key)):
@@ -473,6 +481,7 @@ def _requests_post(
     idempotency_key: str | None,
     occurred_at: datetime | None,
     when: datetime,
+    available_after: AvailableAfter | None,
 ) -> list[Movement]:
     """``requests_post``'s body, in its transaction: document rows locked, lines built, posted."""
     requests = [_document_locked(request) for request in requests]
@@ -497,7 +506,12 @@ def _requests_post(
             else:
                 lines.extend(_pick_lines(entry, taken))
         return _post_movements(
-            lines, actor=actor, idempotency_key=idempotency_key, occurred_at=occurred_at, authorize=_authorized
+            lines,
+            actor=actor,
+            idempotency_key=idempotency_key,
+            occurred_at=occurred_at,
+            authorize=_authorized,
+            available_after=available_after,
         )
 
     return fefo_retry(attempt, replans=any(isinstance(entry, _Pick) for entry in entries))
@@ -510,6 +524,7 @@ def stock_post_batch(
     idempotency_key: str | None = None,
     occurred_at: datetime | None = None,
     fresh_key: bool = False,
+    available_after: AvailableAfter | None = None,
 ) -> list[Movement]:
     """Post several business actions (the lines of a sale, a customer return or a bulk movement
     request) as ONE ``movement_post`` batch: all of them or none, with one round of locks in the
@@ -525,7 +540,17 @@ def stock_post_batch(
 
     No transaction of its own: every write of ``requests_post`` already runs in one (a new lot
     with the posting, each ``movement_post`` attempt in its own atomic block), so a refusal
-    writes nothing and leaves the caller's transaction usable with one savepoint, not two."""
+    writes nothing and leaves the caller's transaction usable (a one-line posting through the
+    posting function without any savepoint: ``function._post_line_in_database``).
+
+    ``available_after`` (a sale's answer): gets the available quantity of the items in its
+    warehouse after posting where the posting reads it itself (one line through the posting
+    function); the caller reads the others (``stock.selectors.stock_available_by_item``)."""
     return requests_post(
-        requests, actor=actor, idempotency_key=idempotency_key, occurred_at=occurred_at, fresh_key=fresh_key
+        requests,
+        actor=actor,
+        idempotency_key=idempotency_key,
+        occurred_at=occurred_at,
+        fresh_key=fresh_key,
+        available_after=available_after,
     )

@@ -5,13 +5,12 @@ line that reverses nothing exactly as ``posting._post`` would (the parity tests 
 from __future__ import annotations
 
 import uuid
-from contextlib import nullcontext
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import IntegrityError, connection
 from django.utils import timezone
 
 from catalog.models import ValuationMethod
@@ -19,20 +18,17 @@ from common.actors import Actor
 
 from ..models import Movement
 from .errors import InsufficientStock, _Declined
-from .lines import MovementLine, _level_policy, _warehouse_of
+from .lines import AvailableAfter, MovementLine, _level_policy, _warehouse_of
 from .locks import _mark_saved, _movement
 
-# SQLSTATEs of stock_post_line: the source has too little (DETAIL: the available quantity), and
-# a level or valuation row is missing (call again, creating rows first).
-_SQLSTATE_INSUFFICIENT = "IV001"
-_SQLSTATE_MISSING_ROWS = "IV002"
-# The line would make a valuation pool short or settles one: only the Python path does that.
-_SQLSTATE_DECLINED = "IV003"
-_POST_LINE = "SELECT * FROM stock_post_line(" + ", ".join(["%s"] * 26) + ")"
-
-
-def _sqlstate(error: DatabaseError) -> str | None:
-    return getattr(error.__cause__, "sqlstate", None)
+# Outcomes of stock_post_line_guarded (migration 0014) besides "posted": the source has too
+# little (detail: the available quantity); the line would make a valuation pool short or settles
+# one (only the Python path does that); an integrity violation (detail: its message), such as the
+# movement's unique idempotency key taken by a racing retry.
+_INSUFFICIENT = "insufficient"
+_DECLINED = "declined"
+_INTEGRITY = "integrity"
+_POST_LINE = "SELECT * FROM stock_post_line_guarded(" + ", ".join(["%s"] * 26) + ")"
 
 
 def _posts_in_database(lines: list[MovementLine]) -> bool:
@@ -52,17 +48,27 @@ def _posts_in_database(lines: list[MovementLine]) -> bool:
 
 
 def _post_line_in_database(
-    line: MovementLine, *, actor: Actor | None, idempotency_key: str | None, occurred_at: datetime
+    line: MovementLine,
+    *,
+    actor: Actor | None,
+    idempotency_key: str | None,
+    occurred_at: datetime,
+    available_after: AvailableAfter | None = None,
 ) -> Movement:
-    """Post one validated, authorised line with ``stock_post_line``: one statement that
-    follows the locking protocol of ``_post`` (levels, then valuations, each in key order; when
-    a row is missing the call fails, which releases its locks, and runs again creating the
-    missing rows before any lock) and either writes everything or nothing. Outside a
-    transaction the statement is its own transaction (no BEGIN and COMMIT round trips); inside
-    one it runs in a savepoint, so a refusal leaves the caller's transaction usable. Raises
-    ``_Declined`` (nothing written) for a line only ``_post`` values."""
+    """Post one validated, authorised line with ``stock_post_line_guarded``: ONE statement that
+    calls ``stock_post_line``, which follows the locking protocol of ``_post`` (levels, then
+    valuations, each in key order) and either writes everything or nothing; when a row is
+    missing, the call's locks are released and it runs again creating the missing rows before
+    any lock, in the same statement. A refusal is undone inside the statement (a subtransaction
+    of the server's own), so no savepoint is sent around it: the caller's transaction stays
+    usable, and outside a transaction the statement is its own. Raises ``InsufficientStock``,
+    ``IntegrityError`` (the idempotency key's movement, for ``movement_post`` to answer) or
+    ``_Declined`` (nothing written) for a line only ``_post`` values. With ``available_after``
+    (of the source's warehouse), records the item's available quantity there after posting,
+    read by the same statement."""
     source, destination = line.source, line.destination
     batch, posted_at = uuid.uuid4(), timezone.now()
+    available_in = available_after.warehouse.pk if available_after is not None else None
     params: list[Any] = [
         batch,
         line.item.pk,
@@ -89,29 +95,21 @@ def _post_line_in_database(
         posted_at,
         idempotency_key,
         line.item.valuation_method == ValuationMethod.FIFO,
+        available_in if available_in is not None and available_in == _warehouse_of(source) else None,
     ]
-
-    def call(create_missing: bool) -> tuple[int, Decimal, Decimal]:
-        with transaction.atomic() if connection.in_atomic_block else nullcontext(), connection.cursor() as cursor:
-            cursor.execute(_POST_LINE, [*params, create_missing])
-            return cursor.fetchone()
-
-    try:
-        try:
-            movement_id, unit_cost, total_cost = call(create_missing=False)
-        except DatabaseError as exc:
-            if _sqlstate(exc) != _SQLSTATE_MISSING_ROWS:
-                raise
-            movement_id, unit_cost, total_cost = call(create_missing=True)
-    except DatabaseError as exc:
-        if _sqlstate(exc) == _SQLSTATE_DECLINED:
-            raise _Declined from None
-        if _sqlstate(exc) != _SQLSTATE_INSUFFICIENT:
-            raise
-        available = Decimal(exc.__cause__.diag.message_detail)  # type: ignore[union-attr]  # psycopg's error
+    with connection.cursor() as cursor:
+        cursor.execute(_POST_LINE, params)
+        outcome, movement_id, unit_cost, total_cost, detail, available = cursor.fetchone()
+    if outcome == _DECLINED:
+        raise _Declined
+    if outcome == _INSUFFICIENT:
         raise InsufficientStock(
-            item=line.item, location=source, lot=line.lot, asked=line.quantity, available=available
-        ) from None
+            item=line.item, location=source, lot=line.lot, asked=line.quantity, available=Decimal(detail)
+        )
+    if outcome == _INTEGRITY:
+        raise IntegrityError(detail)
+    if available_after is not None and available is not None:
+        available_after.by_item[line.item.pk] = available
     movement = _movement(
         line,
         batch=batch,

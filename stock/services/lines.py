@@ -5,7 +5,7 @@ is the one check of a line; nothing here touches the database except ``_virtual`
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
@@ -48,6 +48,17 @@ ALLOWED_SIDES: dict[str, tuple[set[str], set[str]]] = {
     MovementKind.CUSTOMER_RETURN: ({LocationKind.CUSTOMER}, {LocationKind.INTERNAL}),
     MovementKind.SUPPLIER_RETURN: ({LocationKind.INTERNAL}, {LocationKind.SUPPLIER}),
 }
+
+
+@dataclass(frozen=True)
+class AvailableAfter:
+    """Asked of a posting by a caller that answers with what is available after it (a sale):
+    ``by_item`` gets, per item id, the available quantity (on hand - reserved) in the internal
+    locations of ``warehouse`` when the posting reads it in its own statement (the one-line
+    posting function); the caller reads the items missing there (``stock_available_by_item``)."""
+
+    warehouse: Warehouse
+    by_item: dict[int, Decimal] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

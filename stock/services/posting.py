@@ -42,6 +42,7 @@ from .costing import (
 from .errors import InsufficientStock, InvalidMovement, StockError, _Declined
 from .function import _post_line_in_database, _posts_in_database
 from .lines import (
+    AvailableAfter,
     LevelKey,
     MovementLine,
     _level_policy,
@@ -118,9 +119,11 @@ def _post_movements(
     idempotency_key: str | None,
     occurred_at: datetime | None,
     authorize: Callable[[Actor | None, Sequence[MovementLine]], None] | None = None,
+    available_after: AvailableAfter | None = None,
 ) -> list[Movement]:
     """``movement_post``'s body; ``authorize`` (default ``_authorize``) refuses, before
-    anything is written, what ``actor`` may not post."""
+    anything is written, what ``actor`` may not post; ``available_after``: see
+    ``function._post_line_in_database``."""
     batch = [lines] if isinstance(lines, MovementLine) else list(lines)
     if not batch:
         raise InvalidMovement("Nothing to post: no lines.")
@@ -141,7 +144,13 @@ def _post_movements(
         if _posts_in_database(checked):
             try:
                 return [
-                    _post_line_in_database(checked[0], actor=actor, idempotency_key=idempotency_key, occurred_at=when)
+                    _post_line_in_database(
+                        checked[0],
+                        actor=actor,
+                        idempotency_key=idempotency_key,
+                        occurred_at=when,
+                        available_after=available_after,
+                    )
                 ]
             except _Declined:  # a shortfall made or settled: the Python path below
                 pass
@@ -306,10 +315,12 @@ def _post(
     return movements
 
 
-# ``stock_post_line`` (migration 0006) mirrors these Python rules. The parity tests
-# (tests/stock/test_posting_function.py) pin both sources: changing either fails there until both
-# were looked at and the pins below updated.
+# ``stock_post_line`` (migration 0006) mirrors these Python rules, and ``stock_post_line_guarded``
+# (migration 0014, its caller) answers the outcomes ``_post_line_in_database`` reads. The parity
+# tests (tests/stock/test_posting_function.py) pin both sources: changing either fails there until
+# both were looked at and the pins below updated.
 POSTING_FUNCTION_MIRRORS: tuple[type | Callable[..., object], ...] = (
+    _post_line_in_database,
     _Deltas,
     _post,
     _level_policy,
@@ -325,4 +336,4 @@ POSTING_FUNCTION_MIRRORS: tuple[type | Callable[..., object], ...] = (
     _fifo_take,
     _save_costings,
 )
-POSTING_FUNCTION_PINS = {"sql": "eb36688d613f8520", "python": "21ad132ec5233750"}
+POSTING_FUNCTION_PINS = {"sql": "3d70703778ee0c8a", "python": "6a6a962a95c5234b"}

@@ -120,11 +120,13 @@ def test_the_benchs_baseline_view_is_not_in_the_product(world, admin_api, method
     assert getattr(admin_api, method)("/bench/baseline/", {"note": "x"}).status_code == 404
 
 
-def test_a_sale_with_a_fresh_key_neither_looks_the_key_up_nor_nests_savepoints(world, admin_api):
+def test_a_sale_with_a_fresh_key_neither_looks_the_key_up_nor_sends_savepoints(world, admin_api):
     """The API has just claimed the key, so the posting does not look for earlier postings under
     it (``fresh_key``), and ``stock_post_batch`` opens no savepoint of its own around the
-    posting's one (a refusal still writes nothing: tests/stock/test_posting_sets.py)."""
-    # a first sale makes the customer's level rows (else the function is called twice, IV002)
+    posting. On PostgreSQL the one line is posted by ``stock_post_line_guarded`` with no
+    savepoint at all (a refusal is undone inside its statement: tests/stock/test_posting_function.py)
+    and the same statement reads what is available after it (no SUM of its own)."""
+    # a first sale makes the customer's level rows
     admin_api.post(SALES, {"reference": "S-3b", "warehouse": "A", "lines": [{"sku": "WIDGET", "quantity": 1}]})
     with CaptureQueriesContext(connection) as captured:
         response = admin_api.post(
@@ -134,15 +136,71 @@ def test_a_sale_with_a_fresh_key_neither_looks_the_key_up_nor_nests_savepoints(w
         )
 
     assert response.status_code == 201, response.json()
+    # WIDGET in A: 10 (BIN-1) + 5 (BIN-2) = 15, sold 1 + 1 -> 13 available.
+    assert response.json()["lines"] == [{"sku": "WIDGET", "quantity": "1.0000", "available": "13.0000"}]
     statements = [query["sql"] for query in captured.captured_queries]
     looked_up = [sql for sql in statements if "stock_movement" in sql and sql.lstrip().upper().startswith("SELECT")]
     assert looked_up == []
-    if connection.vendor == "postgresql":  # one line posted by stock_post_line, in its one savepoint
-        claim = next(n for n, sql in enumerate(statements) if sql.startswith('INSERT INTO "stock_idempotentrequest"'))
-        answer = next(n for n, sql in enumerate(statements) if sql.startswith('UPDATE "stock_idempotentrequest"'))
-        # between the claim and the stored answer: the posting (the API's own transaction is a
-        # savepoint here only because the test runs in a transaction)
-        assert sum(sql.startswith("SAVEPOINT") for sql in statements[claim:answer]) == 1
+    claim = next(n for n, sql in enumerate(statements) if sql.startswith('INSERT INTO "stock_idempotentrequest"'))
+    answer = next(n for n, sql in enumerate(statements) if sql.startswith('UPDATE "stock_idempotentrequest"'))
+    between = statements[claim + 1 : answer]  # the API's transaction is a savepoint here only because the test's is
+    if connection.vendor == "postgresql":
+        assert not any(sql.startswith(("SAVEPOINT", "RELEASE")) for sql in between)
+        assert [sql.split("(")[0] for sql in between if "stock_post_line" in sql] == [
+            "SELECT * FROM stock_post_line_guarded"
+        ]
+        assert not any("SUM(" in sql.upper() for sql in between)
+
+
+def test_a_sales_warehouse_and_items_are_one_statement(world, admin_api):
+    """The warehouse and the items of all lines (by SKU or barcode) are read together."""
+    body = {
+        "reference": "S-4b",
+        "warehouse": "a",  # ignoring case
+        "lines": [{"sku": "WIDGET", "quantity": "1"}, {"sku": "milk", "quantity": "1"}],
+    }
+    with CaptureQueriesContext(connection) as captured:
+        response = admin_api.post(SALES, body)
+
+    assert response.status_code == 201, response.json()
+    assert [line["sku"] for line in response.json()["lines"]] == ["WIDGET", "MILK"]
+    reads = [
+        q["sql"] for q in captured.captured_queries if "catalog_item" in q["sql"] or "catalog_warehouse" in q["sql"]
+    ]
+    reads = [sql for sql in reads if sql.lstrip().upper().startswith("SELECT") and "stock_stocklevel" not in sql]
+    assert len(reads) == 1
+    assert "catalog_warehouse" in reads[0] and "catalog_item" in reads[0]
+
+
+@pytest.mark.parametrize(
+    ("warehouse", "lines", "code", "field"),
+    [
+        ("NOPE", [{"sku": "NO-SUCH", "quantity": 1}], "unknown_warehouse", "warehouse"),  # the warehouse first
+        (
+            "A",
+            [{"sku": "WIDGET", "quantity": 1}, {"sku": "NO-1", "quantity": 1}, {"sku": "NO-2", "quantity": 1}],
+            "unknown_sku",
+            1,
+        ),
+        (
+            "A",
+            [{"sku": "NO-1", "quantity": 1, "location": "NO-BIN"}],
+            "unknown_location",
+            0,
+        ),  # a line's bin before its SKU
+    ],
+)
+def test_a_sales_look_ups_refuse_in_the_order_of_the_document(world, admin_api, warehouse, lines, code, field):
+    before = ledger_snapshot()
+
+    response = admin_api.post(SALES, {"reference": "S-4c", "warehouse": warehouse, "lines": lines})
+
+    assert response.status_code in (400, 404), response.json()
+    body = response.json()
+    assert body["code"] == code, body
+    if isinstance(field, int):
+        assert body.get("line") == field, body
+    assert ledger_snapshot() == before
 
 
 SALE_OF_ONE = {"reference": "S-5", "warehouse": "A", "lines": [{"sku": "WIDGET", "quantity": 1}]}

@@ -270,8 +270,9 @@ def test_money_rounding_in_sql_is_pythons(value) -> None:
 
 
 def test_refusal_inside_a_transaction_keeps_the_transaction_usable(item, bin_a, actor, snapshot) -> None:
-    """Inside the caller's transaction the function runs in a savepoint: a refusal rolls back
-    only the posting, and the caller can go on and commit other work."""
+    """Inside the caller's transaction a refusal is undone inside the function's statement (no
+    savepoint is sent): it rolls back only the posting, and the caller can go on and commit
+    other work."""
     with transaction.atomic():
         stock_receive(item=item, location=bin_a, quantity=Decimal(2), unit_cost=Decimal(3), actor=actor)
         before = snapshot()
@@ -296,23 +297,42 @@ def test_refusal_from_an_empty_location_creates_no_rows(item, bin_a, actor, snap
 
 
 def test_one_statement_per_posting(item, bin_a, actor, virtual) -> None:
-    """A posting whose rows exist is one call of the function; inside a transaction, between
-    a savepoint and its release (outside one it is its own transaction, with no BEGIN or
-    COMMIT). The first posting of an item at a place is refused for the missing rows (IV002)
-    and called again, creating them before taking any lock."""
+    """A posting is one statement, ``stock_post_line_guarded``, and no savepoint around it,
+    also inside a transaction (as here: the test's); outside one it is its own transaction,
+    with no BEGIN or COMMIT. The first posting of an item at a place is refused for the missing
+    rows (IV002) and called again creating them, inside that same statement."""
     stock_receive(item=item, location=bin_a, quantity=Decimal(5), unit_cost=Decimal(2), actor=actor)
+    customer = virtual("customer")
 
     def sale(key: str) -> list[str]:
-        line = MovementLine(
-            item=item, quantity=Decimal(1), source=bin_a, destination=virtual("customer"), kind=MovementKind.ISSUE
-        )
+        line = MovementLine(item=item, quantity=Decimal(1), source=bin_a, destination=customer, kind=MovementKind.ISSUE)
         with CaptureQueriesContext(connection) as captured:
             movement_post(lines=line, actor=actor, idempotency_key=key)
-        return [query["sql"].split("(")[0] for query in captured.captured_queries if "SAVEPOINT" not in query["sql"]]
+        return [query["sql"].split("(")[0] for query in captured.captured_queries]
 
-    assert sale("first-sale") == ["SELECT * FROM stock_post_line"] * 2  # no customer level yet
-    assert sale("second-sale") == ["SELECT * FROM stock_post_line"]
-    assert StockLevel.objects.get(item=item, location=bin_a).on_hand == 3
+    assert not StockLevel.objects.filter(item=item, location=customer).exists()
+    assert sale("first-sale") == ["SELECT * FROM stock_post_line_guarded"]  # no customer level yet: made inside
+    assert StockLevel.objects.get(item=item, location=customer).on_hand == 1
+    assert sale("second-sale") == ["SELECT * FROM stock_post_line_guarded"]
+    assert StockLevel.objects.get(item=item, location=bin_a).on_hand == 3  # 5 received - 1 - 1
+
+
+def test_a_used_key_is_answered_inside_a_transaction_without_a_savepoint(item, bin_a, actor, virtual) -> None:
+    """The movement's unique idempotency key refuses a second posting under a used key inside
+    the function's statement (``integrity``): the caller's transaction stays usable, and
+    ``movement_post`` answers with the first posting's movement, writing nothing."""
+    stock_receive(item=item, location=bin_a, quantity=Decimal(5), unit_cost=Decimal(2), actor=actor)
+    line = MovementLine(
+        item=item, quantity=Decimal(1), source=bin_a, destination=virtual("customer"), kind=MovementKind.ISSUE
+    )
+    with transaction.atomic():
+        (first,) = movement_post(lines=line, actor=actor, idempotency_key="used-key")
+        with CaptureQueriesContext(connection) as captured:
+            (again,) = movement_post(lines=line, actor=actor, idempotency_key="used-key")
+        assert again.pk == first.pk
+        assert not any("SAVEPOINT" in query["sql"] for query in captured.captured_queries)
+        assert Movement.objects.filter(item=item).count() == 2  # the receipt and the one sale
+    assert StockLevel.objects.get(item=item, location=bin_a).on_hand == 4  # 5 - 1, once
 
 
 def _sha(text: str) -> str:
@@ -326,7 +346,8 @@ def test_the_function_and_the_python_rules_it_mirrors_are_pinned_together() -> N
     and the pins in ``stock.services.POSTING_FUNCTION_PINS`` are set to the new sources."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT proname, prosrc FROM pg_proc WHERE proname IN ('stock_post_line', 'stock_money_round')"
+            "SELECT proname, prosrc FROM pg_proc"
+            " WHERE proname IN ('stock_post_line', 'stock_post_line_guarded', 'stock_money_round')"
             " ORDER BY proname"
         )
         sql = "\n".join(f"{name}:{source}" for name, source in cursor.fetchall())
