@@ -196,8 +196,7 @@ class FloorLoginForm(AuthenticationForm):
 
     error_messages = {
         **AuthenticationForm.error_messages,
-        "invalid_login": "Check your user name and password and try again: one of them is not right "
-        "(capitals count).",
+        "invalid_login": "Check your user name and password and try again: one of them is not right (capitals count).",
     }
 
     def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
