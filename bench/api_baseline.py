@@ -60,6 +60,10 @@ def create_baseline_table() -> None:
         editor.create_model(BaselineRow)
 
 
+# The product's handler500 (a 503 while the database is away, inventory_site/errors.py): a URL
+# map of its own would otherwise fall back to Django's plain 500.
+handler500 = "inventory_site.errors.server_error"
+
 urlpatterns = [
     path("bench/baseline/", BaselineView.as_view()),
     path("", include("inventory_site.urls")),

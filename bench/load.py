@@ -55,6 +55,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -160,6 +161,23 @@ class Ledgerbook:
 
 BOOK = Ledgerbook()
 TOTALS = {"requests": 0, "errors": 0}  # over the soak's phases (each phase resets Locust's stats)
+# Failed requests by HTTP status ("no_answer": a dropped or refused connection) in the current step
+# or phase (cleared with Locust's stats), and over the whole soak.
+FAILED: Counter[str] = Counter()
+FAILED_TOTAL: Counter[str] = Counter()
+
+
+def count_failure(response=None, exception=None, **_: object) -> None:  # noqa: ANN001 - Locust's request event
+    """Listener of Locust's ``request`` event: a failed request counted under its status."""
+    if exception is None:
+        return
+    status = getattr(response, "status_code", 0) or 0
+    FAILED[str(status) if status else "no_answer"] += 1
+
+
+def reset_stats(runner) -> None:  # noqa: ANN001
+    runner.stats.reset_all()
+    FAILED.clear()
 
 
 # --- Locust users -----------------------------------------------------------------------------------
@@ -407,7 +425,7 @@ def run_users(environment, users: int, seconds: float) -> dict[str, float]:  # n
     runner = environment.runner
     runner.start(users, spawn_rate=max(users, 1))
     gevent.sleep(min(5.0, 0.5 + users * 0.1))  # every user signed in before the clock starts
-    runner.stats.reset_all()
+    reset_stats(runner)
     confirmed, began = len(BOOK.confirmed), time.perf_counter()
     gevent.sleep(seconds)
     elapsed = time.perf_counter() - began
@@ -421,7 +439,10 @@ def step_figures(stats, elapsed: float) -> dict[str, float]:  # noqa: ANN001
         progress(f"  {entry.num_requests:6d} x {entry.method} {entry.name}: p50 {p50:.0f} ms, p99 {p99:.0f} ms")
     for error in sorted(stats.errors.values(), key=lambda e: -e.occurrences)[:5]:
         progress(f"  {error.occurrences} x {error.method} {error.name}: {error.error}")
+    if FAILED:
+        progress("  failed by status: " + ", ".join(f"{status}: {n}" for status, n in sorted(FAILED.items())))
     return {
+        **{f"failed_{status}": n for status, n in sorted(FAILED.items())},
         "requests_per_s": total.num_requests / elapsed,
         "p50_ms": total.get_response_time_percentile(0.5) or 0.0,
         "p99_ms": total.get_response_time_percentile(0.99) or 0.0,
@@ -550,7 +571,7 @@ def soak(environment, faults: Faults, users: int, minutes: float) -> None:  # no
     runner = environment.runner
     runner.start(users, spawn_rate=users)
     gevent.sleep(3)
-    runner.stats.reset_all()
+    reset_stats(runner)
     seconds = minutes * 60
     began = time.perf_counter()
     plan = [(fraction * seconds, name) for fraction, name in SOAK_FAULTS]
@@ -569,7 +590,7 @@ def soak(environment, faults: Faults, users: int, minutes: float) -> None:  # no
         if plan and now - began >= plan[0][0]:
             _, name = plan.pop(0)
             emit_phase(phase, runner.stats, now - phase_began)
-            runner.stats.reset_all()
+            reset_stats(runner)
             phase, phase_began = phase + 1, time.perf_counter()
             faults.fault(name, began)
         gevent.sleep(0.5)
@@ -590,6 +611,7 @@ def emit_phase(phase: int, stats, elapsed: float) -> None:  # noqa: ANN001
         emit(f"soak_phase_{phase}_{name}", value)
     TOTALS["requests"] += figures["requests"]
     TOTALS["errors"] += figures["errors"]
+    FAILED_TOTAL.update(FAILED)
 
 
 def check_ledger(environment) -> bool:  # noqa: ANN001
@@ -637,6 +659,8 @@ def check_ledger(environment) -> bool:  # noqa: ANN001
     if TOTALS["requests"]:
         emit("soak_requests", TOTALS["requests"])
         emit("soak_request_errors", TOTALS["errors"])
+        for status, n in sorted(FAILED_TOTAL.items()):
+            emit(f"soak_request_errors_{status}", n)
     return missing == 0 and twice_confirmed == 0 and twice_anywhere == 0 and not differences
 
 
@@ -703,6 +727,7 @@ def main() -> int:
         emit("gunicorn_workers", f"{api_sales.GUNICORN_WORKERS} gthread x {api_sales.GUNICORN_THREADS} threads")
         environment = Environment(user_classes=define_users(world), host=f"http://127.0.0.1:{port}")
         environment.create_local_runner()
+        environment.events.request.add_listener(count_failure)
         ratios = {}
         if args.soak:
             soak(environment, faults, args.users, args.minutes)

@@ -115,6 +115,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+    # A persistent connection is checked (SELECT 1) before its first use in each request, so one
+    # broken while idle (a database restart between requests) is replaced, not failed on
+    # (common/outage.py, docs/operations.md "When the database is away").
+    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", env.bool("CONN_HEALTH_CHECKS", default=True))
     # Server-side parameters let psycopg prepare statements that run again and again (the
     # posting path): planning them cost more than running them (docs/database.md). Set
     # DATABASE_PREPARED_STATEMENTS=false behind a connection pooler in transaction mode.
@@ -126,7 +130,7 @@ else:
 # common.replica.replica_reads() go there, everything else and every write to the primary.
 if env.str("REPLICA_DATABASE_URL", default=""):
     DATABASES["replica"] = env.db_url("REPLICA_DATABASE_URL")
-    for _key in ("CONN_MAX_AGE", "OPTIONS"):
+    for _key in ("CONN_MAX_AGE", "CONN_HEALTH_CHECKS", "OPTIONS"):
         if _key in DATABASES["default"]:
             DATABASES["replica"].setdefault(_key, copy(DATABASES["default"][_key]))
     # Under the test runner the alias is the default database: no test creates a replica's database.
@@ -333,6 +337,9 @@ SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
 READYZ_MAX_RECONCILIATION_AGE_HOURS = env.int("READYZ_MAX_RECONCILIATION_AGE_HOURS", default=36)
 READYZ_MAX_BACKUP_AGE_HOURS = env.int("READYZ_MAX_BACKUP_AGE_HOURS", default=36)
 READYZ_BROKER_TIMEOUT_SECONDS = env.int("READYZ_BROKER_TIMEOUT_SECONDS", default=2)
+# A request that cannot reach the database answers 503 with this Retry-After (common/outage.py):
+# about the time PostgreSQL takes to restart.
+DATABASE_RETRY_AFTER_SECONDS = env.int("DATABASE_RETRY_AFTER_SECONDS", default=5)
 
 # Backups (manage.py backup, the nightly job): where they go and how many are kept.
 BACKUP_DIR = Path(env.str("BACKUP_DIR", default=str(VAR_DIR / "backups")))

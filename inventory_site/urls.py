@@ -17,6 +17,9 @@ admin.site.site_header = admin.site.site_title = "Perpetual inventory"
 admin.site.site_url = None  # the header links the floor pages instead (templates/admin/base_site.html)
 admin.site.login_form = StaffLoginForm
 
+# A database that cannot be reached: 503 with Retry-After instead of a 500 (inventory_site/errors.py).
+handler500 = "inventory_site.errors.server_error"
+
 urlpatterns = [
     path("", home, name="home"),  # staff to /admin/, clerks to /floor/ (LOGIN_REDIRECT_URL)
     # Before admin/: the admin's catch-all would otherwise answer it.

@@ -20,6 +20,7 @@ from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.response import Response
 
+from common import outage
 from common.errors import DomainError
 
 
@@ -58,7 +59,12 @@ def body_too_large() -> Response:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """Every refusal as ``{"code", "detail", ...}``; None (a 500) only for a real bug."""
+    """Every refusal as ``{"code", "detail", ...}``; None (a 500) only for a real bug. A
+    database that cannot be reached is no bug: 503 ``database_unavailable`` with ``Retry-After``."""
+    if outage.database_unavailable(exc):
+        response = error_response(outage.CODE, outage.DETAIL, 503, headers={"Retry-After": outage.retry_after()})
+        outage.log_unavailable(context["request"], response, exc)
+        return response
     if isinstance(exc, DomainError):  # an app's refusal: its own code, status and fields
         return error_response(exc.code, exc.message, exc.http_status, **exc.api_fields())
     if isinstance(exc, DjangoPermissionDenied):  # WarehousePermissionDenied from the services
@@ -101,6 +107,7 @@ ERROR_CODES = {
     "415": "unsupported_media_type",
     "422": "idempotency_key_reused",
     "429": "throttled (with a Retry-After header): too many requests, or too many invalid tokens from an address",
+    "503": "database_unavailable (with a Retry-After header): the database cannot be reached just now; retry",
 }
 ERROR_SCHEMA = {
     "type": "object",
@@ -129,13 +136,13 @@ WRITE_METHODS = {"post", "put", "patch", "delete"}
 
 def postprocess_error_responses(result: dict, generator: Any, request: Any, public: bool) -> dict:
     """drf-spectacular hook: the ``Error`` component and the error statuses of every operation
-    (400/401/403/404/429; writes also 409/415/422), so clients and the fuzzer know every answer."""
+    (400/401/403/404/429/503; writes also 409/413/415/422), so clients and the fuzzer know every answer."""
     result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
     for path_item in result.get("paths", {}).values():
         for method, operation in path_item.items():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
-            statuses = ["400", "401", "403", "404", "429"]
+            statuses = ["400", "401", "403", "404", "429", "503"]
             if method in WRITE_METHODS:
                 statuses += ["409", "413", "415", "422"]
             for status in statuses:

@@ -191,7 +191,13 @@ def lots_in_bin(item: Item, location: Location) -> list[tuple[Lot, Decimal]]:
 
 
 class FloorLoginForm(AuthenticationForm):
-    """Django's login form with inputs sized for the floor (big, no autocorrect)."""
+    """Django's login form with inputs sized for the floor (big, no autocorrect), and one plain
+    sentence for a wrong user name or password (the page shows only the form's own errors)."""
+
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": "Check your user name and password and try again: one of them is not right (capitals count).",
+    }
 
     def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
         super().__init__(*args, **kwargs)

@@ -169,7 +169,11 @@ def reservation_consume(
     warehouse_require(actor, reservation.warehouse, WarehouseAction.POST, model_perm="stock.change_reservation")
     if idempotency_key and (previous := movements_for_key(idempotency_key)):
         return previous
-    reservation = Reservation.objects.select_for_update().select_related("item").get(pk=reservation.pk)
+    # The reservation's row only (``of``): with ``select_related`` a plain FOR UPDATE also locks
+    # the item's row, and every transaction that inserts a row naming the item checks that key
+    # (FOR KEY SHARE) at its COMMIT: a reservation being created held the level this consume
+    # then waited for, while its COMMIT waited for the item's row (a deadlock the soak met).
+    reservation = Reservation.objects.select_for_update(of=("self",)).select_related("item").get(pk=reservation.pk)
     if idempotency_key and (previous := movements_for_key(idempotency_key)):
         return previous  # a racing retry consumed while we waited for the reservation lock
     quantity, takes = _take_from_lines(reservation, quantity)

@@ -48,6 +48,7 @@ def test_the_clerk_signs_in_and_gets_the_only_warehouse_and_the_jobs(world):
 def test_a_wrong_password_is_said_plainly(world):
     page = Client().post("/floor/login/", {"username": "clerk", "password": "nope"}).content.decode()
     assert "Check your user name and password" in page
+    assert "Please enter a correct username" not in page  # Django's sentence is not said too
 
 
 def test_the_manager_chooses_among_their_warehouses_only(world):

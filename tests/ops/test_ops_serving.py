@@ -66,7 +66,9 @@ def test_gunicorn_serves_from_its_config_file_with_json_access_lines():
         deadline = time.monotonic() + 30
         while True:
             assert server.poll() is None, server.stdout.read()
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            # Refused at once until gunicorn listens; once it listens, wait for the worker to boot
+            # (a retry after a read timeout would be a second request, and a second access line).
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             try:
                 conn.request("GET", "/healthz?token=secret", headers={"X-Request-ID": "probe-1"})
                 response = conn.getresponse()

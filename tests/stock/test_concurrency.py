@@ -21,7 +21,7 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from catalog.models import Item, Location, LocationKind, LocationLevel, UnitOfMeasure, ValuationMethod, Warehouse
@@ -521,4 +521,38 @@ def test_more_fefo_pickers_than_retries_all_sell_while_stock_lasts():
     _assert_only(outcomes, InsufficientStock)
     assert sum(status == "ok" for status, _ in outcomes) == 32, [str(e) for e in _errors(outcomes)][:3]
     assert all(level.on_hand == 0 for level in StockLevel.objects.filter(item=item, location__in=bins))
+    _assert_books_balance()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_consuming_a_reservation_leaves_the_items_row_unlocked():
+    """A consume locks its reservation's row, not the item's. The soak of 2026-12-05
+    (bench/load.py) met the deadlock the item's lock made: a consume held the item's row
+    FOR UPDATE and waited for a level that a reservation being created held, whose COMMIT
+    checked its foreign key to the item (FOR KEY SHARE) and waited for the consume."""
+    actor = _actor()
+    warehouse, (shelf,) = _warehouse("RACE9", "A-01")
+    item = _item("RACE-KEY-SHARE")
+    stock_receive(item=item, location=shelf, quantity=Decimal(5), unit_cost=Decimal(1), actor=actor)
+    reservation = reservation_create(item=item, warehouse=warehouse, quantity=Decimal(2), actor=actor)
+    probe: dict[str, object] = {}
+
+    def key_share() -> None:
+        """The foreign-key check of another transaction's COMMIT, refused at once if locked."""
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1 FROM catalog_item WHERE id = %s FOR KEY SHARE NOWAIT", [item.pk])
+                probe["row"] = cursor.fetchone()
+        except BaseException as exc:  # reported to the test thread
+            probe["error"] = exc
+        finally:
+            connection.close()
+
+    with transaction.atomic():  # the consume's locks are held until this commits
+        reservation_consume(reservation=reservation, actor=actor)
+        other = threading.Thread(target=key_share, daemon=True)
+        other.start()
+        other.join(timeout=JOIN_TIMEOUT)
+    assert probe == {"row": (1,)}
+    assert _on_hand(item, shelf) == Decimal(3)  # 5 received - 2 consumed
     _assert_books_balance()
