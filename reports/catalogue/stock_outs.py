@@ -81,9 +81,13 @@ class StockOuts(Report):
         # out: only the others' movements are read and replayed.
         no_value = (ZERO, ZERO)
         may_run_out = {key for key in pairs if opening.get(key, no_value)[0] + outflows.get(key, ZERO) <= 0}
-        changes = _changes(query, start, end, {item_id for item_id, _ in may_run_out}) if may_run_out else {}
-        demand = issued(query, start, end)
-        items = item_info(k[0] for k in pairs)
+        if not may_run_out:
+            return []
+        # Demand, names and movements only of the items that may run out.
+        item_ids = {item_id for item_id, _ in may_run_out}
+        changes = _changes(query, start, end, item_ids)
+        demand = issued(query, start, end, item_ids)
+        items = item_info(item_ids)
         codes = dict(Warehouse.objects.filter(pk__in=query.warehouse_ids).values_list("pk", "code"))
         period_days = Decimal((end - start).total_seconds()) / DAY
         rows = []
