@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import F, Sum
+from django.db.models import F, Q, Sum
 from django.db.models.functions import TruncWeek
 from django.urls import reverse
 from django.utils import timezone
@@ -162,22 +162,22 @@ def trends(user: Any) -> dict[str, list]:
     movements = query.items(Movement.objects.filter(occurred_at__gte=query.start)).annotate(
         week=TruncWeek("occurred_at", tzinfo=timezone.get_current_timezone())
     )
-    for side, other, sign in (("destination", "source", 1), ("source", "destination", -1)):
-        rows = (
-            movements.filter(**inside(side, query))
-            .exclude(**{f"{other}__warehouse_id": F(f"{side}__warehouse_id")})
-            .values("week", "kind")
-            .annotate(value=Sum("total_cost"))
-            .order_by()
-        )
-        for row in rows:
-            week = _as_date(row["week"])
-            if week not in net:
-                continue
-            value = sign * as_decimal(row["value"])
-            net[week] += value
-            if row["kind"] in ("issue", "customer_return"):
-                cogs[week] -= value
+    into, out_of = Q(**inside("destination", query)), Q(**inside("source", query))
+    rows = (
+        movements.filter(into | out_of)
+        .exclude(destination__warehouse_id=F("source__warehouse_id"))
+        .values("week", "kind")
+        .annotate(into=Sum("total_cost", filter=into), out=Sum("total_cost", filter=out_of))
+        .order_by()
+    )
+    for row in rows:  # one read of the weeks' movements: what came in and what left, per week and kind
+        week = _as_date(row["week"])
+        if week not in net:
+            continue
+        value = as_decimal(row["into"]) - as_decimal(row["out"])
+        net[week] += value
+        if row["kind"] in ("issue", "customer_return"):
+            cogs[week] -= value
     values, after = [], ZERO
     for week in reversed(weeks):
         values.append(value_now - after)

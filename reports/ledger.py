@@ -41,12 +41,15 @@ def value_flows(
     by_kind: bool = False,
     by_item: bool = True,
     kinds: Iterable[str] | None = None,
+    item_ids: Iterable[int] | None = None,
 ) -> dict:
     """Signed quantity and value that crossed into (+) or out of (-) each warehouse of the query
     between ``start`` (inclusive) and ``end`` (exclusive), per (item, warehouse[, kind]), or
     per (warehouse[, kind]) without ``by_item``; only the movements counting as ``kinds`` when
-    given (``stock.balances.value_sums``)."""
+    given, and only those of ``item_ids`` when given (``stock.balances.value_sums``)."""
     movements = query.items(Movement.objects.all())
+    if item_ids is not None:
+        movements = movements.filter(item_id__in=with_ids(Item.objects.all(), item_ids).values("pk"))
     if start is not None:
         movements = movements.filter(occurred_at__gte=start)
     if end is not None:
@@ -169,11 +172,13 @@ def value_rows(query: ReportQuery, at: datetime | None = None) -> list[tuple]:
     return found
 
 
-def issued(query: ReportQuery, start: datetime, end: datetime) -> dict[Key, list[Decimal]]:
+def issued(
+    query: ReportQuery, start: datetime, end: datetime, item_ids: Iterable[int] | None = None
+) -> dict[Key, list[Decimal]]:
     """(item, warehouse) -> [quantity, value] issued to customers in the period, net of customer
-    returns and of reversals of either: the cost of goods sold. Only those kinds are summed (in
-    SQL), so the rows are one per (item, warehouse)."""
-    flows = value_flows(query, start, end, kinds=("issue", "customer_return"))
+    returns and of reversals of either: the cost of goods sold (of ``item_ids`` only when
+    given). Only those kinds are summed (in SQL), so the rows are one per (item, warehouse)."""
+    flows = value_flows(query, start, end, kinds=("issue", "customer_return"), item_ids=item_ids)
     return {key: [-quantity, -value] for key, (quantity, value) in flows.items()}
 
 

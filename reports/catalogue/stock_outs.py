@@ -16,16 +16,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection
-from django.db.models import F, Q
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 
-from catalog.models import Item, Location, LocationKind, Warehouse
+from catalog.models import Item, LocationKind, Warehouse
 from stock.balances import as_decimal
 from stock.models import ItemValuation, Movement
 
 from ..framework import ZERO, Column, Report, ReportQuery, register
-from ..ledger import issued, item_info, values_before, with_ids
+from ..ledger import inside, issued, item_info, values_before, with_ids
 from .common import ITEM_COLUMNS, ratio
 
 DAY = Decimal(86400)
@@ -82,9 +81,13 @@ class StockOuts(Report):
         # out: only the others' movements are read and replayed.
         no_value = (ZERO, ZERO)
         may_run_out = {key for key in pairs if opening.get(key, no_value)[0] + outflows.get(key, ZERO) <= 0}
-        changes = _changes(query, start, end, {item_id for item_id, _ in may_run_out}) if may_run_out else {}
-        demand = issued(query, start, end)
-        items = item_info(k[0] for k in pairs)
+        if not may_run_out:
+            return []
+        # Demand, names and movements only of the items that may run out.
+        item_ids = {item_id for item_id, _ in may_run_out}
+        changes = _changes(query, start, end, item_ids)
+        demand = issued(query, start, end, item_ids)
+        items = item_info(item_ids)
         codes = dict(Warehouse.objects.filter(pk__in=query.warehouse_ids).values_list("pk", "code"))
         period_days = Decimal((end - start).total_seconds()) / DAY
         rows = []
@@ -118,37 +121,21 @@ class StockOuts(Report):
         return totals
 
 
-def _crossing(query: ReportQuery, start: datetime, end: datetime) -> tuple[str, list]:
-    """SQL (and its parameters) of the movements crossing the boundary of each of the query's
-    warehouses in [start, end): ``item_id, warehouse_id, occurred_at, id, quantity`` signed (+
-    into the warehouse, - out of it), as ``_changes`` replays them: a movement counts when either
-    side is an internal location of the warehouses and its sides are in different warehouses,
-    for each side's warehouse among them."""
-    movements = query.items(Movement.objects.filter(occurred_at__gte=start, occurred_at__lt=end))
-    columns = ("id", "item_id", "occurred_at", "quantity", "source_id", "destination_id")
-    part, params = movements.order_by().values(*columns).query.sql_with_params()
-    location, ids = Location._meta.db_table, query.warehouse_ids
-    marks = ", ".join(["%s"] * len(ids))
-    sql = f"""WITH m ({", ".join(columns)}) AS ({part}),
-        c AS (SELECT m.id, m.item_id, m.occurred_at, m.quantity, s.warehouse_id AS sw, d.warehouse_id AS dw
-                FROM m JOIN {location} s ON s.id = m.source_id JOIN {location} d ON d.id = m.destination_id
-               WHERE ((d.kind = %s AND d.warehouse_id IN ({marks})) OR (s.kind = %s AND s.warehouse_id IN ({marks})))
-                 AND COALESCE(s.warehouse_id, -1) <> COALESCE(d.warehouse_id, -1))
-        SELECT item_id, dw AS warehouse_id, occurred_at, id, quantity FROM c WHERE dw IN ({marks})
-        UNION ALL SELECT item_id, sw, occurred_at, id, -quantity FROM c WHERE sw IN ({marks})"""  # noqa: S608 - names from _meta
-    internal = LocationKind.INTERNAL
-    return sql, [*params, internal, *ids, internal, *ids, *ids, *ids]
-
-
 def _outflows(query: ReportQuery, start: datetime, end: datetime) -> dict:
-    """(item, warehouse) -> the sum of its crossing movements out of the warehouse in [start,
-    end) (0 or less), in one grouped statement: no movement travels."""
-    crossing, params = _crossing(query, start, end)
-    sql = f"""SELECT item_id, warehouse_id, SUM(CASE WHEN quantity < 0 THEN quantity ELSE 0 END)
-                FROM ({crossing}) x GROUP BY item_id, warehouse_id"""  # noqa: S608 - the movements' own query
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return {(item_id, warehouse_id): as_decimal(out) for item_id, warehouse_id, out in cursor.fetchall()}
+    """(item, warehouse) -> minus the quantity that left the warehouse in [start, end) (0 or
+    less): its movements whose source is an internal location of the warehouse and whose
+    destination is not in it (what ``_changes`` replays as outflows: only internal locations
+    have a warehouse, and quantities are never negative), in one grouped statement over the
+    source side only (no movement travels)."""
+    movements = query.items(Movement.objects.filter(occurred_at__gte=start, occurred_at__lt=end))
+    rows = (
+        movements.filter(**inside("source", query))
+        .exclude(destination__warehouse_id=F("source__warehouse_id"))
+        .values_list("item_id", "source__warehouse_id")
+        .annotate(out=Sum("quantity"))
+        .order_by()
+    )
+    return {(item_id, warehouse_id): -as_decimal(out) for item_id, warehouse_id, out in rows}
 
 
 def _changes(query: ReportQuery, start: datetime, end: datetime, item_ids: set[int]) -> dict:
