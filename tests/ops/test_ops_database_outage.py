@@ -263,13 +263,13 @@ def test_a_sale_cut_off_inside_its_transaction_writes_nothing_and_its_retry_post
 @needs_postgres
 def test_a_floor_move_cut_off_inside_its_transaction_writes_nothing_and_sent_again_posts_once(clerk, world, caplog):
     page = Scanner(clerk, "move").scan("LOC-AMS-A-01-01").scan(KNIFE_EAN).scan("4")
-    # The move calls the posting function twice: the first call finds no level row of the knife
-    # in A-01-03, writes nothing and fails; the second creates the row and posts. The connection
-    # is cut before the second. (The API test above cuts after writes, inside the transaction.)
-    cut = CutAt("stock_post_line(", nth=2)
+    # The move is one call of the posting function (``stock_post_line_guarded``: it creates the
+    # knife's missing level row in A-01-03 inside the same statement); the connection is cut just
+    # before it. (The API test above cuts after writes, inside the transaction.)
+    cut = CutAt("stock_post_line_guarded(", nth=1)
     with connection.execute_wrapper(cut):
         page.scan("LOC-AMS-A-01-03")
-    assert cut.seen == 2, "the second line met the cut connection"
+    assert cut.seen == 1, "the posting met the cut connection"
     assert_unavailable_page(page.response)
     assert len(unavailable_lines(caplog)) == 1
     # Neither line stayed: 12 knives in A-01-01, none in A-01-03, no transfer, the books balance.
