@@ -6,7 +6,9 @@ The scripts run as ``python bench/<name>.py``, so this folder is on ``sys.path``
 from __future__ import annotations
 
 import os
+import statistics
 import sys
+import time
 from urllib.parse import urlsplit, urlunsplit
 
 
@@ -24,6 +26,17 @@ def progress(message: str) -> None:
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+def timed(function, repeat: int) -> tuple[float, float]:  # noqa: ANN001
+    """Median and p99 milliseconds of ``function()`` over ``repeat`` calls (after one warm-up)."""
+    function()
+    samples = []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        function()
+        samples.append((time.perf_counter() - began) * 1_000)
+    return statistics.median(samples), percentile(samples, 0.99)
 
 
 def with_database(url: str, name: str) -> str:

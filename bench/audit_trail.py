@@ -16,25 +16,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
-import time
 from datetime import timedelta
 from pathlib import Path
 
-from _common import django_setup, emit, percentile, progress, recreate_database, with_database
+from _common import django_setup, emit, progress, recreate_database, timed, with_database
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-
-def timed(function, repeat: int) -> tuple[float, float]:  # noqa: ANN001
-    function()
-    samples = []
-    for _ in range(repeat):
-        began = time.perf_counter()
-        function()
-        samples.append((time.perf_counter() - began) * 1_000)
-    return statistics.median(samples), percentile(samples, 0.99)
 
 
 def build(movements: int) -> None:

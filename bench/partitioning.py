@@ -38,14 +38,13 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import statistics
 import sys
 import time
 from contextlib import contextmanager
 from datetime import timedelta
 
 import ledger
-from _common import django_setup, emit, percentile, progress, recreate_database, with_database
+from _common import django_setup, emit, progress, recreate_database, timed, with_database
 
 FLAT_DB = os.environ.get("BENCH_PART_DB", "inventory_bench_part")
 MONTHLY_DB = f"{FLAT_DB}_monthly"
@@ -182,17 +181,6 @@ def occurred_index_bytes(index: str) -> int:
         " pg_relation_size(%s::regclass))::bigint",
         [index, index],
     )[0][0]
-
-
-def timed(function, repeat: int) -> tuple[float, float]:  # noqa: ANN001
-    """Median and p99 milliseconds of ``function()`` over ``repeat`` calls (after one warm-up)."""
-    function()
-    samples = []
-    for _ in range(repeat):
-        began = time.perf_counter()
-        function()
-        samples.append((time.perf_counter() - began) * 1_000)
-    return statistics.median(samples), percentile(samples, 0.99)
 
 
 def measure_reports(start, end, repeat: int) -> dict[str, float]:  # noqa: ANN001
