@@ -13,7 +13,7 @@ from catalog.api import (
     location_from_reference,
     warehouse_and_items,
 )
-from catalog.models import Item, Warehouse
+from catalog.models import Item, Location, Warehouse
 from common.api.fields import decimal_string
 from common.api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from common.api.serializers import PrebuiltFieldsSerializer
@@ -79,6 +79,13 @@ class _DocumentApi(APIView):
         refuses it after the line's location, as a look-up per line would)."""
         raise NotImplementedError
 
+    @staticmethod
+    def line_location(line: dict, index: int, warehouse: Warehouse) -> Location | None:
+        """The bin a line names (barcode, else code in ``warehouse``), or None when it names none."""
+        if not line.get("location"):
+            return None
+        return location_from_reference(line["location"], warehouse, field="location", line=index)
+
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -131,9 +138,7 @@ class SaleApi(_DocumentApi):
     def line_request(
         self, line: dict, index: int, warehouse: Warehouse, document: dict, item: Item | None
     ) -> StockRequest:
-        location = None
-        if line.get("location"):
-            location = location_from_reference(line["location"], warehouse, field="location", line=index)
+        location = self.line_location(line, index, warehouse)
         return StockRequest(
             kind=MovementKind.ISSUE,
             item=item_named(item, line["sku"], line=index),
@@ -182,9 +187,7 @@ class CustomerReturnApi(_DocumentApi):
     def line_request(
         self, line: dict, index: int, warehouse: Warehouse, document: dict, item: Item | None
     ) -> StockRequest:
-        location = None
-        if line.get("location"):
-            location = location_from_reference(line["location"], warehouse, field="location", line=index)
+        location = self.line_location(line, index, warehouse)
         return StockRequest(
             kind=MovementKind.CUSTOMER_RETURN,
             item=item_named(item, line["sku"], line=index),
