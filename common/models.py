@@ -15,10 +15,10 @@ class IdempotentRequest(models.Model):
     (``common.api.idempotency.idempotent``), replayed to every retry with the same key.
 
     ``key`` is ``"<user id>:<client key>"``, so two clients' keys never collide. The row is
-    inserted as the first statement of the request's transaction and filled with the response
-    before it commits: a concurrent retry blocks on the unique key until the first commits, then
-    reads the stored answer. A refused request rolls back and leaves no row (nothing was written,
-    so a retry runs again). ``fingerprint`` (SHA-256 of method, path and body) tells a retry from
+    inserted with the response as the last statement of the request's transaction: a racing
+    retry that reaches its own insert blocks on the unique key until the first commits, then
+    rolls its own writes back and replays the stored answer. A refused request rolls back and
+    leaves no row (nothing was written, so a retry runs again). ``fingerprint`` (SHA-256 of method, path and body) tells a retry from
     a different request reusing the key. ``response`` keeps the JSON text (not a JSONField, whose
     PostgreSQL storage reorders keys), so a replay is the same bytes."""
 

@@ -19,6 +19,7 @@ from drf_spectacular.utils import OpenApiParameter
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from common import outage
 from common.api.errors import ApiError
 from common.db import fetch_rows
 from common.models import IdempotentRequest
@@ -64,74 +65,77 @@ def _replay(record: IdempotentRequest | None, fingerprint: str) -> Response:
             code="idempotency_key_reused",
             status=422,
         )
-    if record is None or record.status_code is None:  # the row commits with the answer
+    if record is None or record.status_code is None:  # rows of older releases: claimed before the answer
         raise ApiError("The first request with this key is still running.", code="idempotency_in_progress", status=409)
     return Response(json.loads(record.response), status=record.status_code, headers={"Idempotent-Replayed": "true"})
 
 
-def _claim(key: str, request: Request, fingerprint: str) -> int | None:
-    """Insert the row claiming ``key``: its id, or None when the key is taken. One statement,
-    ``INSERT ... ON CONFLICT (key) DO NOTHING RETURNING id``: a retry racing an uncommitted
-    first request waits on the unique key until that one commits (then None: replay its
-    answer) or rolls back (then this one claims the key)."""
+def _stored(key: str) -> IdempotentRequest | None:
+    return IdempotentRequest.objects.filter(key=key).first()
+
+
+def _claim(key: str, request: Request, fingerprint: str, response: Response) -> bool:
+    """Insert the row that keeps ``response`` under ``key``: True, or False when the key is
+    taken. One statement, ``INSERT ... ON CONFLICT (key) DO NOTHING RETURNING id``: when a
+    racing request with the key has inserted its row and not yet committed, this one waits on
+    the unique key until that one commits (False: replay its answer) or rolls back (True)."""
     meta = IdempotentRequest._meta
-    values = [key, request.user.pk, request.method, request.path[:500], fingerprint, ""]
+    answer = json.dumps(response.data, cls=DjangoJSONEncoder)
+    values = [key, request.user.pk, request.method, request.path[:500], fingerprint, response.status_code, answer]
     values.append(meta.get_field("created_at").get_db_prep_save(timezone.now(), connection))
-    rows = fetch_rows(_statements(connection.vendor)[0], values)
-    return rows[0][0] if rows else None
-
-
-def _store(claimed: int, response: Response) -> None:
-    """Keep the answer in the claimed row (one UPDATE by primary key)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _statements(connection.vendor)[1],
-            [response.status_code, json.dumps(response.data, cls=DjangoJSONEncoder), claimed],
-        )
+    return bool(fetch_rows(_claim_statement(connection.vendor), values))
 
 
 @functools.cache
-def _statements(vendor: str) -> tuple[str, str]:
-    """The claim's INSERT and the answer's UPDATE (names from ``_meta``), built once per vendor."""
+def _claim_statement(vendor: str) -> str:
+    """The claim's INSERT (names from ``_meta``), built once per database vendor."""
     quote, meta = connection.ops.quote_name, IdempotentRequest._meta
     columns = ", ".join(quote(meta.get_field(name).column) for name in _CLAIM_FIELDS)
-    claim = (
+    return (
         f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({', '.join(['%s'] * len(_CLAIM_FIELDS))}) "  # noqa: S608 - names from _meta
         f"ON CONFLICT ({quote(meta.get_field('key').column)}) DO NOTHING RETURNING {quote(meta.pk.column)}"
     )
-    store = (
-        f"UPDATE {quote(meta.db_table)} SET {quote(meta.get_field('status_code').column)} = %s, "  # noqa: S608 - names from _meta
-        f"{quote(meta.get_field('response').column)} = %s WHERE {quote(meta.pk.column)} = %s"
-    )
-    return claim, store
 
 
-_CLAIM_FIELDS = ("key", "user", "method", "path", "fingerprint", "response", "created_at")
+_CLAIM_FIELDS = ("key", "user", "method", "path", "fingerprint", "status_code", "response", "created_at")
+
+
+class _KeyTaken(Exception):
+    """Raised inside the write's transaction to roll it back: another request kept its answer
+    under the key first."""
 
 
 def idempotent(request: Request, write: Callable[[str | None], Response]) -> Response:
     """Run ``write(service_key)`` once per ``Idempotency-Key`` of this user.
 
-    Without the header, just ``write(None)``. With it, in one transaction, a row claiming the
-    key is inserted first (``_claim``), then ``write`` posts (the services get ``service_key``,
-    the key prefixed with ``api:`` and the user id, so the ledger rows name it too) and its 2xx
-    answer is stored in the row before the commit. If the key is taken (a concurrent retry first
-    waits on the unique key until the first request commits), nothing is written and the stored
-    answer is replayed (422 if the request differs). An error rolls everything back, the claim
-    included: nothing was written, so a retry with the key runs again. ``write`` is given a key
-    only once this transaction has claimed it, so the services may skip their own look-up of
-    earlier postings under it (``stock_post_batch(fresh_key=True)``). The common case, a new
-    key, costs two statements: the claim and the update storing the answer."""
+    Without the header, just ``write(None)``. With it, in one transaction, ``write`` posts (the
+    services get ``service_key``, the key prefixed with ``api:`` and the user id, so the ledger
+    rows name it too) and its 2xx answer is inserted under the key as the transaction's last
+    statement (``_claim``). If the key is taken, by an earlier request or by a racing one (this
+    request then waits on the unique key until that one commits), the transaction rolls back,
+    so nothing new is written, and the stored answer is replayed (422 if the request differs).
+    If ``write`` fails, everything rolls back: when the key holds an answer (the failure came
+    from repeating a request that succeeded, such as stock it already took), that answer is
+    replayed; otherwise the error stands and the key stays free, so a retry runs again.
+
+    The common case, a new key, costs one statement (the answer's INSERT). The services may skip
+    their own look-up of earlier postings under ``service_key`` (``stock_post_batch(fresh_key=
+    True)``): a repeated posting is either answered by the ledger's unique key or rolled back
+    here when the claim finds the key taken."""
     client_key = _idempotency_key(request)
     if client_key is None:
         return write(None)
     key = f"{request.user.pk}:{client_key}"
     fingerprint = _fingerprint(request)
-    with transaction.atomic():
-        claimed = _claim(key, request, fingerprint)
-        if claimed is None:
-            return _replay(IdempotentRequest.objects.filter(key=key).first(), fingerprint)
-        response = write(f"api:{key}")
-        if 200 <= response.status_code < 300:
-            _store(claimed, response)
-        return response
+    try:
+        with transaction.atomic():
+            response = write(f"api:{key}")
+            if 200 <= response.status_code < 300 and not _claim(key, request, fingerprint, response):
+                raise _KeyTaken
+            return response
+    except _KeyTaken:
+        return _replay(_stored(key), fingerprint)
+    except Exception as exc:
+        if outage.database_unavailable(exc) or (record := _stored(key)) is None:
+            raise
+        return _replay(record, fingerprint)

@@ -98,7 +98,7 @@ class _DocumentApi(APIView):
                 self.line_request(line, index, warehouse, document, items[index]) for index, line in enumerate(lines)
             ]
             after = AvailableAfter(warehouse)  # read by a one-line posting in its own statement
-            movements = stock_post_batch(  # ``key`` just claimed by ``idempotent``: fresh
+            movements = stock_post_batch(  # repeated keys answered by ``idempotent``: fresh
                 requests=requests,
                 actor=request.user,
                 idempotency_key=key,

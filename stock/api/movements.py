@@ -280,7 +280,7 @@ class MovementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         return scope_to_warehouses(self.queryset, self.request.user, "source__warehouse", "destination__warehouse")
 
     def _post(self, request: Request, requests: Sequence[StockRequest], key: str | None, occurred_at: Any) -> list:
-        # ``key`` comes from ``idempotent``, which has just claimed it: no posting exists under it
+        # ``key`` comes from ``idempotent``, which answers repeated keys itself (its claim comes last)
         return stock_post_batch(
             requests=requests, actor=request.user, idempotency_key=key, occurred_at=occurred_at, fresh_key=True
         )

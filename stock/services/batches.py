@@ -439,9 +439,10 @@ def requests_post(
     permission check and lock it is posted by ``revaluation.value_entry_reverse``, the writer of
     value-only entries (docs/ledger.md, "Reversals and arrivals").
 
-    ``fresh_key=True`` is the caller's word that no posting can exist under ``idempotency_key``
-    (the API has just claimed it in this transaction, common/api/idempotency.py): the look-up
-    is skipped. Should a posting exist all the same (a key whose store row was purged), the
+    ``fresh_key=True`` is the caller's word that it answers repeated keys itself (the API keeps
+    its answer under the key at the end of this transaction and, if the key is taken, rolls
+    back and replays the first answer: common/api/idempotency.py): the look-up is skipped.
+    Should a posting exist under the key (a retry, or a key whose store row was purged), the
     movement's unique key refuses the new posting and ``movement_post`` answers with the first
     one's movements, as for racing retries; a plan refused for want of stock looks the key up
     then. ``available_after``: filled where the posting reads what is available after it in its

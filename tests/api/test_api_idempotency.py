@@ -169,3 +169,38 @@ def test_a_late_retry_after_the_stock_ran_out_still_answers_with_the_first_sale(
     assert retry.json()["id"] == first.json()["id"]
     assert ledger_snapshot() == before
     assert Movement.objects.filter(reference_id="ORDER-9").count() == 1
+
+
+def test_a_retry_that_the_write_would_now_refuse_replays_the_first_answer(world, admin_api):
+    """The answer is kept at the end of the write's transaction, so a retry runs the write
+    again first: when that is refused (here: nothing left to release), the stored answer is
+    replayed, not the refusal, and the refusal's rollback leaves everything as it was."""
+    reservation = services.reservation_create(
+        item=world["widget"], warehouse=world["A"]["warehouse"], quantity=Decimal(1), actor=None
+    )
+    path = f"/api/v1/reservations/{reservation.pk}/release/"
+    first = admin_api.post(path, {"quantity": "1"}, HTTP_IDEMPOTENCY_KEY="k-release")
+    state = sorted(Reservation.objects.values_list("id", "released", "status"))
+    plain = admin_api.post(path, {"quantity": "1"})  # without the key: the write itself is refused
+
+    retry = admin_api.post(path, {"quantity": "1"}, HTTP_IDEMPOTENCY_KEY="k-release")
+
+    assert first.status_code == 200, first.json()
+    assert plain.status_code >= 400
+    assert (retry.status_code, retry.json()) == (200, first.json())
+    assert retry["Idempotent-Replayed"] == "true"
+    assert sorted(Reservation.objects.values_list("id", "released", "status")) == state
+    assert IdempotentRequest.objects.count() == 1
+
+
+def test_a_retry_that_the_write_would_repeat_is_rolled_back_and_replayed(world, admin_api):
+    """A reservation has no key of its own in the ledger: the retry creates a second one, finds
+    the key taken at its claim, rolls back and replays the first answer."""
+    body = {"sku": "WIDGET", "warehouse": "A", "quantity": "1"}
+    first = admin_api.post("/api/v1/reservations/", body, HTTP_IDEMPOTENCY_KEY="k-reserve")
+
+    retry = admin_api.post("/api/v1/reservations/", body, HTTP_IDEMPOTENCY_KEY="k-reserve")
+
+    assert first.status_code == 201, first.json()
+    assert (retry.status_code, retry.json()) == (201, first.json())
+    assert Reservation.objects.count() == 1

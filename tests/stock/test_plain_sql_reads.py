@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from django.apps import apps
 from django.db import connection
-from django.db.models.signals import post_migrate
+from django.db.models.signals import post_init, post_migrate
 from django.utils import timezone
 
 from catalog import models as catalog_models
@@ -54,6 +54,40 @@ def test_plain_sql_rows_equal_the_orms_values_and_types(actor, warehouse, bin_a,
         assert not plain._state.adding
     assert _by_plain_sql(StockLevel, level.pk).on_hand == D("2.0000")  # a Decimal on SQLite too
     assert _by_plain_sql(Lot, level.lot_id).expiry_date == expiry
+
+
+def test_plain_sql_instances_are_what_from_db_builds_and_init_listeners_are_honoured(actor, bin_a, item):
+    """``ModelRows.instance`` fills a plain model directly (no ``__init__``): the instance must
+    be the one ``Model.from_db`` builds (values, saved state, database, no cached relations),
+    save like one, and a model whose ``post_init`` has a listener must go through ``from_db``
+    (the listener runs once per row)."""
+    stock_receive(item=item, location=bin_a, quantity=D(3), unit_cost=D(1), actor=actor)
+    level = StockLevel.objects.get(item=item, location=bin_a)
+    plain = _by_plain_sql(StockLevel, level.pk)
+    built = StockLevel.from_db(
+        "default", [f.attname for f in StockLevel._meta.concrete_fields], list(_values(plain).values())
+    )
+
+    assert _values(plain) == _values(built)
+    assert (plain._state.adding, plain._state.db) == (built._state.adding, built._state.db) == (False, "default")
+    assert plain._state.fields_cache == {} and plain.location == bin_a  # read on demand, like the ORM's
+    plain.allow_negative = True
+    plain.save(update_fields=["allow_negative"])  # an UPDATE of the row, not an INSERT
+    assert StockLevel.objects.filter(pk=level.pk, allow_negative=True).count() == 1
+
+    seen = []
+
+    def listener(sender, instance, **kwargs):
+        seen.append(instance.pk)
+
+    post_init.connect(listener, sender=Lot)
+    try:
+        lot = Lot.objects.create(item=item, code="L-INIT")
+        seen.clear()
+        assert _by_plain_sql(Lot, lot.pk).pk == lot.pk
+    finally:
+        post_init.disconnect(listener, sender=Lot)
+    assert seen == [lot.pk]
 
 
 def test_fefo_levels_come_with_their_location_warehouse_and_lot(
