@@ -3,6 +3,7 @@ among them the code look-up rule of items and locations (``item_by_code``, ``loc
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -237,6 +238,40 @@ def item_by_code(code: str) -> Item | None:
     return warehouse_and_items_by_code(None, [code])[1][0]
 
 
+@functools.lru_cache(maxsize=256)  # shapes: a sale of n lines has n SKUs and n barcodes
+def _look_up_sql(vendor: str, warehouse: bool, skus: int, barcodes: int) -> str:
+    """``warehouse_and_items_by_code``'s statement for its shape (a warehouse code or not, how
+    many SKUs and barcodes), built once per shape and database vendor: the warehouse by
+    ``UPPER(code)``, then each code's item by SKU (``LOWER``) and by barcode, each row tagged with
+    its branch (0, 1, 2) and the code's position."""
+    quote = connection.ops.quote_name
+    no_items = ", ".join(["NULL"] * (_ITEM_ROWS.width + _UNIT_ROWS.width))
+    no_warehouse = ", ".join(["NULL"] * _WAREHOUSE_ROWS.width)
+    items_and_unit = f"{_ITEM_ROWS.columns('i')}, {_UNIT_ROWS.columns('u')}"
+    unit = f"JOIN {quote(UnitOfMeasure._meta.db_table)} u ON u.id = i.base_unit_id"
+    branches: list[str] = []
+    if warehouse:
+        branches.append(
+            f"SELECT 0, NULL, {_WAREHOUSE_ROWS.columns('w')}, {no_items} "  # noqa: S608 - names from _meta
+            f"FROM {quote(Warehouse._meta.db_table)} w WHERE UPPER(w.code) = UPPER(%s)"
+        )
+    for via, count, join in (
+        (1, skus, f"JOIN {quote(Item._meta.db_table)} i ON LOWER(i.sku) = LOWER(c.code)"),
+        (
+            2,
+            barcodes,
+            f"JOIN {quote(Barcode._meta.db_table)} b ON b.code = c.code "
+            f"JOIN {quote(Item._meta.db_table)} i ON i.id = b.item_id",
+        ),
+    ):
+        if count:
+            wanted_codes = " UNION ALL ".join(["SELECT %s AS code, %s AS n"] * count)
+            branches.append(
+                f"SELECT {via}, c.n, {no_warehouse}, {items_and_unit} FROM ({wanted_codes}) c {join} {unit}"  # noqa: S608 - names from _meta
+            )
+    return " UNION ALL ".join(branches)
+
+
 def warehouse_and_items_by_code(
     warehouse_code: str | None, item_codes: Sequence[str]
 ) -> tuple[Warehouse | None, list[Item | None]]:
@@ -254,39 +289,14 @@ def warehouse_and_items_by_code(
     items: list[Item | None] = [None] * len(item_codes)
     if not wanted and not skus:
         return None, items
-    quote = connection.ops.quote_name
-    item_width = _ITEM_ROWS.width + _UNIT_ROWS.width
-    no_items = ", ".join(["NULL"] * item_width)
-    no_warehouse = ", ".join(["NULL"] * _WAREHOUSE_ROWS.width)
-    items_and_unit = f"{_ITEM_ROWS.columns('i')}, {_UNIT_ROWS.columns('u')}"
-    unit = f"JOIN {quote(UnitOfMeasure._meta.db_table)} u ON u.id = i.base_unit_id"
-    branches: list[str] = []
-    params: list[object] = []
-    if wanted:
-        branches.append(
-            f"SELECT 0, NULL, {_WAREHOUSE_ROWS.columns('w')}, {no_items} "  # noqa: S608 - names from _meta
-            f"FROM {quote(Warehouse._meta.db_table)} w WHERE UPPER(w.code) = UPPER(%s)"
-        )
-        params.append(wanted)
-    for via, codes, join in (
-        (1, skus, f"JOIN {quote(Item._meta.db_table)} i ON LOWER(i.sku) = LOWER(c.code)"),
-        (
-            2,
-            barcodes,
-            f"JOIN {quote(Barcode._meta.db_table)} b ON b.code = c.code "
-            f"JOIN {quote(Item._meta.db_table)} i ON i.id = b.item_id",
-        ),
-    ):
-        if codes:
-            wanted_codes = " UNION ALL ".join(["SELECT %s AS code, %s AS n"] * len(codes))
-            branches.append(
-                f"SELECT {via}, c.n, {no_warehouse}, {items_and_unit} FROM ({wanted_codes}) c {join} {unit}"  # noqa: S608 - names from _meta
-            )
-            params.extend(value for pair in codes for value in pair)
+    params: list[object] = [wanted] if wanted else []
+    for codes in (skus, barcodes):
+        params.extend(value for pair in codes for value in pair)
+    sql = _look_up_sql(connection.vendor, bool(wanted), len(skus), len(barcodes))
     warehouse: Warehouse | None = None
     by_sku: dict[int, Item] = {}
     by_barcode: dict[int, Item] = {}
-    for row in fetch_rows(" UNION ALL ".join(branches), params):
+    for row in fetch_rows(sql, params):
         if row[0] == 0:
             warehouse = _WAREHOUSE_ROWS.instance(row, 2)
             continue

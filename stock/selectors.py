@@ -8,6 +8,7 @@ a scanned or typed code names (item, location, lot), by the one rule the API and
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -128,6 +129,32 @@ def _table(model: type[Model]) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
+@functools.lru_cache(maxsize=64)
+def _fefo_sql(vendor: str, warehouse: bool, locations: int | None, lot: bool) -> str:
+    """``stock_levels_available_fefo``'s statement for its shape (within a warehouse or not, how
+    many location ids, a lot or not), built once per shape and database vendor."""
+    conditions = ["loc.kind = %s", "sl.item_id = %s"]
+    if warehouse:
+        conditions.append("loc.warehouse_id = %s")
+    if locations is not None:
+        conditions.append(f"sl.location_id IN ({', '.join(['%s'] * locations)})")
+    if lot:
+        conditions.append("sl.lot_id = %s")
+    conditions += ["sl.on_hand > sl.reserved", "(lot.expiry_date IS NULL OR lot.expiry_date >= %s)"]
+    # Within ``warehouse`` every location's warehouse is that one: it is not read again.
+    places = "" if warehouse else f"{_WAREHOUSE_ROWS.columns('w')}, "
+    joined = "" if warehouse else f"LEFT JOIN {_table(Warehouse)} w ON w.id = loc.warehouse_id "
+    return (
+        f"SELECT {_LEVEL_ROWS.columns('sl')}, {_LOCATION_ROWS.columns('loc')}, {places}"  # noqa: S608 - names from _meta
+        f"{_LOT_ROWS.columns('lot')} "
+        f"FROM {_table(StockLevel)} sl JOIN {_table(Location)} loc ON loc.id = sl.location_id "
+        f"{joined}LEFT JOIN {_table(Lot)} lot ON lot.id = sl.lot_id "
+        f"WHERE {' AND '.join(conditions)} "
+        "ORDER BY lot.expiry_date IS NULL, lot.expiry_date, lot.received_on IS NULL, lot.received_on, sl.lot_id, "
+        "loc.code"
+    )
+
+
 def stock_levels_available_fefo(
     *,
     item: Item,
@@ -145,32 +172,16 @@ def stock_levels_available_fefo(
     Plain SQL (``common.db``): every sale without a location plans with it, and the queryset's
     building cost several times the query."""
     today = today or timezone.localdate()
-    conditions, params = ["loc.kind = %s", "sl.item_id = %s"], [LocationKind.INTERNAL, item.pk]
+    params: list[object] = [LocationKind.INTERNAL, item.pk]
     if warehouse is not None:
-        conditions.append("loc.warehouse_id = %s")
         params.append(warehouse.pk)
-    if location is not None:
-        ids = location.descendant_ids()
-        conditions.append(f"sl.location_id IN ({', '.join(['%s'] * len(ids))})")
-        params.extend(ids)
+    ids = location.descendant_ids() if location is not None else None
+    params.extend(ids or ())
     if lot is not None:
-        conditions.append("sl.lot_id = %s")
         params.append(lot.pk)
-    conditions += ["sl.on_hand > sl.reserved", "(lot.expiry_date IS NULL OR lot.expiry_date >= %s)"]
     params.append(today)
-    # Within ``warehouse`` every location's warehouse is that one: it is not read again.
-    places = "" if warehouse is not None else f"{_WAREHOUSE_ROWS.columns('w')}, "
-    joined = "" if warehouse is not None else f"LEFT JOIN {_table(Warehouse)} w ON w.id = loc.warehouse_id "
-    rows = fetch_rows(
-        f"SELECT {_LEVEL_ROWS.columns('sl')}, {_LOCATION_ROWS.columns('loc')}, {places}"  # noqa: S608 - names from _meta
-        f"{_LOT_ROWS.columns('lot')} "
-        f"FROM {_table(StockLevel)} sl JOIN {_table(Location)} loc ON loc.id = sl.location_id "
-        f"{joined}LEFT JOIN {_table(Lot)} lot ON lot.id = sl.lot_id "
-        f"WHERE {' AND '.join(conditions)} "
-        "ORDER BY lot.expiry_date IS NULL, lot.expiry_date, lot.received_on IS NULL, lot.received_on, sl.lot_id, "
-        "loc.code",
-        params,
-    )
+    sql = _fefo_sql(connection.vendor, warehouse is not None, None if ids is None else len(ids), lot is not None)
+    rows = fetch_rows(sql, params)
     levels = []
     for row in rows:
         level = _LEVEL_ROWS.instance(row)
