@@ -228,6 +228,52 @@ def test_a_clerks_model_permissions_and_warehouse_grants_are_one_statement_each(
     model, objects = _permission_reads([query["sql"] for query in captured.captured_queries])
     assert len(model) == 1 and "auth_user_user_permissions" in model[0] and "auth_user_groups" in model[0]
     assert len(objects) == 1 and "UNION" in objects[0].upper()
+    assert "guardian_userobjectpermission" in objects[0] and "guardian_groupobjectpermission" in objects[0]
+
+
+def test_the_plain_sql_permission_reads_answer_what_django_and_guardian_answer(world, user):
+    """``OneQueryModelBackend`` and ``_OneQueryChecker`` read in plain SQL what Django's
+    ``ModelBackend`` and guardian's ``ObjectPermissionChecker`` read through querysets: the
+    same permissions for a user with none, with their own only, with a group's only, with both,
+    and the same warehouse grants given to the user, to a group of theirs, to a group of
+    someone else and on another warehouse."""
+    from django.contrib.auth.backends import ModelBackend
+    from guardian.core import ObjectPermissionChecker
+
+    from catalog.permissions import _OneQueryChecker
+    from common.backends import OneQueryModelBackend
+
+    a, b = world["A"]["warehouse"], world["B"]["warehouse"]
+    nobody = User.objects.create_user("nobody-at-all")
+    own = User.objects.create_user("own-only")
+    own.user_permissions.add(Permission.objects.get(codename="view_item"))
+    assign_perm("catalog.adjust_warehouse_stock", own, b)  # a user's own grant on B
+    clerk = user(roles.WAREHOUSE_CLERK)  # the role's group; its own grants on A
+    both = user(roles.WAREHOUSE_CLERK, username="clerk-and-more")
+    both.user_permissions.add(Permission.objects.get(codename="view_item"))  # also the group's: counted once
+    viewers, others = Group.objects.create(name="B viewers"), Group.objects.create(name="Others")
+    assign_perm("catalog.view_warehouse_stock", viewers, b)
+    assign_perm("catalog.manage_warehouse", others, b)  # a group the users are not in
+    both.groups.add(viewers)
+    nobody.groups.add(others)
+    nobody.groups.remove(others)
+
+    answers = []
+    for person in (nobody, own, clerk, both):
+        mine, djangos = User.objects.get(pk=person.pk), User.objects.get(pk=person.pk)
+        model = OneQueryModelBackend().get_all_permissions(mine)
+        assert model == ModelBackend().get_all_permissions(djangos), person
+        for warehouse in (a, b):
+            grants = sorted(_OneQueryChecker(mine).get_perms(warehouse))
+            assert grants == sorted(ObjectPermissionChecker(djangos).get_perms(warehouse)), (person, warehouse)
+            answers.append((person.username, warehouse.code, grants))
+        answers.append((person.username, "model", len(model) > 0))
+    # the cases are real: each kind of grant is seen by both
+    assert ("own-only", "B", ["adjust_warehouse_stock"]) in answers
+    assert ("clerk-and-more", "B", ["view_warehouse_stock"]) in answers
+    assert ("nobody-at-all", "B", []) in answers and ("nobody-at-all", "model", False) in answers
+    assert ("own-only", "model", True) in answers
+    assert any(name == "warehouse_clerk" and code == "A" and grants for name, code, grants in answers)
 
 
 def test_a_clerk_refused_in_another_warehouse_still_is(world, user, api):
