@@ -41,7 +41,7 @@ import uuid
 from pathlib import Path
 
 from _common import emit, progress, recreate_database, with_database
-from api_sales import DEFAULT_SERVER_URL, create_world, django_setup
+from api_sales import DEFAULT_SERVER_URL, clerk_token, create_world, django_setup
 
 ROOT = Path(__file__).resolve().parent.parent
 DATABASE = "inventory_bench_api_profile"
@@ -133,24 +133,6 @@ class Caller:
     def baseline(self) -> int:
         self.sent += 1
         return self.call("/bench/baseline/", {"note": f"PROFILE-{self.sent}"})
-
-
-def clerk_token() -> str:
-    """A Warehouse clerk of warehouse BEN (role group, warehouse grant) and their token."""
-    from django.contrib.auth.models import Group, User
-    from guardian.shortcuts import assign_perm
-    from rest_framework.authtoken.models import Token
-
-    from catalog.models import Warehouse
-    from catalog.permissions import WarehouseAction
-    from common.roles import WAREHOUSE_CLERK
-
-    clerk = User.objects.create_user("bench-clerk", password=None)
-    clerk.groups.add(Group.objects.get(name=WAREHOUSE_CLERK))
-    warehouse = Warehouse.objects.get(code="BEN")
-    for action in (WarehouseAction.VIEW, WarehouseAction.POST):
-        assign_perm(f"catalog.{action}", clerk, warehouse)
-    return Token.objects.create(user=clerk).key
 
 
 def statements(caller: Caller, request: str) -> list[str]:

@@ -4,7 +4,9 @@ both served by the same gunicorn in the same run (8 concurrent HTTP clients on l
 against direct ``stock.services.movement_post`` calls (8 worker processes).
 
 Run ``python bench/api_sales.py`` (``--seconds N`` to change the timed duration of each side,
-default 10; ``--rounds N``, default 3). It needs a PostgreSQL server (default
+default 10; ``--rounds N``, default 3; ``--clerk``: the HTTP side, baseline and sales, as a
+Warehouse clerk of the warehouse, whose sales pass the role's and the warehouse's permission
+checks, instead of the superuser). It needs a PostgreSQL server (default
 ``postgres://postgres@127.0.0.1:5432/postgres``, override with ``BENCH_DATABASE_URL``; the role
 must be allowed to create databases) and is never part of the test run. docs/api.md
 ("Performance") explains the figures.
@@ -152,6 +154,24 @@ def create_world() -> tuple[str, list[str]]:
     movement_post(lines=lines, actor=None, idempotency_key="bench-opening")
     user = User.objects.create_superuser("bench", email="bench@example.com", password=None)
     return Token.objects.create(user=user).key, [item.sku for item in items]
+
+
+def clerk_token() -> str:
+    """A Warehouse clerk of warehouse BEN (role group, warehouse grant) and their token."""
+    from django.contrib.auth.models import Group, User
+    from guardian.shortcuts import assign_perm
+    from rest_framework.authtoken.models import Token
+
+    from catalog.models import Warehouse
+    from catalog.permissions import WarehouseAction
+    from common.roles import WAREHOUSE_CLERK
+
+    clerk = User.objects.create_user("bench-clerk", password=None)
+    clerk.groups.add(Group.objects.get(name=WAREHOUSE_CLERK))
+    warehouse = Warehouse.objects.get(code="BEN")
+    for action in (WarehouseAction.VIEW, WarehouseAction.POST):
+        assign_perm(f"catalog.{action}", clerk, warehouse)
+    return Token.objects.create(user=clerk).key
 
 
 # --- Direct: movement_post from worker processes ------------------------------------------------
@@ -376,6 +396,9 @@ def main() -> None:
     parser.add_argument(
         "--rounds", type=int, default=3, help="baseline and sales alternate this many times over the HTTP side"
     )
+    parser.add_argument(
+        "--clerk", action="store_true", help="both sides as a Warehouse clerk of BEN (a superuser skips the grants)"
+    )
     args = parser.parse_args()
     server_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_SERVER_URL)
     database_url = with_database(server_url, DATABASE)
@@ -390,6 +413,8 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     token, skus = create_world()
+    if args.clerk:
+        token = clerk_token()
     create_baseline_table()
     connection.close()
 
@@ -430,6 +455,7 @@ def main() -> None:
     emit("clients", CLIENTS)
     emit("seconds", args.seconds)
     emit("rounds", args.rounds)
+    emit("user", "clerk" if args.clerk else "superuser")
     emit("gunicorn_workers", f"{GUNICORN_WORKERS} gthread x {GUNICORN_THREADS} threads")
     emit("direct_postings", direct_count)
     emit("direct_postings_per_s", direct_rate)

@@ -4,6 +4,7 @@
 # postgres://postgres@127.0.0.1:5432/inventory); without a reachable server the PostgreSQL
 # run is skipped with a notice, except under CI=true, where it is required.
 source "$(dirname "$0")/_bootstrap.sh"
+source "$(dirname "$0")/_system_packages.sh"
 export PYTHONWARNINGS="error::DeprecationWarning:__main__,error::RuntimeWarning"
 unset DATABASE_URL
 echo "== ruff"
