@@ -239,9 +239,9 @@ def test_readyz_answers_503_while_the_database_refuses_and_200_after(world):
 def test_a_sale_cut_off_inside_its_transaction_writes_nothing_and_its_retry_posts_once(shop, world, caplog):
     client, user = shop
     key = str(uuid.uuid4())
-    # The last statement of the sale's transaction stores the answer in the key's row: by then
-    # the claim row, the movement and the level have been written, uncommitted.
-    cut = CutAt('UPDATE "stock_idempotentrequest"')
+    # The last statement of the sale's transaction inserts the answer under the key: by then the
+    # movement and the level have been written, uncommitted.
+    cut = CutAt('INSERT INTO "stock_idempotentrequest"')
     with connection.execute_wrapper(cut):
         response = sell(client, key)
     assert cut.seen == 1, "the connection was cut"
