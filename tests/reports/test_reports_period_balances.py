@@ -197,3 +197,13 @@ def test_reconcile_finds_a_wrong_stored_balance(world):
     checks = {d.check for d in reconcile()}
     assert checks == {"period_balance_quantity"}
     assert PeriodClose.objects.count() == 7  # January 6 to February 10: nothing closed again
+
+
+def test_the_nightly_close_is_scheduled_and_described_as_weeks_and_months(db):
+    from django_celery_beat.models import PeriodicTask
+
+    task = PeriodicTask.objects.get(name="Nightly period balances")
+
+    assert task.task == "stock.period_balances_close"
+    assert (task.crontab.hour, task.crontab.minute) == ("2", "30")
+    assert "each week's and each month's start" in task.description
