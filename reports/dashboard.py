@@ -24,10 +24,11 @@ from common.numbers import money_text
 from counting.selectors import variances_waiting_for
 from purchasing.models import PurchaseOrder, PurchaseOrderStatus
 from purchasing.selectors import policies_with_position
+from stock.balances import effective_kind
 from stock.models import AdjustmentRequest, AdjustmentRequestStatus, ItemValuation, Movement, ReconciliationRun
 
 from .framework import ZERO, get_report, parse_query, run_report
-from .ledger import as_decimal, inside
+from .ledger import as_decimal, inside, value_sold_at_once
 
 WEEKS = 12
 
@@ -146,8 +147,10 @@ def waiting(user: Any) -> list[Waiting]:
 
 def trends(user: Any) -> dict[str, list]:
     """Per week (Monday first) of the last ``WEEKS``: inventory value at the week's end, cost of
-    goods sold in the week, and the stock-outs (item and warehouse) that lasted into the week. One grouped read of the
-    weeks' movements: the value at each week's end is today's value minus what crossed after."""
+    goods sold in the week (the turnover report's: issues net of returns and reversals, plus
+    landed costs' shares of what was sold), and the stock-outs (item and warehouse) that lasted
+    into the week. One grouped read of the weeks' movements: the value at each week's end is
+    today's value minus what crossed after."""
     today = timezone.localdate()
     first = today - timedelta(days=today.weekday() + 7 * (WEEKS - 1))
     weeks = [first + timedelta(days=7 * n) for n in range(WEEKS)]
@@ -166,7 +169,7 @@ def trends(user: Any) -> dict[str, list]:
     rows = (
         movements.filter(into | out_of)
         .exclude(destination__warehouse_id=F("source__warehouse_id"))
-        .values("week", "kind")
+        .values("week", as_kind=effective_kind())  # a reversal counts as the kind it reverses
         .annotate(into=Sum("total_cost", filter=into), out=Sum("total_cost", filter=out_of))
         .order_by()
     )
@@ -176,8 +179,11 @@ def trends(user: Any) -> dict[str, list]:
             continue
         value = as_decimal(row["into"]) - as_decimal(row["out"])
         net[week] += value
-        if row["kind"] in ("issue", "customer_return"):
+        if row["as_kind"] in ("issue", "customer_return"):
             cogs[week] -= value
+    for (week_start,), value in value_sold_at_once(query, query.start, query.end, "week").items():
+        if (week := _as_date(week_start)) in cogs:  # a landed cost's share of what was sold
+            cogs[week] += value
     values, after = [], ZERO
     for week in reversed(weeks):
         values.append(value_now - after)

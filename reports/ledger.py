@@ -13,13 +13,15 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import F, QuerySet
+from django.db.models import F, Q, QuerySet, Sum
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import TruncWeek
+from django.utils import timezone
 
 from catalog.models import Item, Location, LocationKind, Warehouse
-from stock.balances import as_decimal, balances_as_of, value_sums
+from stock.balances import as_decimal, balances_as_of, effective_kind, value_sums
 from stock.balances import inside as _inside_ids
-from stock.models import ItemValuation, Lot, Movement, StockLevel
+from stock.models import VALUE_ONLY_KINDS, ItemValuation, Lot, Movement, MovementKind, StockLevel
 
 from .framework import ReportQuery
 
@@ -186,3 +188,36 @@ def values_before(query: ReportQuery, moment: datetime) -> dict[Key, list[Decima
     """(item, warehouse) -> [quantity, value] just before ``moment`` (a period's opening, or
     the closing of the period that ends at ``moment``)."""
     return warehouse_values(query, moment - timedelta(microseconds=1))
+
+
+# What ``value_sold_at_once`` may group by: the item, the receipt's warehouse, the entry's kind
+# (a reversal's: the kind it reverses) and the week it occurred in (as ``TruncWeek`` gives it).
+SOLD_AT_ONCE_GROUPS = {
+    "item": lambda: F("item_id"),
+    "warehouse": lambda: F("origin__destination__warehouse_id"),
+    "entry_kind": effective_kind,
+    "week": lambda: TruncWeek("occurred_at", tzinfo=timezone.get_current_timezone()),
+}
+
+
+def value_sold_at_once(query: ReportQuery, start: datetime, end: datetime, *group: str) -> dict[tuple, Decimal]:
+    """The value that value-only entries between ``start`` (inclusive) and ``end`` (exclusive)
+    sent from the supplier location straight to the customer location (a landed cost's or price
+    difference's share of a receipt already sold: cost of goods sold of the receipt's warehouse,
+    docs/reports.md), for the receipts of the query's warehouses and items, summed per ``group``
+    (names of ``SOLD_AT_ONCE_GROUPS``, in that order in each key). A reversal counts with its
+    own (opposite) sign. Sums of zero (an entry and its reversal) are left out. One grouped
+    query."""
+    entries = query.items(
+        Movement.objects.filter(
+            occurred_at__gte=start,
+            occurred_at__lt=end,
+            quantity=0,
+            source_id__in=Location.objects.filter(kind=LocationKind.SUPPLIER).values("pk"),
+            destination_id__in=Location.objects.filter(kind=LocationKind.CUSTOMER).values("pk"),
+            origin__destination__warehouse_id__in=query.warehouse_ids,
+        ).filter(Q(kind__in=VALUE_ONLY_KINDS) | Q(kind=MovementKind.REVERSAL))
+    )  # with quantity 0 from the supplier to the customer, a reversal is one of a value-only entry
+    names = {f"by_{name}": SOLD_AT_ONCE_GROUPS[name]() for name in group}
+    sums = entries.values(**names).annotate(value=Sum("total_cost")).order_by()
+    return {tuple(row[name] for name in names): as_decimal(row["value"]) for row in sums if row["value"]}

@@ -24,15 +24,12 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db.models import F, Q, Sum
-from django.db.models.functions import Coalesce
 
-from catalog.models import Location, LocationKind, Warehouse
+from catalog.models import Warehouse
 from stock import models as stock_models
-from stock.models import Movement, MovementKind
 
 from ..framework import ZERO, Column, Report, ReportQuery, register
-from ..ledger import value_flows, values_before
+from ..ledger import value_flows, value_sold_at_once, values_before
 from .common import money
 
 SECTIONS = {
@@ -82,7 +79,7 @@ class InventoryJournal(Report):
         flows = value_flows(query, query.start, query.end, by_kind=True, by_item=False)
         codes = dict(Warehouse.objects.filter(pk__in=query.warehouse_ids).values_list("pk", "code"))
         summed = {key: value for key, (_quantity, value) in flows.items()}
-        sold_shares = value_sold_at_once(query)
+        sold_shares = value_sold_at_once(query, query.start, query.end, "warehouse", "entry_kind")
         for (warehouse_id, kind), value in sold_shares.items():  # as if it entered the stock...
             summed[(warehouse_id, kind)] = summed.get((warehouse_id, kind), ZERO) + value
         rows = [
@@ -136,30 +133,3 @@ class InventoryJournal(Report):
 
 def _total(values: dict) -> Decimal:
     return sum((value for _quantity, value in values.values()), ZERO)
-
-
-def value_sold_at_once(query: ReportQuery) -> dict[tuple[int, str], Decimal]:
-    """(receipt's warehouse, kind) -> the value that value-only entries of the period sent from
-    the supplier location straight to the customer location (a landed cost's or price
-    difference's share of a receipt already sold), for the receipts of the query's warehouses
-    and items. A reversal counts in the kind it reverses, with its own (opposite) sign. Sums of
-    zero (an entry and its reversal) are left out. One grouped query."""
-    entries = query.items(
-        Movement.objects.filter(
-            occurred_at__gte=query.start,
-            occurred_at__lt=query.end,
-            quantity=0,
-            source_id__in=Location.objects.filter(kind=LocationKind.SUPPLIER).values("pk"),
-            destination_id__in=Location.objects.filter(kind=LocationKind.CUSTOMER).values("pk"),
-            origin__destination__warehouse_id__in=query.warehouse_ids,
-        ).filter(
-            Q(kind__in=stock_models.VALUE_ONLY_KINDS)
-            | Q(kind=MovementKind.REVERSAL, reverses__kind__in=stock_models.VALUE_ONLY_KINDS)
-        )
-    )
-    sums = (
-        entries.values(warehouse=F("origin__destination__warehouse_id"), entry_kind=Coalesce("reverses__kind", "kind"))
-        .annotate(value=Sum("total_cost"))
-        .order_by()
-    )
-    return {(row["warehouse"], row["entry_kind"]): row["value"] for row in sums if row["value"]}

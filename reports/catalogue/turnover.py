@@ -1,6 +1,10 @@
 """``turnover``: cost of goods sold over the period / average inventory value (the mean of the
 value just before the period and at its end), and days of inventory (average value / cost of
-goods sold per day), by item and warehouse with the item's category; totals over all rows."""
+goods sold per day), by item and warehouse with the item's category; totals over all rows.
+
+Cost of goods sold is the inventory journal's: issues net of customer returns and of reversals
+of either, plus the share of a landed cost or price difference that went straight to cost of
+goods sold (the part of the receipt already sold), in the receipt's warehouse."""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from typing import Any
 from catalog.models import Warehouse
 
 from ..framework import ZERO, Column, Report, ReportQuery, register
-from ..ledger import issued, item_info, values_before
+from ..ledger import issued, item_info, value_sold_at_once, values_before
 from .common import ITEM_WAREHOUSE_COLUMNS, item_warehouse_cells, money, ratio
 
 
@@ -47,6 +51,8 @@ class Turnover(Report):
         opening = values_before(query, query.start)
         closing = values_before(query, query.end)
         cogs = issued(query, query.start, query.end)
+        for key, value in value_sold_at_once(query, query.start, query.end, "item", "warehouse").items():
+            cogs.setdefault(key, [ZERO, ZERO])[1] += value  # a landed cost's share of what was sold
         keys = set(opening) | set(closing) | {k for k, (q, v) in cogs.items() if q or v}
         items = item_info(k[0] for k in keys)
         codes = dict(Warehouse.objects.filter(pk__in=query.warehouse_ids).values_list("pk", "code"))

@@ -42,3 +42,22 @@ def test_trends_of_one_warehouse_count_a_transfer_as_value_in_or_out(ledger, use
     # B now 15, all of it in by this week's transfer: 0 at the end of every earlier week; no sale.
     assert only_b["value"] == [0.0] * (WEEKS - 1) + [15.0]
     assert only_b["cogs"] == [0.0] * WEEKS
+
+
+def test_the_weeks_cost_of_goods_sold_nets_reversals_and_counts_sold_shares_of_landed_costs(ledger, manager):
+    from stock.models import Movement, MovementKind
+
+    receipt_b = Movement.objects.get(kind=MovementKind.RECEIPT, destination=ledger["B1"])  # all 8 sold in February
+    services.receipts_revalue(
+        kind=MovementKind.LANDED_COST, shares=[(receipt_b, D("4.00"))], reason_code="freight", actor=None
+    )  # B holds none of that receipt (nothing at all): the 4.00 goes straight to cost of goods sold, now
+    post_this_week(ledger)
+    issue = Movement.objects.filter(kind=MovementKind.ISSUE).latest("pk")  # this week's 2 at 3 = 6
+    services.movement_reverse(movement=issue, actor=None, reason="keyed twice")  # -6: nothing sold now
+
+    found = trends(manager)
+
+    # This week: the issue 6, its reversal -6, the freight's share 4: 4. Value: A back to 10 + 2
+    # = 12 at 3 = 36, B 15: 51 now, as at the end of every earlier week (the freight moved none).
+    assert found["cogs"] == [0.0] * (WEEKS - 1) + [4.0]
+    assert found["value"] == [51.0] * WEEKS

@@ -124,3 +124,27 @@ def test_a_user_of_another_warehouse_does_not_see_it(ledger, user):
     assert {r[0] for r in rows(result)} == {"A"}
     assert "landed_cost" not in {r[2] for r in rows(result)}
     assert result.totals["cost_of_goods_sold"] == D(12) and result.totals["balanced"] is True
+
+
+def test_turnover_counts_the_sold_share_as_cost_of_goods_sold_as_the_journal_does(ledger, manager):
+    post_entries(ledger)
+
+    result = run_report(get_report("turnover"), manager, FEB)
+    a, b = result.rows
+
+    # A: opening 60, closing 51 + the price difference 2 = 53, average (60 + 53) / 2 = 56.5;
+    # sold 12 (4 x 3): 12 / 56.5 = 0.2124 -> 0.21; 56.5 x 28 days / 12 = 131.83 -> 131.8.
+    assert (a["warehouse"], a["closing_value"], a["average_value"], a["cost_of_goods_sold"]) == (
+        "A",
+        D(53),
+        D("56.5"),
+        D(12),
+    )
+    assert (a["turnover"], a["days_of_inventory"]) == (D("0.21"), D("131.8"))
+    # B: the 8 issued (40) and the freight on what B had sold (4): 44; nothing at either end.
+    assert (b["warehouse"], b["cost_of_goods_sold"], b["turnover"], b["days_of_inventory"]) == ("B", D(44), None, D(0))
+    # All: sold 12 + 44 = 56, the journal's cost of goods sold; 56 / 56.5 = 0.991 -> 0.99;
+    # 56.5 x 28 / 56 = 28.25 -> 28.3.
+    assert result.totals["cost_of_goods_sold"] == D(56)
+    assert -sum(r["value"] for r in journal(manager).rows if r["section"] == "cost_of_goods_sold") == D(56)
+    assert (result.totals["turnover"], result.totals["days_of_inventory"]) == (D("0.99"), D("28.3"))
