@@ -215,6 +215,7 @@ def value_sold_at_once(query: ReportQuery, start: datetime, end: datetime, *grou
             quantity=0,
             source_id__in=Location.objects.filter(kind=LocationKind.SUPPLIER).values("pk"),
             destination_id__in=Location.objects.filter(kind=LocationKind.CUSTOMER).values("pk"),
+            origin__isnull=False,  # implied by the next filter; lets the partial index movement_origin serve
             origin__destination__warehouse_id__in=query.warehouse_ids,
         ).filter(Q(kind__in=VALUE_ONLY_KINDS) | Q(kind=MovementKind.REVERSAL))
     )  # with quantity 0 from the supplier to the customer, a reversal is one of a value-only entry
