@@ -23,7 +23,7 @@ from catalog.models import Item, Location, Tracking, Warehouse
 from catalog.permissions import WarehouseAction
 from catalog.units import quantity_problem
 from common.numbers import plain
-from stock.models import Lot
+from stock.models import Lot, StockLevel
 
 from .scanning import (
     REASONS,
@@ -228,6 +228,14 @@ def register_blind_bins(source: BlindBinSource) -> None:
 def blind_bins(warehouse: Warehouse) -> frozenset[int]:
     """The bins of ``warehouse`` the floor shows without book quantities ("count open")."""
     return frozenset(pk for source in BLIND_BIN_SOURCES for pk in source(warehouse))
+
+
+def mark_count_open(levels: Iterable[StockLevel], blind: frozenset[int]) -> list[str]:
+    """Mark each level under a blind count (``level.count_open``: the page shows "count open"
+    instead of its quantity); the codes of those bins."""
+    for level in levels:
+        level.count_open = level.location_id in blind  # type: ignore[attr-defined]
+    return sorted({level.location.code for level in levels if level.location_id in blind})
 
 
 def decode(step: Step, raw: str, st: State, job: Job) -> Value:

@@ -211,6 +211,7 @@ def job_view(request: HttpRequest, slug: str) -> HttpResponse:
         "proposal": None,
         "bin_contents": None,
         "available_here": None,
+        "count_open_here": False,
         "bin": None,
         "reasons": [],
         "panel": None,  # a job's own template under the form (counting: what is left in the bin)

@@ -27,7 +27,7 @@ from stock.services import (
 )
 
 from . import short_report
-from .engine import Job, NewLot, State, Step, Value, check_bin, quantity_step, register_job
+from .engine import Job, NewLot, State, Step, Value, blind_bins, check_bin, mark_count_open, quantity_step, register_job
 from .scanning import REASONS, FloorError, Reason, lots_in_bin
 
 
@@ -47,7 +47,29 @@ def _where_else(item: Item, warehouse: Warehouse, exclude: Location | None = Non
     return f" It is in {', '.join(bins)}." if bins else f" There is none available in {warehouse.code}."
 
 
+def _counted_blind(location: Location) -> bool:
+    """Is ``location`` under an open blind count (``engine.blind_bins``)? Then the floor tells
+    no quantity of it, not even in a refusal."""
+    return location.pk in blind_bins(location.warehouse)
+
+
+def _too_much(item: Item, location: Location | Warehouse, lot: Lot | None, asked: Decimal, available: Decimal) -> str:
+    """The refusal of a quantity above what is available, with the figure ("Enter 3 or less.")."""
+    message = InsufficientStock(item=item, location=location, lot=lot, asked=asked, available=available).message
+    return f"{message} Enter {format_quantity(available, item.base_unit, with_unit=False)} or less."
+
+
+def _too_much_counted(item: Item, where: str) -> str:
+    """The same refusal where a blind count is open: without the figure."""
+    return (
+        f"Not enough {item.sku} available in {where} for that quantity. A count is open there, so the floor "
+        "does not show its quantity: take less, or from another bin."
+    )
+
+
 def _check_in_bin(item: Item, location: Location, lot: Lot | None, warehouse: Warehouse) -> None:
+    if _counted_blind(location):
+        return  # "nothing there" would tell the counted bin's book; the quantity check still refuses
     if _available(item, location, None) <= 0:
         raise FloorError(
             f"{item.sku} is not in bin {location.code} (nothing available there). "
@@ -61,8 +83,9 @@ def _check_in_bin(item: Item, location: Location, lot: Lot | None, warehouse: Wa
 def _check_quantity(item: Item, location: Location, lot: Lot | None, quantity: Decimal) -> None:
     available = _available(item, location, lot)
     if quantity > available:
-        message = InsufficientStock(item=item, location=location, lot=lot, asked=quantity, available=available).message
-        raise FloorError(f"{message} Enter {format_quantity(available, item.base_unit, with_unit=False)} or less.")
+        if _counted_blind(location):
+            raise FloorError(_too_much_counted(item, f"bin {location.code}"))
+        raise FloorError(_too_much(item, location, lot, quantity, available))
 
 
 class ReceiveJob(Job):
@@ -172,8 +195,12 @@ class MoveJob(Job):
     def context_for(self, st: State) -> dict:
         source, item = st.get("source"), st.get("item")
         if source is not None and item is None:
-            return {"bin_contents": list(stock_by_location(location=source))[:12], "bin": source}
+            contents = list(stock_by_location(location=source))[:12]
+            mark_count_open(contents, blind_bins(st.warehouse))
+            return {"bin_contents": contents, "bin": source}
         if source is not None and item is not None and not st.has("quantity"):
+            if _counted_blind(source):
+                return {"count_open_here": True, "bin": source}
             return {"available_here": _available(item, source, st.get("lot")), "bin": source, "unit": item.base_unit}
         return {}
 
@@ -273,18 +300,17 @@ class PickJob(Job):
                 )
             if location is not None and quantity is not None:
                 self._short(st, location, lot, quantity, Decimal(0))
+            if location is not None and _counted_blind(location):
+                raise FloorError(_too_much_counted(item, where))
             raise FloorError(f"No {item.sku} is available in {where}." + _where_else(item, st.warehouse, location))
         if quantity is not None:
             available = sum((level.available for level in levels), Decimal(0))
             if quantity > available:
                 if location is not None:
                     self._short(st, location, lot, quantity, available)
-                message = InsufficientStock(
-                    item=item, location=location or st.warehouse, lot=lot, asked=quantity, available=available
-                ).message
-                raise FloorError(
-                    f"{message} Enter {format_quantity(available, item.base_unit, with_unit=False)} or less."
-                )
+                if mark_count_open(levels, blind_bins(st.warehouse)):  # a counted bin's book is in the sum
+                    raise FloorError(_too_much_counted(item, where))
+                raise FloorError(_too_much(item, location or st.warehouse, lot, quantity, available))
 
     @staticmethod
     def _report_short(st: State, short: short_report.ShortBin, *, actor) -> None:  # noqa: ANN001
@@ -338,6 +364,7 @@ class PickJob(Job):
             }
         location, lot = self._scope(st)
         levels = stock_levels_available_fefo(item=item, warehouse=st.warehouse, location=location, lot=lot)
+        mark_count_open(levels, blind_bins(st.warehouse))  # shown as "count open", without a quantity
         return {
             "proposal": levels[:6],
             "today": timezone.localdate(),

@@ -20,10 +20,10 @@ from django.views.decorators.http import require_http_methods
 
 from catalog.models import Item, Location, Warehouse
 from catalog.permissions import WarehouseAction, warehouse_allows, warehouses_for
-from stock.models import AdjustmentRequest, AdjustmentRequestStatus, Lot, Movement, StockLevel
+from stock.models import AdjustmentRequest, AdjustmentRequestStatus, Lot, Movement
 from stock.selectors import stock_by_location, stock_by_lot, stock_on_hand
 
-from .engine import JOBS, blind_bins, other_warehouse_message
+from .engine import JOBS, blind_bins, mark_count_open, other_warehouse_message
 from .labels import LABELS_PER_PAGE, Label, code128_svg, item_label, location_label
 from .scanning import FloorError, FloorLoginForm, floor_text, scan_resolve, unknown_code_message
 
@@ -174,18 +174,11 @@ def _recent_movements(queryset, limit: int = 10) -> list[Movement]:  # noqa: ANN
     )
 
 
-def _hiding(levels: list[StockLevel], blind: frozenset[int]) -> list[str]:
-    """Mark each level under a blind count (``level.count_open``); the codes of those bins."""
-    for level in levels:
-        level.count_open = level.location_id in blind  # type: ignore[attr-defined]
-    return sorted({level.location.code for level in levels if level.location_id in blind})
-
-
 def _lookup_item(item: Item, warehouse: Warehouse, blind: frozenset[int], lot: Lot | None = None) -> dict:
     levels = list(stock_by_location(item=item, warehouse=warehouse))
     if lot is not None:
         levels = [level for level in levels if level.lot_id == lot.pk]
-    counted = _hiding(levels, blind)
+    counted = mark_count_open(levels, blind)
     inside = Q(source__warehouse=warehouse) | Q(destination__warehouse=warehouse)
     movements = Movement.objects.filter(item=item).filter(inside)
     if lot is not None:
@@ -208,7 +201,7 @@ def _lookup_item(item: Item, warehouse: Warehouse, blind: frozenset[int], lot: L
 def _lookup_location(location: Location, blind: frozenset[int]) -> dict:
     levels = list(stock_by_location(location=location))
     movements = Movement.objects.filter(Q(source=location) | Q(destination=location))
-    counted = _hiding(levels, blind)
+    counted = mark_count_open(levels, blind)
     if location.pk in blind and location.code not in counted:
         counted.insert(0, location.code)  # an empty bin under count: "Empty." would be its book
     return {

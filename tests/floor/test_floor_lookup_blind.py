@@ -18,7 +18,9 @@ from django.test import Client
 from counting.models import Count, CountKind, CountStatus
 from counting.services import count_line_record, count_start, count_submit
 from stock import services
-from tests.floor.conftest import COFFEE_EAN
+from stock.selectors import stock_on_hand
+from tests.floor.conftest import CANDLE_EAN, COFFEE_EAN, KNIFE_EAN
+from tests.stock.factories import ledger_snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -135,3 +137,49 @@ def test_managers_still_see_the_book_in_the_admin(world, blind_count):
     page = manager.get("/admin/stock/stocklevel/", {"location__id__exact": world.bins["A-01-02"].pk})
     assert page.status_code == 200
     assert "A-01-02" in page.content.decode() and "30" in page.content.decode()
+
+
+# --- The jobs hide a counted bin's book too (Pick's proposal, Move's bin contents, refusals) ---------
+
+
+def test_picks_proposal_shows_a_counted_bin_without_its_quantity(world, scanner, blind_count):
+    page = scanner("pick").scan(COFFEE_EAN)
+    # FOD-0001: 3 of L-EARLY in A-01-03 (not counted), 5 of L-LATE in A-01-02 (counted).
+    proposal = re.findall(
+        r"<li[^>]*>(.*?)</li>", page.html.split('<ol class="proposal">', 1)[1].split("</ol>")[0], re.S
+    )
+    texts = [" ".join(re.sub(r"<[^>]+>", " ", item).split()) for item in proposal]
+    assert [t for t in texts if "A-01-03" in t][0].count("3 available") == 1
+    assert "count open" in [t for t in texts if "A-01-02" in t][0]
+    assert "5 available" not in page.html
+
+
+def test_a_pick_beyond_a_counted_bins_stock_is_refused_without_its_quantity(world, scanner, blind_count):
+    before = ledger_snapshot()
+    # Warehouse-wide: 3 + 5 = 8 available, 9 asked; the sum would tell A-01-02's book (8 - 3).
+    page = scanner("pick").scan(COFFEE_EAN).scan("9")
+    assert any("A count is open there" in e for e in page.errors), page.errors
+    assert not any("Enter" in e or " 8 " in f" {e} " for e in page.errors)
+    # From the counted bin itself: 6 asked, 5 there.
+    page = scanner("pick").scan(COFFEE_EAN).scan("LOC-AMS-A-01-02").scan("6")
+    assert any("A count is open there" in e for e in page.errors), page.errors
+    assert not any("Enter" in e or " 5 " in f" {e} " for e in page.errors)
+    assert ledger_snapshot() == before
+
+
+def test_moves_bin_contents_and_available_quantity_hide_a_counted_bin(world, scanner, blind_count):
+    page = scanner("move").scan("LOC-AMS-A-01-02")
+    contents = page.html.split("<h2>In A-01-02</h2>", 1)[1].split("</section>", 1)[0]
+    assert "CDL-0001" in contents and "count open" in contents and ">30<" not in contents
+    page.scan(CANDLE_EAN)
+    assert "Count open in A-01-02" in page.html and "available in A-01-02" not in page.html
+    page.scan("31")  # 30 there
+    assert any("A count is open there" in e for e in page.errors), page.errors
+    assert not any("30" in e for e in page.errors)
+    page.scan("4").scan("LOC-AMS-A-01-01")  # a move within the book still posts
+    assert stock_on_hand(item=world.candle, location=world.bins["A-01-02"]).on_hand == Decimal(26)  # 30 - 4
+
+
+def test_moves_from_a_bin_without_a_count_still_show_its_quantity(world, scanner, blind_count):
+    page = scanner("move").scan("LOC-AMS-A-01-01").scan(KNIFE_EAN)
+    assert "12</strong> available in A-01-01" in page.html
