@@ -17,13 +17,16 @@ from .common import ITEM_WAREHOUSE_COLUMNS, item_warehouse_cells, money, ratio
 
 def turnover_figures(cogs: Decimal, opening: Decimal, closing: Decimal, days: int) -> dict[str, Any]:
     average = (opening + closing) / 2
-    turns = ratio(cogs, average)
     return {
         "cost_of_goods_sold": money(cogs),
         "average_value": money(average),
-        "turnover": turns,
+        "turnover": ratio(cogs, average),
         "days_of_inventory": ratio(average * days, cogs, "0.1"),
     }
+
+
+# The rows' order: (SKU, warehouse code) of each (item, warehouse) key.
+ROW_ORDER = itemgetter(0, 1)
 
 
 @register
@@ -44,22 +47,27 @@ class Turnover(Report):
     total_keys = ("opening_value", "closing_value", "cost_of_goods_sold")
 
     def rows(self, query: ReportQuery) -> list[dict[str, Any]]:
+        """One row per (item, warehouse) with a value at either end or a cost of goods sold,
+        sorted by (SKU, warehouse) as tuples before the dicts are built."""
         opening = values_before(query, query.start)
         closing = values_before(query, query.end)
         cogs = issued(query, query.start, query.end)
         keys = set(opening) | set(closing) | {k for k, (q, v) in cogs.items() if q or v}
         items = item_info(k[0] for k in keys)
         codes = dict(Warehouse.objects.filter(pk__in=query.warehouse_ids).values_list("pk", "code"))
-        no_value = (ZERO, ZERO)
+        found = sorted(((items[key[0]]["sku"], codes[key[1]], key) for key in keys), key=ROW_ORDER)
+        no_value, days = (ZERO, ZERO), query.days
         rows = []
-        for key in keys:
+        for _, warehouse, key in found:
             first, last = opening.get(key, no_value)[1], closing.get(key, no_value)[1]
-            item = items[key[0]]
-            row: dict[str, Any] = item_warehouse_cells(item, codes[key[1]])
-            row["opening_value"], row["closing_value"] = money(first), money(last)
-            row.update(turnover_figures(cogs.get(key, no_value)[1], first, last, query.days))
-            rows.append(row)
-        rows.sort(key=itemgetter("sku", "warehouse"))
+            rows.append(
+                {
+                    **item_warehouse_cells(items[key[0]], warehouse),
+                    "opening_value": money(first),
+                    "closing_value": money(last),
+                    **turnover_figures(cogs.get(key, no_value)[1], first, last, days),
+                }
+            )
         return rows
 
     def totals(self, rows: list[dict[str, Any]], query: ReportQuery) -> dict[str, Any]:
