@@ -126,9 +126,9 @@ def with_ids(queryset: QuerySet, ids: Iterable[int | None]) -> QuerySet:
 def item_info(item_ids: Iterable[int]) -> dict[int, dict]:
     """id -> sku, name, category path, unit code of the items, in one query."""
     rows = with_ids(Item.objects.all(), item_ids).values(
-        "pk", "sku", "name", category_path=F("category__path"), unit=F("base_unit__code")
+        "pk", "sku", "name", category_path=Coalesce("category__path", Value("")), unit=F("base_unit__code")
     )
-    return {row["pk"]: {**row, "category_path": row["category_path"] or ""} for row in rows}
+    return {row["pk"]: row for row in rows}
 
 
 def location_info(location_ids: Iterable[int]) -> dict[int, tuple[str, int]]:
