@@ -13,9 +13,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import F, Q, QuerySet, Sum
+from django.db.models import F, Q, QuerySet, Sum, Value
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import TruncWeek
+from django.db.models.functions import Coalesce, TruncWeek
 from django.utils import timezone
 
 from catalog.models import Item, Location, LocationKind, Warehouse
@@ -76,16 +76,17 @@ def location_quantities(query: ReportQuery, at: datetime | None = None) -> dict[
     return balances_as_of(at, query.warehouse_ids, query.items, values=False)[0]
 
 
-# The names of a stock-on-hand row, joined in SQL from a ``StockLevel`` (``current_location_rows``).
+# The names of a stock-on-hand row, joined in SQL from a ``StockLevel`` (``current_location_rows``);
+# no category or no lot is "", as the report shows it.
 LOCATION_ROW_FIELDS = (
     "item_id",
     "location__warehouse_id",
     "item__sku",
     "item__name",
-    "item__category__path",
+    Coalesce("item__category__path", Value("")),
     "location__warehouse__code",
     "location__code",
-    "lot__code",
+    Coalesce("lot__code", Value("")),
     "lot__expiry_date",
     "on_hand",
     "item__base_unit__code",
@@ -126,9 +127,9 @@ def with_ids(queryset: QuerySet, ids: Iterable[int | None]) -> QuerySet:
 def item_info(item_ids: Iterable[int]) -> dict[int, dict]:
     """id -> sku, name, category path, unit code of the items, in one query."""
     rows = with_ids(Item.objects.all(), item_ids).values(
-        "pk", "sku", "name", category_path=F("category__path"), unit=F("base_unit__code")
+        "pk", "sku", "name", category_path=Coalesce("category__path", Value("")), unit=F("base_unit__code")
     )
-    return {row["pk"]: {**row, "category_path": row["category_path"] or ""} for row in rows}
+    return {row["pk"]: row for row in rows}
 
 
 def location_info(location_ids: Iterable[int]) -> dict[int, tuple[str, int]]:
@@ -142,11 +143,12 @@ def lot_info(lot_ids: Iterable[int | None]) -> dict[int, dict]:
     return {row["pk"]: row for row in rows}
 
 
-# The names and figures of a valuation row, joined in SQL from an ``ItemValuation``.
+# The names and figures of a valuation row, joined in SQL from an ``ItemValuation`` (no category
+# is "", as the report shows it).
 VALUE_ROW_FIELDS = (
     "item__sku",
     "item__name",
-    "item__category__path",
+    Coalesce("item__category__path", Value("")),
     "warehouse__code",
     "item__base_unit__code",
     "quantity",

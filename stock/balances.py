@@ -99,21 +99,25 @@ def value_sums(
         fields = ["item_id"] if by_item else []
         fields.append(f"{side}__warehouse_id")
         rows = movements.filter(**inside(side, ids)).exclude(**{f"{other}__warehouse_id": F(f"{side}__warehouse_id")})
+        counted = None
         if wanted is not None:
             # Plain columns only: a filter on ``effective_kind`` hides the row count from the
             # planner (a nested loop over a month took 2.7 s instead of 0.2 s at 1M movements).
-            # A reversal of another kind is read, and left out below.
+            # A reversal of another kind is read, and not summed: the sums carry a FILTER on the
+            # kind rather than a group per kind (turnover's cost of goods sold at 1M: about 5 %
+            # less time; the sort of the groups by the computed kind went).
             rows = rows.filter(Q(kind__in=wanted) | Q(reverses_id__isnull=False))
+            counted = Q(as_kind__in=wanted)
         if by_kind or wanted is not None:  # an unused annotation would still join
             rows = rows.annotate(as_kind=effective_kind())
+        if by_kind:
             fields.append("as_kind")
-        sums = rows.values(*fields).annotate(quantity=Sum("quantity"), value=Sum("total_cost")).order_by()
-        for *key, quantity, value in sums.values_list(*fields, "quantity", "value"):
-            if wanted is not None:
-                if key[-1] not in wanted:
-                    continue
-                if not by_kind:
-                    key.pop()  # the kind was read only to leave reversals of other kinds out
+        sums = rows.values(*fields).annotate(
+            quantity=Sum("quantity", filter=counted), value=Sum("total_cost", filter=counted)
+        )
+        for *key, quantity, value in sums.order_by().values_list(*fields, "quantity", "value"):
+            if quantity is None:  # no movement of a wanted kind in the group
+                continue
             pair = found[tuple(key)]
             pair[0] += sign * as_decimal(quantity)
             pair[1] += sign * as_decimal(value)

@@ -15,7 +15,7 @@ from stock.models import StockLevel
 
 from ..framework import Column, Param, Report, ReportQuery, register
 from ..ledger import warehouse_values
-from .common import ITEM_COLUMNS, money, share
+from .common import ITEM_COLUMNS, money, value_share
 
 
 @register
@@ -77,7 +77,7 @@ class Expiring(Report):
                     "status": "expired" if days_left < 0 else "expiring",
                     "quantity": level["on_hand"],
                     "unit": level["unit"],
-                    "value": money(share(level["on_hand"], quantity, value)),
+                    "value": value_share(level["on_hand"], quantity, value),
                 }
             )
         rows.sort(key=lambda r: (r["expiry_date"], r["sku"], r["warehouse"], r["location"], r["lot"]))

@@ -21,13 +21,16 @@ from .common import ITEM_WAREHOUSE_COLUMNS, item_warehouse_cells, money, ratio
 
 def turnover_figures(cogs: Decimal, opening: Decimal, closing: Decimal, days: int) -> dict[str, Any]:
     average = (opening + closing) / 2
-    turns = ratio(cogs, average)
     return {
         "cost_of_goods_sold": money(cogs),
         "average_value": money(average),
-        "turnover": turns,
+        "turnover": ratio(cogs, average),
         "days_of_inventory": ratio(average * days, cogs, "0.1"),
     }
+
+
+# The rows' order: (SKU, warehouse code) of each (item, warehouse) key.
+ROW_ORDER = itemgetter(0, 1)
 
 
 @register
@@ -48,24 +51,34 @@ class Turnover(Report):
     total_keys = ("opening_value", "closing_value", "cost_of_goods_sold")
 
     def rows(self, query: ReportQuery) -> list[dict[str, Any]]:
-        opening = values_before(query, query.start)
-        closing = values_before(query, query.end)
-        cogs = issued(query, query.start, query.end)
+        """One row per (item, warehouse) with a value at either end or a cost of goods sold,
+        sorted by (SKU, warehouse) as tuples before the dicts are built."""
+        # Only the values are shown: the [quantity, value] lists go at once. Kept to the end,
+        # they outlived the young collections and brought the next full collection of the
+        # process's objects sooner (60-90 ms each, every other run at 1M movements).
+        opening = {key: value for key, (_, value) in values_before(query, query.start).items()}
+        closing = {key: value for key, (_, value) in values_before(query, query.end).items()}
+        cogs = {
+            key: value for key, (quantity, value) in issued(query, query.start, query.end).items() if quantity or value
+        }
         for key, value in value_sold_at_once(query, query.start, query.end, "item", "warehouse").items():
-            cogs.setdefault(key, [ZERO, ZERO])[1] += value  # a landed cost's share of what was sold
-        keys = set(opening) | set(closing) | {k for k, (q, v) in cogs.items() if q or v}
+            cogs[key] = cogs.get(key, ZERO) + value  # a landed cost's share of what was sold
+        keys = set(opening) | set(closing) | set(cogs)
         items = item_info(k[0] for k in keys)
         codes = dict(Warehouse.objects.filter(pk__in=query.warehouse_ids).values_list("pk", "code"))
-        no_value = (ZERO, ZERO)
+        found = sorted(((items[key[0]]["sku"], codes[key[1]], key) for key in keys), key=ROW_ORDER)
+        days = query.days
         rows = []
-        for key in keys:
-            first, last = opening.get(key, no_value)[1], closing.get(key, no_value)[1]
-            item = items[key[0]]
-            row: dict[str, Any] = item_warehouse_cells(item, codes[key[1]])
-            row["opening_value"], row["closing_value"] = money(first), money(last)
-            row.update(turnover_figures(cogs.get(key, no_value)[1], first, last, query.days))
-            rows.append(row)
-        rows.sort(key=itemgetter("sku", "warehouse"))
+        for _, warehouse, key in found:
+            first, last = opening.get(key, ZERO), closing.get(key, ZERO)
+            rows.append(
+                {
+                    **item_warehouse_cells(items[key[0]], warehouse),
+                    "opening_value": money(first),
+                    "closing_value": money(last),
+                    **turnover_figures(cogs.get(key, ZERO), first, last, days),
+                }
+            )
         return rows
 
     def totals(self, rows: list[dict[str, Any]], query: ReportQuery) -> dict[str, Any]:

@@ -12,6 +12,9 @@ from ..framework import Column, Report, ReportQuery, register
 from ..ledger import value_rows
 from .common import ITEM_WAREHOUSE_COLUMNS, money, unit_cost
 
+# The rows' order (SKU, warehouse) in ``value_rows``' tuples.
+ROW_ORDER = itemgetter(0, 3)
+
 
 @register
 class Valuation(Report):
@@ -30,22 +33,23 @@ class Valuation(Report):
 
     def rows(self, query: ReportQuery) -> list[dict[str, Any]]:
         """One row per (item, warehouse) with a quantity or a value (``value_rows``: now, one
-        query with the names joined); the unit cost where the quantity is positive."""
-        rows = [
+        query with the names joined); the unit cost where the quantity is positive. Sorted as
+        tuples (SKU, warehouse), before the dicts are built: cheaper than sorting the dicts."""
+        found = value_rows(query, query.as_of)
+        found.sort(key=ROW_ORDER)
+        return [
             {
                 "sku": sku,
                 "name": name,
-                "category": category or "",
+                "category": category,
                 "warehouse": warehouse,
                 "quantity": quantity,
                 "unit": unit,
                 "unit_cost": unit_cost(value, quantity) if quantity > 0 else None,
                 "value": money(value),
             }
-            for sku, name, category, warehouse, unit, quantity, value in value_rows(query, query.as_of)
+            for sku, name, category, warehouse, unit, quantity, value in found
         ]
-        rows.sort(key=itemgetter("sku", "warehouse"))
-        return rows
 
     def totals(self, rows: list[dict[str, Any]], query: ReportQuery) -> dict[str, Any]:
         totals = super().totals(rows, query)
