@@ -18,9 +18,10 @@ class IdempotentRequest(models.Model):
     inserted with the response as the last statement of the request's transaction: a racing
     retry that reaches its own insert blocks on the unique key until the first commits, then
     rolls its own writes back and replays the stored answer. A refused request rolls back and
-    leaves no row (nothing was written, so a retry runs again). ``fingerprint`` (SHA-256 of method, path and body) tells a retry from
-    a different request reusing the key. ``response`` keeps the JSON text (not a JSONField, whose
-    PostgreSQL storage reorders keys), so a replay is the same bytes."""
+    leaves no row (nothing was written, so a retry runs again). ``fingerprint`` (SHA-256 of
+    method, path and body) tells a retry from a different request reusing the key. ``response``
+    keeps the JSON text (not a JSONField, whose PostgreSQL storage reorders keys), so a replay is
+    the same bytes."""
 
     key = models.CharField(max_length=300, unique=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
