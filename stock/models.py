@@ -358,7 +358,7 @@ class CostLayer(models.Model):
 
     A shortfall (``quantity`` 0, negative remains), under both methods, records what an outgoing
     movement took beyond the stock where negative stock is allowed, at its estimated cost; the
-    next incoming stock settles the oldest shortfalls first (``costing._settle``). A pool is
+    next incoming stock settles the oldest shortfalls first (``shortfalls._arrive``). A pool is
     never short and stocked at once: its open layers are all positive or all shortfalls, and
     moving-average items have only shortfall layers (summing to the valuation while negative)."""
 

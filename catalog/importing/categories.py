@@ -15,7 +15,7 @@ from catalog.services import category_save
 
 from . import cells
 from .cells import CellError
-from .items import _VALUATION, category_path_normalize
+from .item_rows import _VALUATION, category_path_normalize
 from .runner import ImportJob, RowError
 
 CATEGORY_COLUMNS = ("path", "valuation_method")

@@ -14,7 +14,7 @@ rolls back, releasing its locks, and ``_post`` posts the batch) what it does not
   consuming reserved stock);
 - any line whose item's valuation pool in that warehouse is negative, would go negative, or,
   under FIFO, has an open negative layer: how negative stock is priced and settled is
-  ``costing``'s rule alone.
+  ``shortfalls``' rule alone.
 
 Locking (docs/ledger.md, "Locking"): missing level and valuation rows are inserted first, each
 set in lock order with ``ON CONFLICT DO NOTHING``, before any lock is taken; then the levels
@@ -300,7 +300,7 @@ def _post_set(
 def _decline_unhandled(lines: list[MovementLine], valuations: dict[ValuationKey, ItemValuation]) -> None:
     """Raise ``_Declined`` (under the locks, which guard what is read) for a negative pool or
     an open negative cost layer: a FIFO layer or, under either method, a shortfall not yet
-    settled (``costing``'s negative-stock rule alone prices those)."""
+    settled (``shortfalls``' negative-stock rule alone prices those)."""
     if any(valuation.quantity < 0 for valuation in valuations.values()):
         raise _Declined("a valuation pool is negative")
     fifo = sorted({_pool(line) for line in lines})

@@ -28,14 +28,12 @@ from ..models import (
 from .bulk import _post_set, _posts_as_set, _rows_create
 from .costing import (
     AUTOMATIC_CORRECTIONS,
-    _arrive,
     _average_take,
     _bring,
     _corrections,
     _cost_lines,
     _current_unit_cost,
     _fifo_take,
-    _open_layers,
     _save_costings,
     _take,
 )
@@ -61,6 +59,8 @@ from .locks import (
     _movement,
     _value_movements,
 )
+from .pools import _open_layers
+from .shortfalls import _arrive
 
 
 def movement_post(
