@@ -176,13 +176,17 @@ def value_rows(query: ReportQuery, at: datetime | None = None) -> list[tuple]:
     return found
 
 
+# The kinds whose value leaving (net of coming back) is cost of goods sold.
+COST_OF_GOODS_SOLD_KINDS = ("issue", "customer_return")
+
+
 def issued(
     query: ReportQuery, start: datetime, end: datetime, item_ids: Iterable[int] | None = None
 ) -> dict[Key, list[Decimal]]:
     """(item, warehouse) -> [quantity, value] issued to customers in the period, net of customer
     returns and of reversals of either: the cost of goods sold (of ``item_ids`` only when
     given). Only those kinds are summed (in SQL), so the rows are one per (item, warehouse)."""
-    flows = value_flows(query, start, end, kinds=("issue", "customer_return"), item_ids=item_ids)
+    flows = value_flows(query, start, end, kinds=COST_OF_GOODS_SOLD_KINDS, item_ids=item_ids)
     return {key: [-quantity, -value] for key, (quantity, value) in flows.items()}
 
 
