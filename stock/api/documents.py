@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -86,6 +88,26 @@ class _DocumentApi(APIView):
             return None
         return location_from_reference(line["location"], warehouse, field="location", line=index)
 
+    reference_type = ""  # each document's own: "api.sale", "api.return"
+
+    def line_fields(
+        self, line: dict, index: int, warehouse: Warehouse, document: dict, item: Item | None
+    ) -> dict[str, Any]:
+        """The fields of ``StockRequest`` every document line fills the same way: its item
+        (``item_named`` refuses a SKU that named none), quantity, warehouse, lot, the document's
+        note and its reference (the line's number counted from 1). Called after the line's
+        location is read, so errors come in the document's order."""
+        return {
+            "item": item_named(item, line["sku"], line=index),
+            "quantity": line["quantity"],
+            "warehouse": warehouse,
+            "lot": line.get("lot") or None,
+            "note": document.get("note", ""),
+            "reference_type": self.reference_type,
+            "reference_id": document["reference"],
+            "reference_line": str(index + 1),
+        }
+
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -135,23 +157,14 @@ class SaleApi(_DocumentApi):
     class InputSerializer(_DocumentApi.InputSerializer):
         lines = DocumentLineInputSerializer(many=True, min_length=1, max_length=MAX_LINES)
 
+    reference_type = "api.sale"
+
     def line_request(
         self, line: dict, index: int, warehouse: Warehouse, document: dict, item: Item | None
     ) -> StockRequest:
         location = self.line_location(line, index, warehouse)
-        return StockRequest(
-            kind=MovementKind.ISSUE,
-            item=item_named(item, line["sku"], line=index),
-            quantity=line["quantity"],
-            source=location,
-            warehouse=warehouse,
-            lot=line.get("lot") or None,
-            note=document.get("note", ""),
-            reference_type="api.sale",
-            reference_id=document["reference"],
-            reference_line=str(index + 1),
-            pick=True,
-        )
+        fields = self.line_fields(line, index, warehouse, document, item)
+        return StockRequest(kind=MovementKind.ISSUE, source=location, pick=True, **fields)
 
     @extend_schema(
         request=InputSerializer,
@@ -184,24 +197,19 @@ class CustomerReturnApi(_DocumentApi):
         lines = ReturnLineInputSerializer(many=True, min_length=1, max_length=MAX_LINES)
         reason = serializers.CharField(max_length=40, required=False, allow_blank=True)
 
+    reference_type = "api.return"
+
     def line_request(
         self, line: dict, index: int, warehouse: Warehouse, document: dict, item: Item | None
     ) -> StockRequest:
         location = self.line_location(line, index, warehouse)
         return StockRequest(
             kind=MovementKind.CUSTOMER_RETURN,
-            item=item_named(item, line["sku"], line=index),
-            quantity=line["quantity"],
             destination=location,
-            warehouse=warehouse,
-            lot=line.get("lot") or None,
             expiry_date=line.get("expiry"),
             unit_cost=line.get("unit_cost"),
             reason_code=document.get("reason", "").strip(),
-            note=document.get("note", ""),
-            reference_type="api.return",
-            reference_id=document["reference"],
-            reference_line=str(index + 1),
+            **self.line_fields(line, index, warehouse, document, item),
         )
 
     @extend_schema(
