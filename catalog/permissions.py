@@ -106,11 +106,11 @@ class _OneQueryChecker(ObjectPermissionChecker):
         user = self.user
         if user is None or not user.is_active or user.is_superuser or guardian_settings.AUTO_PREFETCH:
             return super().get_perms(obj)
-        user_model, group_model = get_user_obj_perms_model(obj), get_group_obj_perms_model(obj)
-        if not (user_model.objects.is_generic() and group_model.objects.is_generic()):
-            return super().get_perms(obj)
-        key = self.get_local_cache_key(obj)
+        key = self.get_local_cache_key(obj)  # guardian's own cache and key: an answer is read once
         if key not in self._obj_perms_cache:
+            user_model, group_model = get_user_obj_perms_model(obj), get_group_obj_perms_model(obj)
+            if not (user_model.objects.is_generic() and group_model.objects.is_generic()):
+                return super().get_perms(obj)
             content_type, pk = get_content_type(obj).pk, str(obj.pk)
             rows = fetch_rows(
                 _grants_sql(connection.vendor, user_model, group_model),
